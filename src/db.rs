@@ -1,0 +1,220 @@
+//! The connection: opening it with errors a DBA can act on, what server it is, and the
+//! advisory lock guard that keeps two seqfix runs from working on the same thing.
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::Conn;
+
+use crate::config::DbConfig;
+
+/// Which server family we talk to; statements differ slightly between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerInfo {
+    pub flavor: Flavor,
+    /// e.g. "10.11.19-MariaDB-0+deb12u1"
+    pub version: String,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ServerInfo {
+    pub fn parse(version: &str) -> ServerInfo {
+        let flavor = if version.to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::MySql };
+        // MariaDB may announce itself as "5.5.5-10.11.6-MariaDB"; the real version follows.
+        let v = version.strip_prefix("5.5.5-").unwrap_or(version);
+        let mut nums = v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(0));
+        let major = nums.next().unwrap_or(0);
+        let minor = nums.next().unwrap_or(0);
+        ServerInfo { flavor, version: version.to_string(), major, minor }
+    }
+
+    /// `SHOW REPLICA STATUS` exists from MariaDB 10.5 and MySQL 8.0.22.
+    pub fn has_show_replica_status(&self) -> bool {
+        match self.flavor {
+            Flavor::MariaDb => (self.major, self.minor) >= (10, 5),
+            Flavor::MySql => self.major >= 8,
+        }
+    }
+}
+
+impl fmt::Display for ServerInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.version)
+    }
+}
+
+/// An open connection plus what we learned about the server on connecting.
+pub struct Db {
+    pub conn: Conn,
+    pub server: ServerInfo,
+    pub database: String,
+    pub user: String,
+    pub display: String,
+}
+
+impl Deref for Db {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+/// Opens a connection and turns the driver's errors into one line that says what to do.
+pub fn connect(cfg: &DbConfig) -> Result<Db> {
+    let mut conn = Conn::new(cfg.opts()).map_err(|e| explain_connect_error(cfg, e))?;
+    let (version, user): (String, String) = conn
+        .query_first("SELECT VERSION(), CURRENT_USER()")
+        .with_context(|| format!("cannot query the server at {}", cfg.display()))?
+        .ok_or_else(|| anyhow!("server at {} returned no version", cfg.display()))?;
+    let server = ServerInfo::parse(&version);
+    log::info!("connected to {} ({})", cfg.display(), server.version);
+    Ok(Db { conn, server, database: cfg.database.clone(), user, display: cfg.display().to_string() })
+}
+
+fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
+    let at = cfg.display();
+    match &err {
+        mysql::Error::MySqlError(e) => match e.code {
+            1045 => anyhow!("access denied for {at}: check the user name and password (the password is not shown)"),
+            1044 => anyhow!("access denied to the database of {at}: grant the user access to it"),
+            1049 => anyhow!("unknown database in {at}: check the database name in the URL"),
+            1040 | 1203 => anyhow!("server at {at} refused the connection: too many connections"),
+            _ => anyhow!("cannot connect to {at}: server said {} (error {})", e.message, e.code),
+        },
+        mysql::Error::IoError(e) => anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)"),
+        mysql::Error::DriverError(e) => {
+            anyhow!("cannot connect to {at}: {e} (is the server running and reachable? is --connect-timeout long enough?)")
+        }
+        #[allow(unreachable_patterns)]
+        other => anyhow!("cannot connect to {at}: {other}"),
+    }
+}
+
+/// The error code of a server error, if this is one.
+pub fn server_error_code(err: &anyhow::Error) -> Option<u16> {
+    err.chain().find_map(|e| match e.downcast_ref::<mysql::Error>() {
+        Some(mysql::Error::MySqlError(m)) => Some(m.code),
+        _ => None,
+    })
+}
+
+/// The result of trying to take an advisory lock.
+pub enum LockAttempt<'c> {
+    Acquired(LockGuard<'c>),
+    /// Another connection holds it; its connection id if the server could tell.
+    Busy { holder: Option<u64> },
+}
+
+/// An advisory lock (`GET_LOCK`) held by the connection that does the work. While it
+/// lives, every statement goes through it (it derefs to the connection); dropping it
+/// releases the lock. If the connection dies the server releases the lock by itself,
+/// which is why the lock must be on the working connection and not a side one.
+pub struct LockGuard<'c> {
+    db: &'c mut Db,
+    name: String,
+}
+
+impl Db {
+    /// Tries `GET_LOCK(name, timeout)`. Exactly 1 means we hold it; 0 means another
+    /// connection holds it (its id comes from `IS_USED_LOCK`); NULL is an error.
+    pub fn try_lock(&mut self, name: &str, timeout: Duration) -> Result<LockAttempt<'_>> {
+        let secs = timeout.as_secs_f64();
+        let got: Option<Option<i64>> = self
+            .conn
+            .exec_first(crate::sql::GET_LOCK, (name, secs))
+            .with_context(|| format!("cannot take the advisory lock {name:?}"))?;
+        match got.flatten() {
+            Some(1) => Ok(LockAttempt::Acquired(LockGuard { db: self, name: name.to_string() })),
+            Some(0) => {
+                let holder: Option<Option<u64>> = self.conn.exec_first(crate::sql::IS_USED_LOCK, (name,))?;
+                Ok(LockAttempt::Busy { holder: holder.flatten() })
+            }
+            other => bail!("GET_LOCK({name:?}) returned {other:?}: the server could not take the lock (out of memory or killed?)"),
+        }
+    }
+
+    /// Takes the lock or fails with an error naming the holder's connection id.
+    pub fn lock_or_fail(&mut self, name: &str, timeout: Duration, what: &str) -> Result<LockGuard<'_>> {
+        match self.try_lock(name, timeout)? {
+            LockAttempt::Acquired(g) => Ok(g),
+            LockAttempt::Busy { holder } => bail!(
+                "another {what} is running: the lock {name:?} is held by connection {} (see SHOW PROCESSLIST; wait for it or stop it)",
+                holder.map(|h| h.to_string()).unwrap_or_else(|| "unknown".into())
+            ),
+        }
+    }
+}
+
+impl LockGuard<'_> {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Confirms the lock is still ours (the connection could have been replaced or killed).
+    pub fn still_held(&mut self) -> Result<()> {
+        let id = self.db.conn.connection_id() as u64;
+        let holder: Option<Option<u64>> = self
+            .db
+            .conn
+            .exec_first(crate::sql::IS_USED_LOCK, (self.name.as_str(),))
+            .context("lost the connection that holds the advisory lock; stopping")?;
+        if holder.flatten() != Some(id) {
+            bail!("the advisory lock {:?} is no longer held by this run; stopping", self.name);
+        }
+        Ok(())
+    }
+}
+
+impl Deref for LockGuard<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        self.db
+    }
+}
+
+impl DerefMut for LockGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Db {
+        self.db
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.conn.exec_drop(crate::sql::RELEASE_LOCK, (self.name.as_str(),)) {
+            log::warn!("could not release the advisory lock {:?}: {e} (the server frees it when the connection closes)", self.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_server_versions() {
+        let m = ServerInfo::parse("10.11.19-MariaDB-0+deb12u1");
+        assert_eq!((m.flavor, m.major, m.minor), (Flavor::MariaDb, 10, 11));
+        assert!(m.has_show_replica_status());
+        let old = ServerInfo::parse("5.5.5-10.4.32-MariaDB");
+        assert_eq!((old.flavor, old.major, old.minor), (Flavor::MariaDb, 10, 4));
+        assert!(!old.has_show_replica_status());
+        let my = ServerInfo::parse("8.0.36");
+        assert_eq!((my.flavor, my.major), (Flavor::MySql, 8));
+    }
+}
