@@ -11,9 +11,10 @@ pub const TABLE_INFO: &str = include_str!("../sql/schema/table_info.sql");
 pub const COLUMNS: &str = include_str!("../sql/schema/columns.sql");
 pub const INDEXES: &str = include_str!("../sql/schema/indexes.sql");
 
-pub const AUDIT_SCAN: &str = include_str!("../sql/audit/scan.sql");
-pub const AUDIT_COUNT_WITH_INDEX: &str = include_str!("../sql/audit/count_with_index.sql");
-pub const AUDIT_NEAR_WITH_INDEX: &str = include_str!("../sql/audit/near_with_index.sql");
+pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
+pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
+pub const SCAN_KEYS: &str = include_str!("../sql/audit/scan_keys.sql");
+pub const COUNT_SEQUENCE_MESSAGES: &str = include_str!("../sql/audit/count.sql");
 
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
 pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {
