@@ -98,6 +98,9 @@ fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
             _ => anyhow!("cannot connect to {at}: server said {} (error {})", e.message, e.code),
         },
         mysql::Error::IoError(e) => anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)"),
+        mysql::Error::DriverError(e @ mysql::DriverError::CouldNotConnect(_)) => {
+            anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)")
+        }
         mysql::Error::DriverError(e) => {
             anyhow!("cannot connect to {at}: {e} (is the server running and reachable? is --connect-timeout long enough?)")
         }

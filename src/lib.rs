@@ -6,8 +6,11 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod confirm;
 pub mod db;
 pub mod fixture;
+pub mod interrupt;
+pub mod ledger;
 pub mod logging;
 pub mod progress;
 pub mod report;

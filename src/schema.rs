@@ -272,7 +272,7 @@ mod tests {
     fn names_every_problem() {
         let mut cols = good_columns();
         cols.retain(|c| c.name != "sequence_stepid");
-        cols.iter_mut().find(|c| c.name == "created_at").unwrap().data_type = "varchar".into();
+        *cols.iter_mut().find(|c| c.name == "created_at").unwrap() = col("created_at", "varchar");
         let p = problems(&table("MyISAM", cols), MESSAGE_COLUMNS).unwrap();
         assert!(p.contains("MyISAM"), "{p}");
         assert!(p.contains("has no column sequence_stepid"), "{p}");

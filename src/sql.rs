@@ -16,6 +16,10 @@ pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
 pub const SCAN_KEYS: &str = include_str!("../sql/audit/scan_keys.sql");
 pub const COUNT_SEQUENCE_MESSAGES: &str = include_str!("../sql/audit/count.sql");
 
+pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
+pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
+pub const LEDGER_FINISH: &str = include_str!("../sql/ledger/finish.sql");
+
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
 pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {
     let mut out = template.to_string();

@@ -1,0 +1,230 @@
+//! `seqfix audit` against generated data whose answer the test computes itself.
+use std::collections::BTreeMap;
+
+use mysql::prelude::Queryable;
+use seqfix::fixture::Spec;
+
+use crate::common::{Expected, Seqfix, TestDb};
+
+fn digits(p: &str) -> String {
+    p.chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+#[test]
+fn counts_match_an_independent_computation() {
+    let db = TestDb::new("audit_counts");
+    let rows = db.load_messages(&Spec::new(6_000, 11));
+    let exp = Expected::of(&rows);
+    let dups = exp.duplicate_groups();
+    assert!(dups.len() > 50, "the generator should make duplicates");
+
+    let out = db.seqfix().args(["audit", "--format", "json", "--top", "3"]).run().expect_code(0);
+    let j = out.json();
+    let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count() as u64;
+    assert_eq!(j["sequence_messages"], seq_rows);
+    assert_eq!(j["duplicate_groups"], dups.len() as u64);
+    assert_eq!(j["surplus_rows"], exp.surplus() as u64);
+    assert_eq!(j["unique_index"], false);
+    assert_eq!(j["table"], "broadcast_messages");
+
+    // Surplus rows by status: the victims' statuses.
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    for g in &dups {
+        for v in &g[1..] {
+            *by_status.entry(v.status.clone()).or_default() += 1;
+        }
+    }
+    let got: BTreeMap<String, u64> = j["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kc| (kc["key"].as_str().unwrap().to_string(), kc["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, by_status);
+    let by_seq_total: u64 = j["by_sequence"].as_array().unwrap().iter().map(|kc| kc["rows"].as_u64().unwrap()).sum();
+    assert_eq!(by_seq_total, exp.surplus() as u64);
+    let by_day_total: u64 = j["by_day"].as_array().unwrap().iter().map(|kc| kc["rows"].as_u64().unwrap()).sum();
+    assert_eq!(by_day_total, exp.surplus() as u64);
+
+    // Warnings.
+    let failed_sent = dups.iter().filter(|g| g[0].status == "failed" && g[1..].iter().any(|m| m.status == "sent")).count();
+    let null_rows: usize = dups.iter().map(|g| g.iter().filter(|m| m.created_at.is_none()).count()).sum();
+    let equal = dups
+        .iter()
+        .filter(|g| {
+            let mut t: Vec<i64> = g.iter().filter_map(|m| m.created_at).collect();
+            t.sort();
+            t.windows(2).any(|w| w[0] == w[1])
+        })
+        .count();
+    let w = &j["warnings"];
+    assert_eq!(w["failed_survivor_groups"], failed_sent as u64);
+    assert!(failed_sent > 0 && null_rows > 0 && equal > 0, "the generator covers every warning");
+    assert_eq!(w["null_created_rows"], null_rows as u64);
+    assert_eq!(w["equal_created_groups"], equal as u64);
+
+    // Top groups: the largest first, each listing its copies with the survivor first.
+    let top = j["top_groups"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    let max = dups.iter().map(|g| g.len()).max().unwrap();
+    assert_eq!(top[0]["copies"].as_array().unwrap().len(), max);
+    for t in top {
+        let key = (
+            t["sequence_stepid"].as_str().unwrap().to_string(),
+            t["recipient_phone"].as_str().unwrap().to_string(),
+            t["device_id"].as_str().unwrap().to_string(),
+        );
+        let g = &exp.groups[&key];
+        let ids: Vec<&str> = t["copies"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        let want: Vec<&str> = g.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, want);
+    }
+
+    // Near-duplicates: same step and device, same digits, different phone strings.
+    let mut near: BTreeMap<(String, String, String), std::collections::BTreeSet<String>> = BTreeMap::new();
+    for m in rows.iter().filter(|m| m.sequence_stepid.is_some()) {
+        near.entry((m.sequence_stepid.clone().unwrap(), m.device_id.clone(), digits(&m.recipient_phone)))
+            .or_default()
+            .insert(m.recipient_phone.clone());
+    }
+    let near_groups = near.values().filter(|phones| phones.len() > 1).count();
+    assert!(near_groups > 0, "the generator makes near-duplicates");
+    assert_eq!(j["near_duplicates"]["groups"], near_groups as u64);
+}
+
+#[test]
+fn original_fix_leftovers_match_running_the_original_sql() {
+    // The audit predicts what the original DELETE ... JOIN would leave; run it and compare.
+    let db = TestDb::new("audit_original_fix");
+    db.load_messages(&Spec::new(1_500, 5));
+    let j = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
+    let predicted = j["warnings"]["left_by_original_fix_rows"].as_u64().unwrap();
+    assert!(predicted > 0);
+    let mut c = db.conn();
+    c.query_drop(
+        "DELETE bm1 FROM broadcast_messages bm1 INNER JOIN broadcast_messages bm2 \
+         WHERE bm1.sequence_stepid = bm2.sequence_stepid AND bm1.recipient_phone = bm2.recipient_phone \
+         AND bm1.device_id = bm2.device_id AND bm1.created_at > bm2.created_at",
+    )
+    .unwrap();
+    let after = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(after["surplus_rows"].as_u64().unwrap(), predicted);
+}
+
+#[test]
+fn table_format_and_fail_on_duplicates() {
+    let db = TestDb::new("audit_table");
+    let rows = db.load_messages(&Spec::new(800, 3));
+    let exp = Expected::of(&rows);
+    let out = db.seqfix().args(["audit", "--no-progress"]).run().expect_code(0);
+    assert!(out.stdout.contains("duplicate groups"), "{}", out.stdout);
+    assert!(out.stdout.contains(&exp.surplus().to_string()));
+    assert!(out.stderr.is_empty(), "nothing on stderr without a terminal: {}", out.stderr);
+    // flags after the subcommand and before it are both accepted
+    db.seqfix().args(["--format", "json", "audit", "--fail-on-duplicates"]).run().expect_code(1);
+}
+
+#[test]
+fn clean_table_with_unique_index_uses_it() {
+    let db = TestDb::new("audit_index");
+    let rows = db.load_messages(&Spec::new(1_000, 4));
+    let exp = Expected::of(&rows);
+    let mut c = db.conn();
+    let victims = exp.victims();
+    for v in &victims {
+        c.exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (v,)).unwrap();
+    }
+    c.query_drop("ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message (sequence_stepid, recipient_phone, device_id)").unwrap();
+    let j = db.seqfix().args(["audit", "--format", "json", "--fail-on-duplicates"]).run().expect_code(0).json();
+    assert_eq!(j["unique_index"], true);
+    assert_eq!(j["duplicate_groups"], 0);
+    let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count() - victims.len();
+    assert_eq!(j["sequence_messages"], seq_rows as u64);
+    // The key-only scan reads the index, not the table.
+    let plan: Vec<mysql::Row> = c
+        .query(format!(
+            "EXPLAIN {}",
+            seqfix::sql::render(seqfix::sql::SCAN_KEYS, &[("table", &seqfix::config::Ident::new("t", "broadcast_messages").unwrap())])
+        ))
+        .unwrap();
+    let keys: Vec<Option<String>> = plan.iter().map(|r| r.get::<Option<String>, _>("key").unwrap()).collect();
+    let extra: Vec<Option<String>> = plan.iter().map(|r| r.get::<Option<String>, _>("Extra").unwrap()).collect();
+    let i = keys.iter().position(|k| k.as_deref() == Some("unique_sequence_message")).unwrap_or_else(|| panic!("{keys:?}"));
+    assert!(extra[i].as_deref().unwrap_or("").contains("Using index"), "{extra:?}");
+}
+
+#[test]
+fn empty_table_reports_zero() {
+    let db = TestDb::new("audit_empty");
+    db.create_schema();
+    let j = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["sequence_messages"], 0);
+    assert_eq!(j["surplus_rows"], 0);
+}
+
+#[test]
+fn works_with_select_only() {
+    let db = TestDb::new("audit_select_only");
+    let rows = db.load_messages(&Spec::new(500, 8));
+    let url = db.user_with("seqfix_ro", "ro-pw", "SELECT");
+    let j = Seqfix::new().args(["--database-url", &url, "audit", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["surplus_rows"], Expected::of(&rows).surplus() as u64);
+}
+
+// ---- bad input: one clear line on stderr, exit 2, nothing changed ----
+
+#[test]
+fn bad_urls_and_credentials() {
+    let db = TestDb::new("audit_bad_conn");
+    db.create_schema();
+    Seqfix::new().args(["audit"]).run().expect_error("no database given");
+    Seqfix::new().args(["--database-url", "mysql//nope", "audit"]).run().expect_error("malformed database URL");
+    Seqfix::new().args(["--database-url", "postgres://u:pw@h/db", "audit"]).run().expect_error("unsupported database URL scheme");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    Seqfix::new()
+        .args(["--database-url", &format!("mysql://u:pw@127.0.0.1:{closed}/x"), "--connect-timeout", "3s", "audit"])
+        .run()
+        .expect_error("cannot reach the server");
+    let wrong = db.url_as(crate::common::TEST_USER, "Wr0ng-S3cret-pw");
+    let out = Seqfix::new().args(["--database-url", &wrong, "audit"]).run().expect_error("access denied");
+    assert!(!out.stderr.contains("Wr0ng-S3cret-pw") && !out.stdout.contains("Wr0ng-S3cret-pw"));
+    let unknown = db.url.replace(&db.name, "no_such_db_seqfix");
+    Seqfix::new().args(["--database-url", &unknown, "audit"]).run().expect_error("unknown database");
+    // the environment variable works too, and its password is not echoed by --help
+    let help = Seqfix::new().env("DATABASE_URL", &wrong).args(["--help"]).run().expect_code(0);
+    assert!(!help.stdout.contains("Wr0ng-S3cret-pw"));
+}
+
+#[test]
+fn bad_tables_and_columns() {
+    let db = TestDb::new("audit_bad_schema");
+    db.create_schema();
+    let before = db.checksum("broadcast_messages");
+    db.seqfix().args(["--table", "nope", "audit"]).run().expect_error("table");
+    for bad in ["a`b", "a'b", "x;DROP TABLE broadcast_messages", "a b"] {
+        db.seqfix().args(["--table", bad, "audit"]).run().expect_error("invalid table name");
+    }
+    let mut c = db.conn();
+    c.query_drop("CREATE TABLE no_step LIKE broadcast_messages").unwrap();
+    c.query_drop("ALTER TABLE no_step DROP COLUMN sequence_stepid").unwrap();
+    db.seqfix().args(["--table", "no_step", "audit"]).run().expect_error("has no column sequence_stepid");
+    c.query_drop("CREATE TABLE bad_type LIKE broadcast_messages").unwrap();
+    c.query_drop("ALTER TABLE bad_type MODIFY created_at VARCHAR(30)").unwrap();
+    db.seqfix().args(["--table", "bad_type", "audit"]).run().expect_error("created_at of type varchar(30)");
+    c.query_drop("CREATE TABLE myisam LIKE broadcast_messages").unwrap();
+    c.query_drop("ALTER TABLE myisam ENGINE=MyISAM").unwrap();
+    db.seqfix().args(["--table", "myisam", "audit"]).run().expect_error("MyISAM engine");
+    assert_eq!(db.checksum("broadcast_messages"), before);
+}
+
+#[test]
+fn bad_flags() {
+    let db = TestDb::new("audit_bad_flags");
+    db.create_schema();
+    let out = db.seqfix().args(["audit", "--no-such-flag"]).run().expect_code(2);
+    assert!(out.stderr.contains("--no-such-flag"), "{}", out.stderr);
+    let out = db.seqfix().args(["audit", "--top", "0"]).run().expect_code(2);
+    assert!(out.stderr.contains("--top"), "{}", out.stderr);
+    let out = db.seqfix().args(["--connect-timeout", "soon", "audit"]).run().expect_code(2);
+    assert!(out.stderr.contains("--connect-timeout"), "{}", out.stderr);
+}

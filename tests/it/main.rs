@@ -1,0 +1,5 @@
+//! Integration tests: the real `seqfix` binary against a real MariaDB server.
+#[path = "../common/mod.rs"]
+mod common;
+
+mod audit;
