@@ -16,7 +16,11 @@ fn main() -> Result<()> {
     seqfix::fixture::create_schema(&mut db.conn)?;
     let table = seqfix::config::Ident::new("table", "broadcast_messages")?;
     let t = std::time::Instant::now();
-    let n = seqfix::fixture::insert(&mut db.conn, &table, seqfix::fixture::generate(&seqfix::fixture::Spec::new(rows, seed)))?;
+    let n = seqfix::fixture::insert(
+        &mut db.conn,
+        &table,
+        seqfix::fixture::generate(&seqfix::fixture::Spec::new(rows, seed)),
+    )?;
     eprintln!("loaded {n} sample messages into {} in {:.1?}", cfg.display(), t.elapsed());
     Ok(())
 }

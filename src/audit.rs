@@ -128,7 +128,9 @@ impl Tally {
         }
         let w = &mut self.warnings;
         let survivor = g.survivor();
-        if survivor.status.as_deref() == Some("failed") && g.victims().iter().any(|v| v.status.as_deref() == Some("sent")) {
+        if survivor.status.as_deref() == Some("failed")
+            && g.victims().iter().any(|v| v.status.as_deref() == Some("sent"))
+        {
             w.failed_survivor_groups += 1;
             if w.failed_survivor_examples.len() < EXAMPLES {
                 w.failed_survivor_examples.push(g.clone());
@@ -156,7 +158,14 @@ impl Tally {
     }
 
     fn keep_top(&mut self, g: &ExactGroup) {
-        let rank = |g: &ExactGroup| (std::cmp::Reverse(g.copies.len()), g.sequence_stepid.clone(), g.recipient_phone.clone(), g.device_id.clone());
+        let rank = |g: &ExactGroup| {
+            (
+                std::cmp::Reverse(g.copies.len()),
+                g.sequence_stepid.clone(),
+                g.recipient_phone.clone(),
+                g.device_id.clone(),
+            )
+        };
         if self.top.len() < self.top_n || self.top.last().map(|last| rank(g) < rank(last)).unwrap_or(true) {
             let pos = self.top.partition_point(|x| rank(x) <= rank(g));
             self.top.insert(pos, g.clone());
@@ -289,7 +298,10 @@ mod tests {
             sequence_messages: 9,
             unique_index_name: None,
         });
-        assert_eq!(r.by_status, vec![KeyCount { key: "pending".into(), rows: 2 }, KeyCount { key: "sent".into(), rows: 2 }]);
+        assert_eq!(
+            r.by_status,
+            vec![KeyCount { key: "pending".into(), rows: 2 }, KeyCount { key: "sent".into(), rows: 2 }]
+        );
         assert_eq!(r.by_day[0].key, "(no created_at)");
     }
 

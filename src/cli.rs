@@ -76,4 +76,3 @@ pub struct AuditArgs {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m, 24h)"))
 }
-

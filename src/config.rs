@@ -72,9 +72,7 @@ impl DbConfig {
     /// `socket` (a Unix socket path). The password is percent-decoded and never echoed.
     pub fn from_url(raw: &str, connect_timeout: Duration) -> Result<DbConfig> {
         let url = url::Url::parse(raw).map_err(|e| {
-            anyhow::anyhow!(
-                "malformed database URL ({e}): expected mysql://user:password@host:port/database"
-            )
+            anyhow::anyhow!("malformed database URL ({e}): expected mysql://user:password@host:port/database")
         })?;
         if url.scheme() != "mysql" && url.scheme() != "mariadb" {
             bail!(
@@ -120,9 +118,9 @@ impl DbConfig {
                 "ssl-mode" | "ssl_mode" | "sslmode" => ssl_mode = Some(value.to_ascii_uppercase()),
                 "ssl-ca" | "ssl_ca" => ssl_ca = Some(value.to_string()),
                 "socket" => socket = Some(value.to_string()),
-                other => bail!(
-                    "unknown database URL option {other:?}: supported options are ssl-mode, ssl-ca and socket"
-                ),
+                other => {
+                    bail!("unknown database URL option {other:?}: supported options are ssl-mode, ssl-ca and socket")
+                }
             }
         }
         if let Some(path) = &socket {
@@ -176,7 +174,9 @@ impl Config {
         let table = Ident::new("table", &global.table)?;
         let url = match &global.database_url {
             Some(url) if !url.trim().is_empty() => url.trim(),
-            _ => bail!("no database given: pass --database-url mysql://user:password@host:port/database or set DATABASE_URL"),
+            _ => bail!(
+                "no database given: pass --database-url mysql://user:password@host:port/database or set DATABASE_URL"
+            ),
         };
         let db = DbConfig::from_url(url, global.connect_timeout)?;
         Ok(Config { db, table, format: global.format, progress: !global.no_progress })

@@ -97,12 +97,16 @@ fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
             1040 | 1203 => anyhow!("server at {at} refused the connection: too many connections"),
             _ => anyhow!("cannot connect to {at}: server said {} (error {})", e.message, e.code),
         },
-        mysql::Error::IoError(e) => anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)"),
+        mysql::Error::IoError(e) => {
+            anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)")
+        }
         mysql::Error::DriverError(e @ mysql::DriverError::CouldNotConnect(_)) => {
             anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)")
         }
         mysql::Error::DriverError(e) => {
-            anyhow!("cannot connect to {at}: {e} (is the server running and reachable? is --connect-timeout long enough?)")
+            anyhow!(
+                "cannot connect to {at}: {e} (is the server running and reachable? is --connect-timeout long enough?)"
+            )
         }
         #[allow(unreachable_patterns)]
         other => anyhow!("cannot connect to {at}: {other}"),
@@ -121,7 +125,9 @@ pub fn server_error_code(err: &anyhow::Error) -> Option<u16> {
 pub enum LockAttempt<'c> {
     Acquired(LockGuard<'c>),
     /// Another connection holds it; its connection id if the server could tell.
-    Busy { holder: Option<u64> },
+    Busy {
+        holder: Option<u64>,
+    },
 }
 
 /// An advisory lock (`GET_LOCK`) held by the connection that does the work. While it
@@ -148,7 +154,9 @@ impl Db {
                 let holder: Option<Option<u64>> = self.conn.exec_first(crate::sql::IS_USED_LOCK, (name,))?;
                 Ok(LockAttempt::Busy { holder: holder.flatten() })
             }
-            other => bail!("GET_LOCK({name:?}) returned {other:?}: the server could not take the lock (out of memory or killed?)"),
+            other => bail!(
+                "GET_LOCK({name:?}) returned {other:?}: the server could not take the lock (out of memory or killed?)"
+            ),
         }
     }
 
@@ -200,7 +208,10 @@ impl DerefMut for LockGuard<'_> {
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.db.conn.exec_drop(crate::sql::RELEASE_LOCK, (self.name.as_str(),)) {
-            log::warn!("could not release the advisory lock {:?}: {e} (the server frees it when the connection closes)", self.name);
+            log::warn!(
+                "could not release the advisory lock {:?}: {e} (the server frees it when the connection closes)",
+                self.name
+            );
         }
     }
 }

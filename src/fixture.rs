@@ -117,9 +117,8 @@ impl World {
         let users: Vec<String> = (0..8).map(|_| uuid_from(rng)).collect();
         let devices = (0..24).map(|i| (i % users.len(), uuid_from(rng), format!("device-{i}"))).collect();
         let n_seq = (rows / 20_000).clamp(12, 200);
-        let sequences = (0..n_seq)
-            .map(|i| (i % users.len(), uuid_from(rng), (0..7).map(|_| uuid_from(rng)).collect()))
-            .collect();
+        let sequences =
+            (0..n_seq).map(|i| (i % users.len(), uuid_from(rng), (0..7).map(|_| uuid_from(rng)).collect())).collect();
         World { users, devices, sequences }
     }
 }
@@ -221,14 +220,18 @@ fn logical_message(rng: &mut ChaCha8Rng, w: &World, spec: &Spec, base: i64) -> V
         let failed_then_sent = rng.gen_bool(0.15);
         for k in 0..copies {
             let created = match shape {
-                0 | 1 => Some(t),                                       // all in the same second
-                2 if k == copies - 1 => None,                           // one copy without a timestamp
-                3 if k == 0 => None,                                    // the first copy without a timestamp
-                4 if k > 0 => Some(t + 1),                              // newer copies share a second
+                0 | 1 => Some(t),             // all in the same second
+                2 if k == copies - 1 => None, // one copy without a timestamp
+                3 if k == 0 => None,          // the first copy without a timestamp
+                4 if k > 0 => Some(t + 1),    // newer copies share a second
                 _ => Some(t + k as i64 * rng.gen_range(1..120)),
             };
             let status = if failed_then_sent {
-                if k == 0 { "failed" } else { "sent" }
+                if k == 0 {
+                    "failed"
+                } else {
+                    "sent"
+                }
             } else if k == 0 {
                 status0
             } else {
@@ -260,11 +263,7 @@ pub fn create_schema(conn: &mut Conn) -> Result<()> {
 pub fn insert(conn: &mut Conn, table: &Ident, rows: impl IntoIterator<Item = Message>) -> Result<usize> {
     const CHUNK: usize = 500;
     conn.query_drop("SET time_zone = '+00:00'")?;
-    let full = format!(
-        "INSERT INTO {} ({COLUMNS}) VALUES {}",
-        table.quoted(),
-        vec![PLACEHOLDERS; CHUNK].join(", ")
-    );
+    let full = format!("INSERT INTO {} ({COLUMNS}) VALUES {}", table.quoted(), vec![PLACEHOLDERS; CHUNK].join(", "));
     let full_stmt = conn.prep(&full)?;
     let mut buf: Vec<Value> = Vec::with_capacity(CHUNK * 19);
     let mut n_buf = 0;
@@ -279,11 +278,8 @@ pub fn insert(conn: &mut Conn, table: &Ident, rows: impl IntoIterator<Item = Mes
         }
     }
     if n_buf > 0 {
-        let tail = format!(
-            "INSERT INTO {} ({COLUMNS}) VALUES {}",
-            table.quoted(),
-            vec![PLACEHOLDERS; n_buf].join(", ")
-        );
+        let tail =
+            format!("INSERT INTO {} ({COLUMNS}) VALUES {}", table.quoted(), vec![PLACEHOLDERS; n_buf].join(", "));
         conn.exec_drop(tail, buf).context("inserting sample messages")?;
         total += n_buf;
     }

@@ -18,7 +18,9 @@ impl Progress {
     /// A spinner with a running count, for work whose total is unknown.
     pub fn spinner(enabled: bool, message: &str) -> Progress {
         let bar = if Self::visible(enabled) { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows [{elapsed}]").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows [{elapsed}]").expect("valid template"),
+        );
         bar.set_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress { bar }

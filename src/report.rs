@@ -20,7 +20,7 @@ pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
     if !header.is_empty() {
-        t.set_header(header.iter().map(|h| Cell::new(h)));
+        t.set_header(header.iter().map(Cell::new));
     }
     t
 }
@@ -86,7 +86,8 @@ pub fn audit(r: &AuditReport) -> String {
     out += &counts("Surplus rows by device", "device_id", &r.by_device, 10);
     out += &counts("Surplus rows by day created (UTC)", "day", &r.by_day, 31);
     if !r.top_groups.is_empty() {
-        let mut t = new_table(&["#", "copies", "sequence_stepid / device_id / phone", "id", "status", "created_at", "kept"]);
+        let mut t =
+            new_table(&["#", "copies", "sequence_stepid / device_id / phone", "id", "status", "created_at", "kept"]);
         for (i, g) in r.top_groups.iter().enumerate() {
             for (k, c) in g.copies.iter().enumerate() {
                 let head = if k == 0 {
@@ -125,7 +126,10 @@ pub fn audit(r: &AuditReport) -> String {
         ));
     }
     if w.equal_created_groups > 0 {
-        warn.push(format!("{} groups have copies with equal created_at (ties go to the smallest id)", w.equal_created_groups));
+        warn.push(format!(
+            "{} groups have copies with equal created_at (ties go to the smallest id)",
+            w.equal_created_groups
+        ));
     }
     if w.left_by_original_fix_groups > 0 {
         warn.push(format!(
@@ -149,7 +153,12 @@ pub fn audit(r: &AuditReport) -> String {
     if !w.failed_survivor_examples.is_empty() {
         let mut t = new_table(&["sequence_stepid", "device_id", "phone", "kept (failed)", "sent copy"]);
         for g in &w.failed_survivor_examples {
-            let sent = g.victims().iter().find(|c| c.status.as_deref() == Some("sent")).map(|c| c.id.clone()).unwrap_or_default();
+            let sent = g
+                .victims()
+                .iter()
+                .find(|c| c.status.as_deref() == Some("sent"))
+                .map(|c| c.id.clone())
+                .unwrap_or_default();
             t.add_row(vec![&g.sequence_stepid, &g.device_id, &g.recipient_phone, &g.survivor().id, &sent]);
         }
         out += &format!("\nExamples: kept row failed, newer copy sent\n{t}\n");
@@ -157,7 +166,12 @@ pub fn audit(r: &AuditReport) -> String {
     if !n.examples.is_empty() {
         let mut t = new_table(&["sequence_stepid", "device_id", "phones", "rows"]);
         for e in &n.examples {
-            t.add_row(vec![Cell::new(&e.sequence_stepid), Cell::new(&e.device_id), Cell::new(e.phones.join("\n")), num(e.rows)]);
+            t.add_row(vec![
+                Cell::new(&e.sequence_stepid),
+                Cell::new(&e.device_id),
+                Cell::new(e.phones.join("\n")),
+                num(e.rows),
+            ]);
         }
         out += &format!("\nExamples: near-duplicates\n{t}\n");
     }

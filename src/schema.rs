@@ -31,7 +31,9 @@ impl Kind {
         let t = data_type.to_ascii_lowercase();
         match self {
             Kind::ShortText => matches!(t.as_str(), "char" | "varchar"),
-            Kind::AnyText => matches!(t.as_str(), "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum"),
+            Kind::AnyText => {
+                matches!(t.as_str(), "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum")
+            }
             Kind::Temporal => matches!(t.as_str(), "timestamp" | "datetime"),
             Kind::Integer | Kind::Flag => {
                 matches!(t.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint")
@@ -135,6 +137,7 @@ impl TableInfo {
 /// Reads a table's description; `Ok(None)` when there is no such table.
 pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
     let ctx = || format!("cannot read the definition of table {} from information_schema", table);
+    #[allow(clippy::type_complexity)]
     let row: Option<(String, Option<String>, Option<String>, Option<String>, Option<u64>)> =
         db.conn.exec_first(crate::sql::TABLE_INFO, (table.as_str(),)).with_context(ctx)?;
     let Some((table_type, engine, collation, row_format, estimated)) = row else { return Ok(None) };
@@ -154,7 +157,15 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
                 Option<String>,
                 Option<String>,
                 Option<u64>,
-            )| Column { name, data_type, column_type, nullable: nullable == "YES", charset, collation, max_chars },
+            )| Column {
+                name,
+                data_type,
+                column_type,
+                nullable: nullable == "YES",
+                charset,
+                collation,
+                max_chars,
+            },
         )
         .with_context(ctx)?;
     let mut indexes: Vec<Index> = Vec::new();

@@ -48,7 +48,9 @@ static TEMPLATE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 fn which(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    let dirs = path.split(':').map(PathBuf::from).chain(["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/local/mysql/bin"].map(PathBuf::from));
+    let dirs = path.split(':').map(PathBuf::from).chain(
+        ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/local/mysql/bin"].map(PathBuf::from),
+    );
     let dirs: Vec<PathBuf> = dirs.collect();
     for n in names {
         for d in &dirs {
@@ -155,7 +157,8 @@ impl Server {
             std::thread::Builder::new()
                 .name("seqfix-test-server".into())
                 .spawn(move || {
-                    let server = Server::start(ServerOpts { args: vec!["--log-bin=binlog".into(), "--server-id=1".into()] });
+                    let server =
+                        Server::start(ServerOpts { args: vec!["--log-bin=binlog".into(), "--server-id=1".into()] });
                     tx.send(server).unwrap();
                     loop {
                         std::thread::park();
@@ -241,7 +244,12 @@ impl Server {
     }
 
     fn root_conn(&self) -> mysql::Result<Conn> {
-        Conn::new(OptsBuilder::new().socket(Some(self.socket().to_string_lossy().to_string())).prefer_socket(true).user(Some("root")))
+        Conn::new(
+            OptsBuilder::new()
+                .socket(Some(self.socket().to_string_lossy().to_string()))
+                .prefer_socket(true)
+                .user(Some("root")),
+        )
     }
 
     fn wait_ready(&mut self, limit: Duration) -> bool {
@@ -323,7 +331,13 @@ fn tail(s: &str, n: usize) -> String {
 /// Percent-encodes a URL component (user or password).
 pub fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -443,7 +457,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     /// Asserts the exit code, showing the output when it differs.
@@ -465,7 +480,10 @@ impl Run {
 impl Seqfix {
     pub fn new() -> Seqfix {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seqfix"));
-        cmd.env_remove("DATABASE_URL").env_remove("RUST_LOG").env("HOME", "/nonexistent-seqfix-test-home").stdin(Stdio::null());
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .env("HOME", "/nonexistent-seqfix-test-home")
+            .stdin(Stdio::null());
         Seqfix { cmd }
     }
 
@@ -510,7 +528,10 @@ impl Expected {
         let mut groups: BTreeMap<(String, String, String), Vec<Message>> = BTreeMap::new();
         for m in rows {
             if let Some(step) = &m.sequence_stepid {
-                groups.entry((step.clone(), m.recipient_phone.clone(), m.device_id.clone())).or_default().push(m.clone());
+                groups
+                    .entry((step.clone(), m.recipient_phone.clone(), m.device_id.clone()))
+                    .or_default()
+                    .push(m.clone());
             }
         }
         for g in groups.values_mut() {
@@ -533,7 +554,8 @@ impl Expected {
 
     /// Ids a dedupe must delete, sorted.
     pub fn victims(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.duplicate_groups().iter().flat_map(|g| g[1..].iter().map(|m| m.id.clone())).collect();
+        let mut v: Vec<String> =
+            self.duplicate_groups().iter().flat_map(|g| g[1..].iter().map(|m| m.id.clone())).collect();
         v.sort();
         v
     }

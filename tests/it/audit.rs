@@ -47,7 +47,8 @@ fn counts_match_an_independent_computation() {
     assert_eq!(by_day_total, exp.surplus() as u64);
 
     // Warnings.
-    let failed_sent = dups.iter().filter(|g| g[0].status == "failed" && g[1..].iter().any(|m| m.status == "sent")).count();
+    let failed_sent =
+        dups.iter().filter(|g| g[0].status == "failed" && g[1..].iter().any(|m| m.status == "sent")).count();
     let null_rows: usize = dups.iter().map(|g| g.iter().filter(|m| m.created_at.is_none()).count()).sum();
     let equal = dups
         .iter()
@@ -144,12 +145,16 @@ fn clean_table_with_unique_index_uses_it() {
     let plan: Vec<mysql::Row> = c
         .query(format!(
             "EXPLAIN {}",
-            seqfix::sql::render(seqfix::sql::SCAN_KEYS, &[("table", &seqfix::config::Ident::new("t", "broadcast_messages").unwrap())])
+            seqfix::sql::render(
+                seqfix::sql::SCAN_KEYS,
+                &[("table", &seqfix::config::Ident::new("t", "broadcast_messages").unwrap())]
+            )
         ))
         .unwrap();
     let keys: Vec<Option<String>> = plan.iter().map(|r| r.get::<Option<String>, _>("key").unwrap()).collect();
     let extra: Vec<Option<String>> = plan.iter().map(|r| r.get::<Option<String>, _>("Extra").unwrap()).collect();
-    let i = keys.iter().position(|k| k.as_deref() == Some("unique_sequence_message")).unwrap_or_else(|| panic!("{keys:?}"));
+    let i =
+        keys.iter().position(|k| k.as_deref() == Some("unique_sequence_message")).unwrap_or_else(|| panic!("{keys:?}"));
     assert!(extra[i].as_deref().unwrap_or("").contains("Using index"), "{extra:?}");
 }
 
@@ -179,7 +184,10 @@ fn bad_urls_and_credentials() {
     db.create_schema();
     Seqfix::new().args(["audit"]).run().expect_error("no database given");
     Seqfix::new().args(["--database-url", "mysql//nope", "audit"]).run().expect_error("malformed database URL");
-    Seqfix::new().args(["--database-url", "postgres://u:pw@h/db", "audit"]).run().expect_error("unsupported database URL scheme");
+    Seqfix::new()
+        .args(["--database-url", "postgres://u:pw@h/db", "audit"])
+        .run()
+        .expect_error("unsupported database URL scheme");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     Seqfix::new()
         .args(["--database-url", &format!("mysql://u:pw@127.0.0.1:{closed}/x"), "--connect-timeout", "3s", "audit"])
