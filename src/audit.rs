@@ -219,8 +219,12 @@ pub struct ReportHead {
 pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
     let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let unique_index_name = info.unique_key_index().map(|i| i.name.clone());
-    let progress = Progress::bar(cfg.progress, "scanning", info.estimated_rows.max(1));
-    progress.set_message("scanning (the server sorts first)");
+    // The server reads and sorts the whole table before the first row arrives, and only
+    // rows of groups with more than one member arrive at all: a spinner, not a bar.
+    let progress = Progress::spinner(
+        cfg.progress,
+        &format!("scanning ~{} rows of {}; rows of duplicate groups received:", info.estimated_rows, cfg.table),
+    );
     let mut tally = Tally::new(top);
     let totals = crate::scan::scan(
         db,
