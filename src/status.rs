@@ -1,0 +1,666 @@
+//! `seqfix status`: is this database healthy? Read-only; each check says ok, warn or fail
+//! with a one-line detail. A check that cannot be made (a missing table, a missing
+//! privilege) says so instead of aborting the whole report: an on-call engineer wants the
+//! rest of the answer.
+//!
+//! What fails the status (exit 1): the unique index missing, duplicate groups present, a
+//! failed migration, the last run of a command failed or died without finishing, contacts
+//! overdue. What only warns: a node-local advisory lock (Galera, multi-primary Group
+//! Replication), a replica, pending migrations, an interrupted last run, a check skipped.
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mysql::prelude::Queryable;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::{Db, Flavor};
+use crate::schema;
+
+/// A `running` run older than this whose lock is free has died without finishing.
+pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// The migrations seqfix ships, by version. `seqfix migrate` owns the real list; status
+/// only needs to know which versions a complete history holds.
+pub const KNOWN_MIGRATIONS: &[(&str, &str)] = &[("1", "unique_sequence_message")];
+
+/// The advisory lock `seqfix process` holds while it runs.
+pub fn process_lock_name(database: &str) -> String {
+    format!("seqfix.process.{database}")
+}
+
+/// The advisory lock a command holds while it runs, when status knows it: used to tell a
+/// run that is still going from one that died. Other commands are judged by age alone.
+pub fn lock_name_for(command: &str, database: &str) -> Option<String> {
+    match command {
+        "process" => Some(process_lock_name(database)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Warn => "warn",
+            State::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub state: State,
+    pub detail: String,
+}
+
+fn check(name: &str, state: State, detail: impl Into<String>) -> Check {
+    Check { name: name.into(), state, detail: detail.into() }
+}
+
+/// How the server takes part in replication, as far as seqfix cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Cluster {
+    Standalone,
+    Galera,
+    GroupReplication {
+        single_primary: bool,
+    },
+    Replica {
+        source: String,
+    },
+    /// A replica that could not be checked (no REPLICATION CLIENT / SLAVE MONITOR privilege).
+    Unknown {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LastRun {
+    pub command: String,
+    pub run_id: String,
+    pub status: String,
+    pub host: String,
+    pub pid: u64,
+    pub db_user: String,
+    /// Unix seconds.
+    pub started: i64,
+    pub finished: Option<i64>,
+    pub age_seconds: i64,
+    /// For a `running` run: whether its command's lock is free (None: not known).
+    pub lock_free: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LockHolder {
+    pub connection_id: u64,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    /// Seconds the holder's current statement (or idle state) has lasted.
+    pub time_seconds: Option<u64>,
+}
+
+/// Migrations recorded as failed or half-done, and those not applied yet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Migrations {
+    pub pending: Vec<String>,
+    pub failed: Vec<String>,
+    /// False when `seqfix_schema_history` does not exist (then pending is inferred from the index).
+    pub history: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub healthy: bool,
+    pub database: String,
+    pub table: String,
+    pub server: String,
+    pub flavor: Flavor,
+    pub cluster: Cluster,
+    /// None when the table does not exist.
+    pub unique_index: Option<bool>,
+    /// None when not checked.
+    pub duplicate_groups: Option<u64>,
+    pub surplus_rows: Option<u64>,
+    pub migrations: Option<Migrations>,
+    pub last_runs: Vec<LastRun>,
+    pub process_lock: Option<LockHolder>,
+    pub overdue_contacts: Option<u64>,
+    pub stale_after_seconds: u64,
+    pub checks: Vec<Check>,
+}
+
+/// Options of one status run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stale_after: Duration,
+    pub skip_duplicates: bool,
+}
+
+fn mysql_code(e: &mysql::Error) -> Option<u16> {
+    match e {
+        mysql::Error::MySqlError(m) => Some(m.code),
+        _ => None,
+    }
+}
+
+/// True for 1, "1", "ON" and friends: how servers spell a boolean variable.
+fn truthy(v: &mysql::Value) -> bool {
+    match v {
+        mysql::Value::Int(n) => *n != 0,
+        mysql::Value::UInt(n) => *n != 0,
+        mysql::Value::Bytes(b) => {
+            matches!(String::from_utf8_lossy(b).to_ascii_uppercase().as_str(), "1" | "ON" | "YES")
+        }
+        _ => false,
+    }
+}
+
+/// A system variable, or None when the server does not know it (error 1193).
+fn variable(db: &mut Db, sql: &str) -> Result<Option<mysql::Value>> {
+    match db.conn.query_first::<mysql::Value, _>(sql) {
+        Ok(v) => Ok(v),
+        Err(e) if mysql_code(&e) == Some(1193) => Ok(None),
+        Err(e) => Err(e).context("cannot read a server variable"),
+    }
+}
+
+pub fn table_exists(db: &mut Db, name: &str) -> Result<bool> {
+    let n: Option<u64> = db
+        .conn
+        .exec_first(crate::sql::STATUS_TABLE_EXISTS, (name,))
+        .with_context(|| format!("cannot look up table {name} in information_schema"))?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
+/// Galera, Group Replication, replica or standalone.
+pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
+    if variable(db, crate::sql::STATUS_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
+        return Ok(Cluster::Galera);
+    }
+    if let Some(single) = variable(db, crate::sql::STATUS_GROUP_REPLICATION_MODE)? {
+        let members: Option<u64> = db.conn.query_first(crate::sql::STATUS_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
+        if members.unwrap_or(0) > 0 {
+            return Ok(Cluster::GroupReplication { single_primary: truthy(&single) });
+        }
+    }
+    let sql = if db.server.has_show_replica_status() {
+        crate::sql::SHOW_REPLICA_STATUS
+    } else {
+        crate::sql::SHOW_SLAVE_STATUS
+    };
+    match db.conn.query::<mysql::Row, _>(sql) {
+        Ok(rows) if rows.is_empty() => Ok(Cluster::Standalone),
+        Ok(rows) => {
+            let row = &rows[0];
+            let source = ["Source_Host", "Master_Host"]
+                .iter()
+                .find_map(|c| row.get_opt::<String, _>(*c).and_then(|r| r.ok()))
+                .unwrap_or_else(|| "unknown".into());
+            Ok(Cluster::Replica { source })
+        }
+        Err(e) if matches!(mysql_code(&e), Some(1227) | Some(1142)) => Ok(Cluster::Unknown {
+            reason: "replica status not checked: the user lacks REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)"
+                .into(),
+        }),
+        Err(e) => Err(e).context("cannot read the replica status"),
+    }
+}
+
+/// Which migrations are pending or failed. Kept in one function so that it can follow
+/// `seqfix migrate`'s own bookkeeping: with `seqfix_schema_history` present, every known
+/// version without a successful row is pending and every row with success = 0 failed;
+/// without it, the unique-index migration is pending unless the index exists already.
+/// `None` when the history cannot be read.
+pub fn pending_migrations(db: &mut Db, index_present: bool) -> Result<Option<Migrations>> {
+    if !table_exists(db, "seqfix_schema_history")? {
+        let pending =
+            if index_present { vec![] } else { KNOWN_MIGRATIONS.iter().map(|(v, _)| v.to_string()).collect() };
+        return Ok(Some(Migrations { pending, failed: vec![], history: false }));
+    }
+    let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.query(crate::sql::STATUS_MIGRATION_HISTORY) {
+        Ok(r) => r,
+        Err(e) => {
+            log::warn!("cannot read seqfix_schema_history: {e}");
+            return Ok(None);
+        }
+    };
+    let rows: Vec<(String, bool)> =
+        rows.into_iter().map(|(v, ok)| (v.unwrap_or_default(), ok.unwrap_or(0) != 0)).collect();
+    Ok(Some(plan_migrations(KNOWN_MIGRATIONS, &rows)))
+}
+
+/// Versions compare as numbers when both are numbers ("0001" is "1").
+fn same_version(a: &str, b: &str) -> bool {
+    match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// The pure half of `pending_migrations`: known versions against history rows (version, success).
+pub fn plan_migrations(known: &[(&str, &str)], history: &[(String, bool)]) -> Migrations {
+    let applied = |v: &str| history.iter().any(|(h, ok)| *ok && same_version(h, v));
+    let pending = known.iter().filter(|(v, _)| !applied(v)).map(|(v, _)| v.to_string()).collect();
+    let mut failed: Vec<String> = history.iter().filter(|(h, ok)| !ok && !applied(h)).map(|(h, _)| h.clone()).collect();
+    failed.dedup();
+    Migrations { pending, failed, history: true }
+}
+
+/// Judges the last run of a command.
+pub fn classify_run(run: &LastRun) -> Check {
+    let name = format!("last_run.{}", run.command);
+    let when = crate::report::ts(Some(run.started));
+    let who = format!("on {} (pid {}, run {})", run.host, run.pid, run.run_id);
+    match run.status.as_str() {
+        "succeeded" => check(&name, State::Ok, format!("succeeded, started {when} {who}")),
+        "failed" => check(
+            &name,
+            State::Fail,
+            format!("failed, started {when} {who}; its error is in seqfix_runs.summary; fix it and run it again"),
+        ),
+        "interrupted" => {
+            check(&name, State::Warn, format!("interrupted, started {when} {who}; running it again finishes the job"))
+        }
+        "running" => {
+            let old = run.age_seconds >= RUN_DEAD_AFTER.as_secs() as i64;
+            if old && run.lock_free != Some(false) {
+                check(
+                    &name,
+                    State::Fail,
+                    format!(
+                        "died without finishing: started {when} {who}, still marked running after {}{}",
+                        human(run.age_seconds),
+                        if run.lock_free == Some(true) { " and its lock is free" } else { "" }
+                    ),
+                )
+            } else {
+                check(&name, State::Ok, format!("running now, started {when} {who}"))
+            }
+        }
+        other => check(&name, State::Warn, format!("unknown status {other:?}, started {when} {who}")),
+    }
+}
+
+/// Judges the cluster mode: where GET_LOCK is node-local, `process` cannot rely on it.
+pub fn classify_cluster(c: &Cluster) -> Check {
+    match c {
+        Cluster::Standalone => check("cluster", State::Ok, "standalone (not a replica, not in a cluster)"),
+        Cluster::Galera => check(
+            "cluster",
+            State::Warn,
+            "Galera node: GET_LOCK is local to each node, so run `seqfix process` against one node only",
+        ),
+        Cluster::GroupReplication { single_primary: true } => {
+            check("cluster", State::Ok, "Group Replication, single-primary")
+        }
+        Cluster::GroupReplication { single_primary: false } => check(
+            "cluster",
+            State::Warn,
+            "Group Replication, multi-primary: GET_LOCK is local to each member, so run `seqfix process` against one member only",
+        ),
+        Cluster::Replica { source } => check(
+            "cluster",
+            State::Warn,
+            format!("replica of {source}: run commands that write against the primary"),
+        ),
+        Cluster::Unknown { reason } => check("cluster", State::Warn, reason.clone()),
+    }
+}
+
+fn human(secs: i64) -> String {
+    humantime::format_duration(Duration::from_secs(secs.max(0) as u64)).to_string()
+}
+
+/// Runs every check.
+pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
+    let mut checks = Vec::new();
+    let flavor = db.server.flavor;
+    let flavor_name = match flavor {
+        Flavor::MariaDb => "MariaDB",
+        Flavor::MySql => "MySQL",
+    };
+    checks.push(check("server", State::Ok, format!("{flavor_name} {} at {}", db.server.version, db.display)));
+
+    let cluster = cluster_mode(db)?;
+    checks.push(classify_cluster(&cluster));
+
+    // The unique index, and duplicates: cheap when the index exists (none can exist).
+    let table = &cfg.table;
+    let info = schema::describe(db, table)?;
+    let index = info.as_ref().and_then(|i| i.unique_key_index().map(|ix| ix.name.clone()));
+    let (mut duplicate_groups, mut surplus_rows) = (None, None);
+    match &info {
+        None => {
+            checks.push(check(
+                "unique_index",
+                State::Fail,
+                format!("table {}.{table} does not exist (check --table)", db.database),
+            ));
+            checks.push(check("duplicates", State::Fail, format!("table {}.{table} does not exist", db.database)));
+        }
+        Some(_) => {
+            match &index {
+                Some(name) => checks.push(check(
+                    "unique_index",
+                    State::Ok,
+                    format!("present ({name}) on (sequence_stepid, recipient_phone, device_id)"),
+                )),
+                None => checks.push(check(
+                    "unique_index",
+                    State::Fail,
+                    "missing: duplicates can be inserted again (run `seqfix dedupe`, then `seqfix migrate`)",
+                )),
+            }
+            if index.is_some() {
+                duplicate_groups = Some(0);
+                surplus_rows = Some(0);
+                checks.push(check("duplicates", State::Ok, "none: the unique index rules them out"));
+            } else if opts.skip_duplicates {
+                checks.push(check("duplicates", State::Warn, "not checked (--skip-duplicates)"));
+            } else {
+                match count_duplicates(db, cfg) {
+                    Ok((groups, surplus)) => {
+                        duplicate_groups = Some(groups);
+                        surplus_rows = Some(surplus);
+                        checks.push(if groups == 0 {
+                            check("duplicates", State::Ok, "none found (full scan)")
+                        } else {
+                            check(
+                                "duplicates",
+                                State::Fail,
+                                format!(
+                                    "{groups} duplicate groups, {surplus} surplus rows (`seqfix audit` for details, `seqfix dedupe` to remove them)"
+                                ),
+                            )
+                        });
+                    }
+                    Err(e) => checks.push(check("duplicates", State::Fail, crate::error_line(&e))),
+                }
+            }
+        }
+    }
+
+    let migrations = pending_migrations(db, index.is_some())?;
+    checks.push(match &migrations {
+        None => check("migrations", State::Warn, "not checked: seqfix_schema_history could not be read"),
+        Some(m) if !m.failed.is_empty() => check(
+            "migrations",
+            State::Fail,
+            format!(
+                "migration {} failed or is half-recorded in seqfix_schema_history (see `seqfix migrate --status`)",
+                m.failed.join(", ")
+            ),
+        ),
+        Some(m) if !m.pending.is_empty() => check(
+            "migrations",
+            State::Warn,
+            format!("pending: {} (`seqfix migrate --dry-run`, then `seqfix migrate`)", m.pending.join(", ")),
+        ),
+        Some(m) if !m.history => check("migrations", State::Ok, "none pending (the unique index exists)"),
+        Some(_) => check("migrations", State::Ok, "all applied"),
+    });
+
+    // The last run of each command.
+    let mut last_runs = Vec::new();
+    if table_exists(db, "seqfix_runs")? {
+        last_runs = last_runs_of(db)?;
+        for r in &last_runs {
+            checks.push(classify_run(r));
+        }
+    } else {
+        checks.push(check("last_run", State::Ok, "no runs recorded (seqfix_runs does not exist yet)"));
+    }
+
+    // Who holds the process lock now.
+    let process_lock = lock_holder(db, &process_lock_name(&db.database))?;
+    checks.push(match &process_lock {
+        None => check("process_lock", State::Ok, "free (no `seqfix process` running)"),
+        Some(h) => check(
+            "process_lock",
+            State::Ok,
+            format!(
+                "held by connection {}{}",
+                h.connection_id,
+                match (&h.user, &h.host) {
+                    (Some(u), Some(host)) =>
+                        format!(" ({u}@{host}, {}s in its current state)", h.time_seconds.unwrap_or(0)),
+                    _ => " (user not visible without the PROCESS privilege)".into(),
+                }
+            ),
+        ),
+    });
+
+    // Contacts overdue: processing has stalled.
+    let overdue = if table_exists(db, "sequence_contacts")? && table_exists(db, "sequences")? {
+        let (n, oldest): (u64, Option<i64>) = db
+            .conn
+            .exec_first(crate::sql::STATUS_OVERDUE_CONTACTS, (opts.stale_after.as_secs(),))
+            .context("cannot count overdue contacts in sequence_contacts")?
+            .unwrap_or((0, None));
+        let stale = human(opts.stale_after.as_secs() as i64);
+        checks.push(if n == 0 {
+            check("overdue_contacts", State::Ok, format!("none due for longer than {stale}"))
+        } else {
+            check(
+                "overdue_contacts",
+                State::Fail,
+                format!(
+                    "{n} active contacts due for longer than {stale} (oldest due since {}): is `seqfix process` running from cron?",
+                    crate::report::ts(oldest)
+                ),
+            )
+        });
+        Some(n)
+    } else {
+        checks.push(check("overdue_contacts", State::Warn, "not checked: no sequence_contacts/sequences tables"));
+        None
+    };
+
+    let healthy = checks.iter().all(|c| c.state != State::Fail);
+    Ok(StatusReport {
+        healthy,
+        database: db.database.clone(),
+        table: table.to_string(),
+        server: db.server.version.clone(),
+        flavor,
+        cluster,
+        unique_index: info.as_ref().map(|_| index.is_some()),
+        duplicate_groups,
+        surplus_rows,
+        migrations,
+        last_runs,
+        process_lock,
+        overdue_contacts: overdue,
+        stale_after_seconds: opts.stale_after.as_secs(),
+        checks,
+    })
+}
+
+/// The full scan (`scan::scan`), counting only.
+fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
+    schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
+    let (mut groups, mut surplus) = (0u64, 0u64);
+    crate::scan::scan(
+        db,
+        &cfg.table,
+        false,
+        |_| {},
+        |near| {
+            for g in near.groups.iter().filter(|g| g.is_duplicate()) {
+                groups += 1;
+                surplus += g.victims().len() as u64;
+            }
+            Ok(())
+        },
+    )?;
+    Ok((groups, surplus))
+}
+
+fn last_runs_of(db: &mut Db) -> Result<Vec<LastRun>> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
+        db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
+    let mut runs = Vec::new();
+    for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
+        let lock_free = match (status.as_str(), lock_name_for(&command, &db.database)) {
+            ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
+            _ => None,
+        };
+        runs.push(LastRun { command, run_id, status, host, pid, db_user, started, finished, age_seconds, lock_free });
+    }
+    Ok(runs)
+}
+
+/// Who holds an advisory lock: `IS_USED_LOCK` gives the connection id, the process list
+/// its user and host when this user may see them.
+pub fn lock_holder(db: &mut Db, name: &str) -> Result<Option<LockHolder>> {
+    let id: Option<Option<u64>> = db
+        .conn
+        .exec_first(crate::sql::IS_USED_LOCK, (name,))
+        .with_context(|| format!("cannot ask the server who holds the lock {name:?}"))?;
+    let Some(connection_id) = id.flatten() else { return Ok(None) };
+    let who: Option<(Option<String>, Option<String>, Option<u64>)> =
+        db.conn.exec_first(crate::sql::STATUS_LOCK_HOLDER, (connection_id,)).unwrap_or(None);
+    let (user, host, time_seconds) = who.unwrap_or((None, None, None));
+    Ok(Some(LockHolder { connection_id, user, host, time_seconds }))
+}
+
+/// The figures of a status run, for `--metrics-file`.
+pub fn metrics(r: &StatusReport, started: std::time::Instant) -> crate::metrics::Metrics {
+    let mut m = crate::metrics::Metrics::for_run(&r.database, &r.table, "status");
+    let b = |x: bool| if x { 1.0 } else { 0.0 };
+    m.gauge("seqfix_status_healthy", "1 when no status check failed.", &[], b(r.healthy));
+    for c in &r.checks {
+        let v = match c.state {
+            State::Ok => 0.0,
+            State::Warn => 1.0,
+            State::Fail => 2.0,
+        };
+        m.gauge("seqfix_status_check", "State of each status check: 0 ok, 1 warn, 2 fail.", &[("check", &c.name)], v);
+    }
+    if let Some(present) = r.unique_index {
+        m.gauge(
+            "seqfix_unique_index_present",
+            "1 when the unique index on (sequence_stepid, recipient_phone, device_id) exists.",
+            &[],
+            b(present),
+        );
+    }
+    if let (Some(g), Some(s)) = (r.duplicate_groups, r.surplus_rows) {
+        m.gauge(
+            "seqfix_duplicate_groups",
+            "Groups of rows sharing (sequence_stepid, recipient_phone, device_id).",
+            &[],
+            g as f64,
+        );
+        m.gauge("seqfix_surplus_rows", "Rows a dedupe would delete (every copy but the oldest).", &[], s as f64);
+    }
+    if let Some(mig) = &r.migrations {
+        m.gauge("seqfix_pending_migrations", "Migrations not applied yet.", &[], mig.pending.len() as f64);
+        m.gauge(
+            "seqfix_failed_migrations",
+            "Migrations recorded as failed or half-done.",
+            &[],
+            mig.failed.len() as f64,
+        );
+    }
+    if let Some(n) = r.overdue_contacts {
+        m.gauge(
+            "seqfix_overdue_contacts",
+            "Active contacts whose next step has been due for longer than --stale-after.",
+            &[],
+            n as f64,
+        );
+    }
+    m.gauge(
+        "seqfix_process_lock_held",
+        "1 while a seqfix process run holds its advisory lock.",
+        &[],
+        b(r.process_lock.is_some()),
+    );
+    for run in &r.last_runs {
+        m.gauge(
+            "seqfix_last_run_start_timestamp_seconds",
+            "Unix time at which the latest run of each command started, by its status.",
+            &[("run_command", &run.command), ("run_status", &run.status)],
+            run.started as f64,
+        );
+    }
+    m.finish_run(started);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: &str, age: i64, lock_free: Option<bool>) -> LastRun {
+        LastRun {
+            command: "process".into(),
+            run_id: "r1".into(),
+            status: status.into(),
+            host: "h".into(),
+            pid: 1,
+            db_user: "u".into(),
+            started: 1_700_000_000,
+            finished: None,
+            age_seconds: age,
+            lock_free,
+        }
+    }
+
+    #[test]
+    fn classifies_runs() {
+        assert_eq!(classify_run(&run("succeeded", 10, None)).state, State::Ok);
+        assert_eq!(classify_run(&run("failed", 10, None)).state, State::Fail);
+        assert_eq!(classify_run(&run("interrupted", 10, None)).state, State::Warn);
+        assert_eq!(classify_run(&run("running", 60, Some(true))).state, State::Ok, "young: may be starting");
+        let dead = classify_run(&run("running", 7 * 3600, Some(true)));
+        assert_eq!(dead.state, State::Fail);
+        assert!(dead.detail.contains("died without finishing"), "{}", dead.detail);
+        assert_eq!(classify_run(&run("running", 7 * 3600, Some(false))).state, State::Ok, "lock held: still going");
+        assert_eq!(classify_run(&run("running", 7 * 3600, None)).state, State::Fail, "no lock known: age decides");
+        assert_eq!(classify_run(&run("succeeded", 1, None)).name, "last_run.process");
+    }
+
+    #[test]
+    fn plans_migrations_from_history() {
+        let known = [("1", "unique"), ("2", "next")];
+        let m = plan_migrations(&known, &[]);
+        assert_eq!((m.pending, m.failed), (vec!["1".to_string(), "2".to_string()], vec![]));
+        let m = plan_migrations(&known, &[("0001".into(), true)]);
+        assert_eq!(m.pending, ["2"]);
+        let m = plan_migrations(&known, &[("1".into(), true), ("2".into(), false)]);
+        assert_eq!((m.pending, m.failed), (vec!["2".to_string()], vec!["2".to_string()]));
+        // a failed attempt followed by a successful one is applied, not failed
+        let m = plan_migrations(&known, &[("1".into(), false), ("1".into(), true), ("2".into(), true)]);
+        assert!(m.pending.is_empty() && m.failed.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn classifies_clusters() {
+        assert_eq!(classify_cluster(&Cluster::Standalone).state, State::Ok);
+        assert_eq!(classify_cluster(&Cluster::Galera).state, State::Warn);
+        assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: true }).state, State::Ok);
+        assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: false }).state, State::Warn);
+        assert_eq!(classify_cluster(&Cluster::Replica { source: "p".into() }).state, State::Warn);
+    }
+
+    #[test]
+    fn process_lock_name_matches_process() {
+        assert_eq!(process_lock_name("app"), "seqfix.process.app");
+        assert_eq!(lock_name_for("process", "app").as_deref(), Some("seqfix.process.app"));
+        assert_eq!(lock_name_for("audit", "app"), None);
+    }
+}
