@@ -36,7 +36,7 @@ pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
     cmd.build();
     let mut written = Vec::new();
     let mut pages: Vec<(String, clap::Command)> = vec![("seqfix".into(), cmd.clone())];
-    for sub in cmd.get_subcommands() {
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("seqfix-{}", sub.get_name());
         pages.push((name.clone(), sub.clone().display_name(name)));
     }

@@ -240,6 +240,12 @@ pub fn pending_migrations(db: &mut Db, index_present: bool) -> Result<Option<Mig
     Ok(Some(plan_migrations(KNOWN_MIGRATIONS, &rows)))
 }
 
+/// "1 unique_sequence_message, 2 ..." for the versions given.
+fn migration_names(versions: &[String]) -> String {
+    let name = |v: &str| KNOWN_MIGRATIONS.iter().find(|(k, _)| same_version(k, v)).map(|(_, n)| *n).unwrap_or("");
+    versions.iter().map(|v| format!("{v} {}", name(v)).trim().to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// Versions compare as numbers when both are numbers ("0001" is "1").
 fn same_version(a: &str, b: &str) -> bool {
     match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
@@ -405,7 +411,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
         Some(m) if !m.pending.is_empty() => check(
             "migrations",
             State::Warn,
-            format!("pending: {} (`seqfix migrate --dry-run`, then `seqfix migrate`)", m.pending.join(", ")),
+            format!("pending: {} (`seqfix migrate --dry-run`, then `seqfix migrate`)", migration_names(&m.pending)),
         ),
         Some(m) if !m.history => check("migrations", State::Ok, "none pending (the unique index exists)"),
         Some(_) => check("migrations", State::Ok, "all applied"),
