@@ -98,7 +98,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let mut db = db::connect(&cfg.db)?;
             let opts = status::Options { stale_after: args.stale_after, skip_duplicates: args.skip_duplicates };
             let report = status::run(&mut db, &cfg, &opts)?;
-            write_metrics(&cfg, || status::metrics(&report, started))?;
+            write_metrics(&cfg, || metrics::status(&report, started))?;
             report::emit(cfg.format, &report, report::status)?;
             Ok(if report.healthy { Outcome::Ok } else { Outcome::CheckFailed })
         }
