@@ -17,6 +17,10 @@ use crate::config::Config;
 use crate::db::{Db, Flavor};
 use crate::schema;
 
+mod judge;
+pub use judge::{classify_cluster, classify_run, plan_migrations};
+use judge::{human, migration_names};
+
 /// A `running` run older than this whose lock is free has died without finishing.
 pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
 
@@ -63,7 +67,7 @@ pub struct Check {
     pub detail: String,
 }
 
-fn check(name: &str, state: State, detail: impl Into<String>) -> Check {
+pub(crate) fn check(name: &str, state: State, detail: impl Into<String>) -> Check {
     Check { name: name.into(), state, detail: detail.into() }
 }
 
@@ -238,94 +242,6 @@ pub fn pending_migrations(db: &mut Db, index_present: bool) -> Result<Option<Mig
     let rows: Vec<(String, bool)> =
         rows.into_iter().map(|(v, ok)| (v.unwrap_or_default(), ok.unwrap_or(0) != 0)).collect();
     Ok(Some(plan_migrations(KNOWN_MIGRATIONS, &rows)))
-}
-
-/// "1 unique_sequence_message, 2 ..." for the versions given.
-fn migration_names(versions: &[String]) -> String {
-    let name = |v: &str| KNOWN_MIGRATIONS.iter().find(|(k, _)| same_version(k, v)).map(|(_, n)| *n).unwrap_or("");
-    versions.iter().map(|v| format!("{v} {}", name(v)).trim().to_string()).collect::<Vec<_>>().join(", ")
-}
-
-/// Versions compare as numbers when both are numbers ("0001" is "1").
-fn same_version(a: &str, b: &str) -> bool {
-    match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a.trim() == b.trim(),
-    }
-}
-
-/// The pure half of `pending_migrations`: known versions against history rows (version, success).
-pub fn plan_migrations(known: &[(&str, &str)], history: &[(String, bool)]) -> Migrations {
-    let applied = |v: &str| history.iter().any(|(h, ok)| *ok && same_version(h, v));
-    let pending = known.iter().filter(|(v, _)| !applied(v)).map(|(v, _)| v.to_string()).collect();
-    let mut failed: Vec<String> = history.iter().filter(|(h, ok)| !ok && !applied(h)).map(|(h, _)| h.clone()).collect();
-    failed.dedup();
-    Migrations { pending, failed, history: true }
-}
-
-/// Judges the last run of a command.
-pub fn classify_run(run: &LastRun) -> Check {
-    let name = format!("last_run.{}", run.command);
-    let when = crate::report::ts(Some(run.started));
-    let who = format!("on {} (pid {}, run {})", run.host, run.pid, run.run_id);
-    match run.status.as_str() {
-        "succeeded" => check(&name, State::Ok, format!("succeeded, started {when} {who}")),
-        "failed" => check(
-            &name,
-            State::Fail,
-            format!("failed, started {when} {who}; its error is in seqfix_runs.summary; fix it and run it again"),
-        ),
-        "interrupted" => {
-            check(&name, State::Warn, format!("interrupted, started {when} {who}; running it again finishes the job"))
-        }
-        "running" => {
-            let old = run.age_seconds >= RUN_DEAD_AFTER.as_secs() as i64;
-            if old && run.lock_free != Some(false) {
-                check(
-                    &name,
-                    State::Fail,
-                    format!(
-                        "died without finishing: started {when} {who}, still marked running after {}{}",
-                        human(run.age_seconds),
-                        if run.lock_free == Some(true) { " and its lock is free" } else { "" }
-                    ),
-                )
-            } else {
-                check(&name, State::Ok, format!("running now, started {when} {who}"))
-            }
-        }
-        other => check(&name, State::Warn, format!("unknown status {other:?}, started {when} {who}")),
-    }
-}
-
-/// Judges the cluster mode: where GET_LOCK is node-local, `process` cannot rely on it.
-pub fn classify_cluster(c: &Cluster) -> Check {
-    match c {
-        Cluster::Standalone => check("cluster", State::Ok, "standalone (not a replica, not in a cluster)"),
-        Cluster::Galera => check(
-            "cluster",
-            State::Warn,
-            "Galera node: GET_LOCK is local to each node, so run `seqfix process` against one node only",
-        ),
-        Cluster::GroupReplication { single_primary: true } => {
-            check("cluster", State::Ok, "Group Replication, single-primary")
-        }
-        Cluster::GroupReplication { single_primary: false } => check(
-            "cluster",
-            State::Warn,
-            "Group Replication, multi-primary: GET_LOCK is local to each member, so run `seqfix process` against one member only",
-        ),
-        Cluster::Replica { source } => check(
-            "cluster",
-            State::Warn,
-            format!("replica of {source}: run commands that write against the primary"),
-        ),
-        Cluster::Unknown { reason } => check("cluster", State::Warn, reason.clone()),
-    }
-}
-
-fn human(secs: i64) -> String {
-    humantime::format_duration(Duration::from_secs(secs.max(0) as u64)).to_string()
 }
 
 /// Runs every check.
@@ -540,68 +456,4 @@ pub fn lock_holder(db: &mut Db, name: &str) -> Result<Option<LockHolder>> {
         db.conn.exec_first(crate::sql::STATUS_LOCK_HOLDER, (connection_id,)).unwrap_or(None);
     let (user, host, time_seconds) = who.unwrap_or((None, None, None));
     Ok(Some(LockHolder { connection_id, user, host, time_seconds }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(status: &str, age: i64, lock_free: Option<bool>) -> LastRun {
-        LastRun {
-            command: "process".into(),
-            run_id: "r1".into(),
-            status: status.into(),
-            host: "h".into(),
-            pid: 1,
-            db_user: "u".into(),
-            started: 1_700_000_000,
-            finished: None,
-            age_seconds: age,
-            lock_free,
-        }
-    }
-
-    #[test]
-    fn classifies_runs() {
-        assert_eq!(classify_run(&run("succeeded", 10, None)).state, State::Ok);
-        assert_eq!(classify_run(&run("failed", 10, None)).state, State::Fail);
-        assert_eq!(classify_run(&run("interrupted", 10, None)).state, State::Warn);
-        assert_eq!(classify_run(&run("running", 60, Some(true))).state, State::Ok, "young: may be starting");
-        let dead = classify_run(&run("running", 7 * 3600, Some(true)));
-        assert_eq!(dead.state, State::Fail);
-        assert!(dead.detail.contains("died without finishing"), "{}", dead.detail);
-        assert_eq!(classify_run(&run("running", 7 * 3600, Some(false))).state, State::Ok, "lock held: still going");
-        assert_eq!(classify_run(&run("running", 7 * 3600, None)).state, State::Fail, "no lock known: age decides");
-        assert_eq!(classify_run(&run("succeeded", 1, None)).name, "last_run.process");
-    }
-
-    #[test]
-    fn plans_migrations_from_history() {
-        let known = [("1", "unique"), ("2", "next")];
-        let m = plan_migrations(&known, &[]);
-        assert_eq!((m.pending, m.failed), (vec!["1".to_string(), "2".to_string()], vec![]));
-        let m = plan_migrations(&known, &[("0001".into(), true)]);
-        assert_eq!(m.pending, ["2"]);
-        let m = plan_migrations(&known, &[("1".into(), true), ("2".into(), false)]);
-        assert_eq!((m.pending, m.failed), (vec!["2".to_string()], vec!["2".to_string()]));
-        // a failed attempt followed by a successful one is applied, not failed
-        let m = plan_migrations(&known, &[("1".into(), false), ("1".into(), true), ("2".into(), true)]);
-        assert!(m.pending.is_empty() && m.failed.is_empty(), "{m:?}");
-    }
-
-    #[test]
-    fn classifies_clusters() {
-        assert_eq!(classify_cluster(&Cluster::Standalone).state, State::Ok);
-        assert_eq!(classify_cluster(&Cluster::Galera).state, State::Warn);
-        assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: true }).state, State::Ok);
-        assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: false }).state, State::Warn);
-        assert_eq!(classify_cluster(&Cluster::Replica { source: "p".into() }).state, State::Warn);
-    }
-
-    #[test]
-    fn process_lock_name_matches_process() {
-        assert_eq!(process_lock_name("app"), "seqfix.process.app");
-        assert_eq!(lock_name_for("process", "app").as_deref(), Some("seqfix.process.app"));
-        assert_eq!(lock_name_for("audit", "app"), None);
-    }
 }
