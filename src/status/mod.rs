@@ -252,7 +252,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
         Flavor::MariaDb => "MariaDB",
         Flavor::MySql => "MySQL",
     };
-    checks.push(check("server", State::Ok, format!("{flavor_name} {} at {}", db.server.version, db.display)));
+    checks.push(check("server", State::Ok, format!("{} ({flavor_name}) at {}", db.server.version, db.display)));
 
     let cluster = cluster_mode(db)?;
     checks.push(classify_cluster(&cluster));
