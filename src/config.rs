@@ -394,6 +394,11 @@ mod tests {
         assert!(DbConfig::from_option_file(&path, T).unwrap_err().to_string().contains("not a port number"));
         std::fs::write(&path, "[client]\nuser=app\ndatabase=d\nssl-mode=maybe\n").unwrap();
         assert!(DbConfig::from_option_file(&path, T).unwrap_err().to_string().contains("unknown ssl-mode"));
+        std::fs::write(&path, "[client]\nuser=app\nsocket=/run/mysqld/mysqld.sock\ndatabase=d\n").unwrap();
+        let c = DbConfig::from_option_file(&path, T).unwrap();
+        assert_eq!(c.display(), "app@/run/mysqld/mysqld.sock/d");
+        assert_eq!(c.opts().get_socket(), Some("/run/mysqld/mysqld.sock"));
+        assert_eq!(c.opts().get_ip_or_hostname(), "localhost");
         let err = DbConfig::from_option_file(&dir.path().join("nope.cnf"), T).unwrap_err();
         assert!(format!("{err:#}").contains("cannot read the option file"), "{err:#}");
     }

@@ -224,3 +224,26 @@ fn bad_input() {
     let j = db.seqfix().args(["--table", "nope", "status", "--format", "json"]).run().expect_code(1).json();
     assert!(failing(&j).contains("unique_index"));
 }
+
+#[test]
+fn reports_a_replica() {
+    // A second server configured to replicate from the shared one: SHOW SLAVE STATUS (or
+    // SHOW REPLICA STATUS) then has a row, whether or not the replication threads run.
+    let source = crate::common::Server::shared();
+    let replica = crate::common::Server::start(crate::common::ServerOpts { args: vec!["--server-id=7".into()] });
+    let db = replica.fresh_db("status_replica");
+    db.create_schema();
+    let mut c = db.conn();
+    c.query_drop(format!(
+        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{TEST_USER}', MASTER_PASSWORD='{}'",
+        source.host,
+        source.port,
+        crate::common::TEST_PASSWORD
+    ))
+    .unwrap();
+    let j = db.seqfix().args(["status", "--format", "json"]).run().json();
+    assert_eq!(j["cluster"]["mode"], "replica", "{j:#}");
+    assert_eq!(j["cluster"]["source"], source.host.as_str());
+    assert_eq!(check(&j, "cluster")["state"], "warn");
+    assert!(check(&j, "cluster")["detail"].as_str().unwrap().contains(&format!("replica of {}", source.host)));
+}
