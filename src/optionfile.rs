@@ -13,6 +13,7 @@
 //!
 //! Errors name the file and line, never the line's text: it may hold a password.
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -27,9 +28,18 @@ pub const KNOWN: [&str; 8] = ["user", "password", "host", "port", "socket", "dat
 /// The settings found, by normalised option name. `None` is an option given without `=`.
 pub type Settings = BTreeMap<String, Option<String>>;
 
-/// Reads and parses an option file; `what` names it in errors (e.g. "--defaults-file").
+/// Reads and parses an option file.
 pub fn read(path: &Path) -> Result<Settings> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the option file {}", path.display()))?;
+    // The server's clients ignore a world-writable option file ("World-writable config file
+    // is ignored"): anyone could point them at another server. seqfix refuses it outright.
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+    if mode & 0o002 != 0 {
+        bail!(
+            "option file {} is world-writable, so anyone could change where seqfix connects: chmod o-w it (0600 is best, it holds a password)",
+            path.display()
+        );
+    }
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("option file {} is not valid UTF-8 text", path.display()))?;
     parse(&text).map_err(|e| anyhow::anyhow!("option file {} {e}", path.display()))
@@ -237,6 +247,17 @@ mod tests {
         assert_eq!(get(&s, "password").as_deref(), Some(""));
         let s = parse("[client]\npassword\n").unwrap();
         assert_eq!(s.get("password"), Some(&None), "given without a value");
+    }
+
+    #[test]
+    fn refuses_world_writable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my.cnf");
+        std::fs::write(&path, "[client]\nuser=x\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(read(&path).is_ok());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(read(&path).unwrap_err().to_string().contains("world-writable"));
     }
 
     #[test]

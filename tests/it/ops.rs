@@ -251,6 +251,9 @@ fn bad_option_files_are_one_clear_line() {
     run(&write("m5.cnf", "[client]\nuser=x\npassword=y\n")).expect_error("no database given");
     run(&write("m6.cnf", "[seqfix]\nuser=x\ndatabse=y\n")).expect_error("unknown option \"databse\" in [seqfix]");
     run(&write("m7.cnf", "[client]\npassword=y\ndatabase=d\n")).expect_error("gives no user");
+    let open = write("m8.cnf", "[client]\nuser=x\ndatabase=d\n");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    run(&open).expect_error("world-writable");
     // an unreadable ~/.my.cnf (here: a directory) is an error too, not silently skipped
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir(home.path().join(".my.cnf")).unwrap();
