@@ -90,7 +90,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Audit(args) => {
             let mut db = db::connect(&cfg.db)?;
             let report = audit::run(&mut db, &cfg, args.top as usize)?;
-            write_metrics(&cfg, || metrics::audit(&report, started))?;
+            write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
         }
@@ -98,7 +98,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let mut db = db::connect(&cfg.db)?;
             let opts = status::Options { stale_after: args.stale_after, skip_duplicates: args.skip_duplicates };
             let report = status::run(&mut db, &cfg, &opts)?;
-            write_metrics(&cfg, || metrics::status(&report, started))?;
+            write_metrics(&cfg, || Ok(metrics::status(&report, started)))?;
             report::emit(cfg.format, &report, report::status)?;
             Ok(if report.healthy { Outcome::Ok } else { Outcome::CheckFailed })
         }
@@ -113,9 +113,10 @@ fn writes_metrics(command: &Command) -> bool {
 
 /// Writes `--metrics-file` when asked, building the metrics only then. Called after the
 /// command's work and before its report, so a run whose file could not be written says so.
-fn write_metrics(cfg: &Config, build: impl FnOnce() -> metrics::Metrics) -> Result<()> {
+/// (`metrics::dedupe` and `metrics::process` return a `Result`: pass them as they are.)
+fn write_metrics(cfg: &Config, build: impl FnOnce() -> Result<metrics::Metrics>) -> Result<()> {
     match &cfg.metrics_file {
-        Some(path) => build().write_atomic(path),
+        Some(path) => build()?.write_atomic(path),
         None => Ok(()),
     }
 }

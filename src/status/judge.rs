@@ -2,7 +2,7 @@
 //! that need no server.
 use std::time::Duration;
 
-use super::{check, Check, Cluster, LastRun, Migrations, State, KNOWN_MIGRATIONS, RUN_DEAD_AFTER};
+use super::{check, Check, Cluster, LastRun, LockHolder, Migrations, State, KNOWN_MIGRATIONS, RUN_DEAD_AFTER};
 
 /// "1 unique_sequence_message, 2 ..." for the versions given.
 pub fn migration_names(versions: &[String]) -> String {
@@ -92,6 +92,68 @@ pub fn human(secs: i64) -> String {
     humantime::format_duration(Duration::from_secs(secs.max(0) as u64)).to_string()
 }
 
+/// Duplicates found by a full scan fail the status.
+pub fn duplicates_check(groups: u64, surplus: u64) -> Check {
+    if groups == 0 {
+        return check("duplicates", State::Ok, "none found (full scan)");
+    }
+    check(
+        "duplicates",
+        State::Fail,
+        format!("{groups} duplicate groups, {surplus} surplus rows (`seqfix audit` for details, `seqfix dedupe` to remove them)"),
+    )
+}
+
+/// A failed migration fails the status; pending ones warn (the index check fails anyway
+/// while the unique index is missing).
+pub fn migrations_check(m: Option<&Migrations>) -> Check {
+    match m {
+        None => check("migrations", State::Warn, "not checked: seqfix_schema_history could not be read"),
+        Some(m) if !m.failed.is_empty() => check(
+            "migrations",
+            State::Fail,
+            format!(
+                "migration {} failed or is half-recorded in seqfix_schema_history (see `seqfix migrate --status`)",
+                m.failed.join(", ")
+            ),
+        ),
+        Some(m) if !m.pending.is_empty() => check(
+            "migrations",
+            State::Warn,
+            format!("pending: {} (`seqfix migrate --dry-run`, then `seqfix migrate`)", migration_names(&m.pending)),
+        ),
+        Some(m) if !m.history => check("migrations", State::Ok, "none pending (the unique index exists)"),
+        Some(_) => check("migrations", State::Ok, "all applied"),
+    }
+}
+
+/// The process lock is information, never a failure: a pass holds it while it runs.
+pub fn lock_check(holder: Option<&LockHolder>) -> Check {
+    let Some(h) = holder else { return check("process_lock", State::Ok, "free (no `seqfix process` running)") };
+    let who = match (&h.user, &h.host) {
+        (Some(u), Some(host)) => format!(" ({u}@{host}, {}s in its current state)", h.time_seconds.unwrap_or(0)),
+        _ => " (its user is not visible without the PROCESS privilege)".into(),
+    };
+    check("process_lock", State::Ok, format!("held by connection {}{who}", h.connection_id))
+}
+
+/// Contacts due for longer than `stale_after` mean processing has stalled: a failure.
+pub fn overdue_check(overdue: Option<(u64, Option<i64>)>, stale_after: Duration) -> Check {
+    let stale = human(stale_after.as_secs() as i64);
+    match overdue {
+        None => check("overdue_contacts", State::Warn, "not checked: no sequence_contacts/sequences tables"),
+        Some((0, _)) => check("overdue_contacts", State::Ok, format!("none due for longer than {stale}")),
+        Some((n, oldest)) => check(
+            "overdue_contacts",
+            State::Fail,
+            format!(
+                "{n} active contacts due for longer than {stale} (oldest due since {}): is `seqfix process` running from cron?",
+                crate::report::ts(oldest)
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +200,45 @@ mod tests {
         // a failed attempt followed by a successful one is applied, not failed
         let m = plan_migrations(&known, &[("1".into(), false), ("1".into(), true), ("2".into(), true)]);
         assert!(m.pending.is_empty() && m.failed.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn judges_findings() {
+        assert_eq!(duplicates_check(0, 0).state, State::Ok);
+        assert_eq!(duplicates_check(2, 5).state, State::Fail);
+        let m = |pending: &[&str], failed: &[&str], history| Migrations {
+            pending: pending.iter().map(|s| s.to_string()).collect(),
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            history,
+        };
+        assert_eq!(migrations_check(None).state, State::Warn);
+        assert_eq!(migrations_check(Some(&m(&["1"], &["1"], true))).state, State::Fail);
+        let pending = migrations_check(Some(&m(&["1"], &[], false)));
+        assert_eq!(pending.state, State::Warn);
+        assert!(pending.detail.contains("1 unique_sequence_message"), "{}", pending.detail);
+        assert_eq!(migrations_check(Some(&m(&[], &[], true))).detail, "all applied");
+        let h = LockHolder {
+            connection_id: 42,
+            user: Some("app".into()),
+            host: Some("10.0.0.5:5123".into()),
+            time_seconds: Some(3),
+        };
+        let c = lock_check(Some(&h));
+        assert_eq!(
+            (c.state, c.detail.as_str()),
+            (State::Ok, "held by connection 42 (app@10.0.0.5:5123, 3s in its current state)")
+        );
+        assert!(lock_check(None).detail.starts_with("free"));
+        let two_hours = Duration::from_secs(7200);
+        assert_eq!(overdue_check(None, two_hours).state, State::Warn);
+        assert_eq!(overdue_check(Some((0, None)), two_hours).detail, "none due for longer than 2h");
+        let c = overdue_check(Some((3, Some(0))), two_hours);
+        assert_eq!(c.state, State::Fail);
+        assert!(
+            c.detail.starts_with("3 active contacts due for longer than 2h (oldest due since 1970-01-01 00:00:00 UTC)"),
+            "{}",
+            c.detail
+        );
     }
 
     #[test]

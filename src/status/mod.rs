@@ -19,7 +19,6 @@ use crate::schema;
 
 mod judge;
 pub use judge::{classify_cluster, classify_run, plan_migrations};
-use judge::{human, migration_names};
 
 /// A `running` run older than this whose lock is free has died without finishing.
 pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
@@ -244,169 +243,118 @@ pub fn pending_migrations(db: &mut Db, index_present: bool) -> Result<Option<Mig
     Ok(Some(plan_migrations(KNOWN_MIGRATIONS, &rows)))
 }
 
+/// What `status` found about the messages table, its index and its duplicates.
+struct TableFindings {
+    exists: bool,
+    index: Option<String>,
+    duplicate_groups: Option<u64>,
+    surplus_rows: Option<u64>,
+}
+
 /// Runs every check.
 pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
-    let mut checks = Vec::new();
-    let flavor = db.server.flavor;
-    let flavor_name = match flavor {
+    let flavor_name = match db.server.flavor {
         Flavor::MariaDb => "MariaDB",
         Flavor::MySql => "MySQL",
     };
-    checks.push(check("server", State::Ok, format!("{} ({flavor_name}) at {}", db.server.version, db.display)));
+    let mut checks =
+        vec![check("server", State::Ok, format!("{} ({flavor_name}) at {}", db.server.version, db.display))];
 
     let cluster = cluster_mode(db)?;
     checks.push(classify_cluster(&cluster));
 
-    // The unique index, and duplicates: cheap when the index exists (none can exist).
+    let found = table_findings(db, cfg, opts, &mut checks)?;
+
+    let migrations = pending_migrations(db, found.index.is_some())?;
+    checks.push(judge::migrations_check(migrations.as_ref()));
+
+    let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db)? } else { Vec::new() };
+    if last_runs.is_empty() {
+        checks.push(check("last_run", State::Ok, "no runs recorded in seqfix_runs"));
+    }
+    checks.extend(last_runs.iter().map(classify_run));
+
+    let process_lock = lock_holder(db, &process_lock_name(&db.database))?;
+    checks.push(judge::lock_check(process_lock.as_ref()));
+
+    let overdue = overdue_contacts(db, opts.stale_after)?;
+    checks.push(judge::overdue_check(overdue, opts.stale_after));
+
+    Ok(StatusReport {
+        healthy: checks.iter().all(|c| c.state != State::Fail),
+        database: db.database.clone(),
+        table: cfg.table.to_string(),
+        server: db.server.version.clone(),
+        flavor: db.server.flavor,
+        cluster,
+        unique_index: found.exists.then_some(found.index.is_some()),
+        duplicate_groups: found.duplicate_groups,
+        surplus_rows: found.surplus_rows,
+        migrations,
+        last_runs,
+        process_lock,
+        overdue_contacts: overdue.map(|(n, _)| n),
+        stale_after_seconds: opts.stale_after.as_secs(),
+        checks,
+    })
+}
+
+/// The `unique_index` and `duplicates` checks. Duplicates are cheap when the index exists
+/// (none can exist); otherwise the one scan pass counts them, unless `--skip-duplicates`.
+fn table_findings(db: &mut Db, cfg: &Config, opts: &Options, checks: &mut Vec<Check>) -> Result<TableFindings> {
     let table = &cfg.table;
-    let info = schema::describe(db, table)?;
-    let index = info.as_ref().and_then(|i| i.unique_key_index().map(|ix| ix.name.clone()));
-    let (mut duplicate_groups, mut surplus_rows) = (None, None);
-    match &info {
+    let Some(info) = schema::describe(db, table)? else {
+        let missing = format!("table {}.{table} does not exist (check --table)", db.database);
+        checks.push(check("unique_index", State::Fail, missing.clone()));
+        checks.push(check("duplicates", State::Fail, missing));
+        return Ok(TableFindings { exists: false, index: None, duplicate_groups: None, surplus_rows: None });
+    };
+    let index = info.unique_key_index().map(|ix| ix.name.clone());
+    let mut found = TableFindings { exists: true, index: index.clone(), duplicate_groups: None, surplus_rows: None };
+    match &index {
+        Some(name) => {
+            checks.push(check(
+                "unique_index",
+                State::Ok,
+                format!("present ({name}) on (sequence_stepid, recipient_phone, device_id)"),
+            ));
+            found.duplicate_groups = Some(0);
+            found.surplus_rows = Some(0);
+            checks.push(check("duplicates", State::Ok, "none: the unique index rules them out"));
+        }
         None => {
             checks.push(check(
                 "unique_index",
                 State::Fail,
-                format!("table {}.{table} does not exist (check --table)", db.database),
+                "missing: duplicates can be inserted again (run `seqfix dedupe`, then `seqfix migrate`)",
             ));
-            checks.push(check("duplicates", State::Fail, format!("table {}.{table} does not exist", db.database)));
-        }
-        Some(_) => {
-            match &index {
-                Some(name) => checks.push(check(
-                    "unique_index",
-                    State::Ok,
-                    format!("present ({name}) on (sequence_stepid, recipient_phone, device_id)"),
-                )),
-                None => checks.push(check(
-                    "unique_index",
-                    State::Fail,
-                    "missing: duplicates can be inserted again (run `seqfix dedupe`, then `seqfix migrate`)",
-                )),
-            }
-            if index.is_some() {
-                duplicate_groups = Some(0);
-                surplus_rows = Some(0);
-                checks.push(check("duplicates", State::Ok, "none: the unique index rules them out"));
-            } else if opts.skip_duplicates {
+            if opts.skip_duplicates {
                 checks.push(check("duplicates", State::Warn, "not checked (--skip-duplicates)"));
             } else {
                 match count_duplicates(db, cfg) {
                     Ok((groups, surplus)) => {
-                        duplicate_groups = Some(groups);
-                        surplus_rows = Some(surplus);
-                        checks.push(if groups == 0 {
-                            check("duplicates", State::Ok, "none found (full scan)")
-                        } else {
-                            check(
-                                "duplicates",
-                                State::Fail,
-                                format!(
-                                    "{groups} duplicate groups, {surplus} surplus rows (`seqfix audit` for details, `seqfix dedupe` to remove them)"
-                                ),
-                            )
-                        });
+                        found.duplicate_groups = Some(groups);
+                        found.surplus_rows = Some(surplus);
+                        checks.push(judge::duplicates_check(groups, surplus));
                     }
                     Err(e) => checks.push(check("duplicates", State::Fail, crate::error_line(&e))),
                 }
             }
         }
     }
+    Ok(found)
+}
 
-    let migrations = pending_migrations(db, index.is_some())?;
-    checks.push(match &migrations {
-        None => check("migrations", State::Warn, "not checked: seqfix_schema_history could not be read"),
-        Some(m) if !m.failed.is_empty() => check(
-            "migrations",
-            State::Fail,
-            format!(
-                "migration {} failed or is half-recorded in seqfix_schema_history (see `seqfix migrate --status`)",
-                m.failed.join(", ")
-            ),
-        ),
-        Some(m) if !m.pending.is_empty() => check(
-            "migrations",
-            State::Warn,
-            format!("pending: {} (`seqfix migrate --dry-run`, then `seqfix migrate`)", migration_names(&m.pending)),
-        ),
-        Some(m) if !m.history => check("migrations", State::Ok, "none pending (the unique index exists)"),
-        Some(_) => check("migrations", State::Ok, "all applied"),
-    });
-
-    // The last run of each command.
-    let mut last_runs = Vec::new();
-    if table_exists(db, "seqfix_runs")? {
-        last_runs = last_runs_of(db)?;
-        for r in &last_runs {
-            checks.push(classify_run(r));
-        }
-    } else {
-        checks.push(check("last_run", State::Ok, "no runs recorded (seqfix_runs does not exist yet)"));
+/// Overdue contacts and the oldest due time, or None when the tables do not exist.
+fn overdue_contacts(db: &mut Db, stale_after: Duration) -> Result<Option<(u64, Option<i64>)>> {
+    if !(table_exists(db, "sequence_contacts")? && table_exists(db, "sequences")?) {
+        return Ok(None);
     }
-
-    // Who holds the process lock now.
-    let process_lock = lock_holder(db, &process_lock_name(&db.database))?;
-    checks.push(match &process_lock {
-        None => check("process_lock", State::Ok, "free (no `seqfix process` running)"),
-        Some(h) => check(
-            "process_lock",
-            State::Ok,
-            format!(
-                "held by connection {}{}",
-                h.connection_id,
-                match (&h.user, &h.host) {
-                    (Some(u), Some(host)) =>
-                        format!(" ({u}@{host}, {}s in its current state)", h.time_seconds.unwrap_or(0)),
-                    _ => " (user not visible without the PROCESS privilege)".into(),
-                }
-            ),
-        ),
-    });
-
-    // Contacts overdue: processing has stalled.
-    let overdue = if table_exists(db, "sequence_contacts")? && table_exists(db, "sequences")? {
-        let (n, oldest): (u64, Option<i64>) = db
-            .conn
-            .exec_first(crate::sql::STATUS_OVERDUE_CONTACTS, (opts.stale_after.as_secs(),))
-            .context("cannot count overdue contacts in sequence_contacts")?
-            .unwrap_or((0, None));
-        let stale = human(opts.stale_after.as_secs() as i64);
-        checks.push(if n == 0 {
-            check("overdue_contacts", State::Ok, format!("none due for longer than {stale}"))
-        } else {
-            check(
-                "overdue_contacts",
-                State::Fail,
-                format!(
-                    "{n} active contacts due for longer than {stale} (oldest due since {}): is `seqfix process` running from cron?",
-                    crate::report::ts(oldest)
-                ),
-            )
-        });
-        Some(n)
-    } else {
-        checks.push(check("overdue_contacts", State::Warn, "not checked: no sequence_contacts/sequences tables"));
-        None
-    };
-
-    let healthy = checks.iter().all(|c| c.state != State::Fail);
-    Ok(StatusReport {
-        healthy,
-        database: db.database.clone(),
-        table: table.to_string(),
-        server: db.server.version.clone(),
-        flavor,
-        cluster,
-        unique_index: info.as_ref().map(|_| index.is_some()),
-        duplicate_groups,
-        surplus_rows,
-        migrations,
-        last_runs,
-        process_lock,
-        overdue_contacts: overdue,
-        stale_after_seconds: opts.stale_after.as_secs(),
-        checks,
-    })
+    let row: Option<(u64, Option<i64>)> = db
+        .conn
+        .exec_first(crate::sql::STATUS_OVERDUE_CONTACTS, (stale_after.as_secs(),))
+        .context("cannot count overdue contacts in sequence_contacts")?;
+    Ok(Some(row.unwrap_or((0, None))))
 }
 
 /// The full scan (`scan::scan`), counting only.
