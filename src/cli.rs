@@ -1,5 +1,6 @@
 //! The command line, declared with clap's derive API. Doc comments are the help text.
 //! Nothing here touches the database; `config` turns these values into a checked `Config`.
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -21,6 +22,17 @@ pub struct GlobalArgs {
     /// Server to work on: mysql://user:password@host:port/database[?ssl-mode=REQUIRED&ssl-ca=FILE&socket=PATH]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+
+    /// MySQL option file to read the connection from ([client], then [seqfix]: user, password,
+    /// host, port, socket, database, ssl-ca, ssl-mode). Used when no --database-url/DATABASE_URL
+    /// is given; without it, ~/.my.cnf is read if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
+
+    /// Also write the run's figures to FILE in the Prometheus text format (node_exporter
+    /// textfile collector), atomically: temporary file, then rename. audit and status.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 
     /// The messages table.
     #[arg(long, global = true, default_value = "broadcast_messages", value_name = "NAME")]
@@ -59,6 +71,51 @@ pub enum Format {
 pub enum Command {
     /// Report duplicate sequence messages (read-only; needs only SELECT).
     Audit(AuditArgs),
+
+    /// Say whether the database is healthy: unique index, duplicates, pending migrations, last
+    /// runs, process lock, overdue contacts (read-only). Exit 0 healthy, 1 a check failed.
+    Status(StatusArgs),
+
+    /// Print a shell completion script to stdout (bash, zsh or fish).
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) to stdout, or write one page per command with --dir.
+    #[command(alias = "manpage")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// A contact whose next step has been due for longer than this counts as overdue
+    /// (processing has stalled).
+    #[arg(long, default_value = "2h", value_parser = parse_duration, value_name = "DURATION")]
+    pub stale_after: Duration,
+
+    /// Do not scan the table for duplicates when the unique index is missing (the scan reads
+    /// the whole table; with the index in place no scan is needed).
+    #[arg(long)]
+    pub skip_duplicates: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write seqfix.1 and one seqfix-COMMAND.1 per subcommand into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,12 +1,14 @@
 //! Command-line values and environment turned into a checked `Config`: the connection
 //! target (with the password kept out of every message), validated identifiers, durations.
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use mysql::{Opts, OptsBuilder, SslOpts};
 
 use crate::cli::{Format, GlobalArgs};
+use crate::optionfile;
 
 /// A MySQL identifier (table name) that has been checked and can be backtick-quoted safely.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -89,7 +91,7 @@ impl DbConfig {
         if user.is_empty() {
             bail!("database URL has no user name: expected mysql://user:password@host:port/database");
         }
-        let pass = match url.password() {
+        let password = match url.password() {
             Some(p) => Some(decode(p, "password")?),
             None => None,
         };
@@ -100,38 +102,111 @@ impl DbConfig {
         if database.contains('/') {
             bail!("database URL path {database:?} is not a database name");
         }
-
-        let mut builder = OptsBuilder::new()
-            .ip_or_hostname(Some(host.clone()))
-            .tcp_port(port)
-            .user(Some(user.clone()))
-            .pass(pass)
-            .db_name(Some(database.clone()))
-            .prefer_socket(false)
-            .tcp_connect_timeout(Some(connect_timeout))
-            .tcp_keepalive_time_ms(Some(30_000));
-        let mut ssl_mode: Option<String> = None;
-        let mut ssl_ca: Option<String> = None;
-        let mut socket: Option<String> = None;
+        let mut parts = ConnParts { user, password, host, port, database, ..ConnParts::default() };
         for (key, value) in url.query_pairs() {
             match key.as_ref() {
-                "ssl-mode" | "ssl_mode" | "sslmode" => ssl_mode = Some(value.to_ascii_uppercase()),
-                "ssl-ca" | "ssl_ca" => ssl_ca = Some(value.to_string()),
-                "socket" => socket = Some(value.to_string()),
+                "ssl-mode" | "ssl_mode" | "sslmode" => parts.ssl_mode = Some(value.to_string()),
+                "ssl-ca" | "ssl_ca" => parts.ssl_ca = Some(value.to_string()),
+                "socket" => parts.socket = Some(value.to_string()),
                 other => {
                     bail!("unknown database URL option {other:?}: supported options are ssl-mode, ssl-ca and socket")
                 }
             }
         }
+        DbConfig::from_parts(parts, connect_timeout, "the database URL")
+    }
+
+    /// Builds the connection from its parts (URL or option file); `source` names where
+    /// they came from in error messages.
+    pub fn from_parts(parts: ConnParts, connect_timeout: Duration, source: &str) -> Result<DbConfig> {
+        let ConnParts { user, password, host, port, socket, database, ssl_mode, ssl_ca } = parts;
+        let mut builder = OptsBuilder::new()
+            .ip_or_hostname(Some(host.clone()))
+            .tcp_port(port)
+            .user(Some(user.clone()))
+            .pass(password)
+            .db_name(Some(database.clone()))
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(connect_timeout))
+            .tcp_keepalive_time_ms(Some(30_000));
         if let Some(path) = &socket {
             builder = builder.socket(Some(path.clone())).prefer_socket(true);
         }
-        builder = builder.ssl_opts(ssl_opts(ssl_mode.as_deref(), ssl_ca)?);
+        builder = builder.ssl_opts(ssl_opts(ssl_mode.map(|m| m.to_ascii_uppercase()).as_deref(), ssl_ca, source)?);
         let where_ = match &socket {
             Some(path) => format!("{user}@{path}/{database}"),
             None => format!("{user}@{host}:{port}/{database}"),
         };
         Ok(DbConfig { opts: Opts::from(builder), display: where_, database })
+    }
+
+    /// Reads the connection from a MySQL option file (`[client]`, then `[seqfix]`).
+    /// The database may be given there (`database=`); otherwise it is an error.
+    pub fn from_option_file(path: &Path, connect_timeout: Duration) -> Result<DbConfig> {
+        let settings = optionfile::read(path)?;
+        let file = path.display();
+        let get = |k: &str| settings.get(k).cloned().flatten().filter(|v| !v.is_empty());
+        let user = get("user").ok_or_else(|| {
+            anyhow::anyhow!("option file {file} gives no user: add user=NAME under [client] or [seqfix]")
+        })?;
+        let password = match settings.get("password") {
+            Some(None) => bail!(
+                "option file {file} has `password` without a value, which asks for a prompt; seqfix never prompts: write password=..."
+            ),
+            Some(Some(p)) => Some(p.clone()),
+            None => None,
+        };
+        let database = get("database").ok_or_else(|| {
+            anyhow::anyhow!(
+                "no database given: option file {file} has no database= under [client] or [seqfix] (add database=NAME, or pass --database-url)"
+            )
+        })?;
+        let port = match get("port") {
+            None => 3306,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => bail!("option file {file}: port {p:?} is not a port number (1-65535)"),
+            },
+        };
+        let parts = ConnParts {
+            user,
+            password,
+            host: get("host").unwrap_or_else(|| "localhost".into()),
+            port,
+            socket: get("socket"),
+            database,
+            ssl_mode: get("ssl-mode"),
+            ssl_ca: get("ssl-ca"),
+        };
+        DbConfig::from_parts(parts, connect_timeout, &format!("option file {file}"))
+    }
+}
+
+/// The pieces of a connection, wherever they came from. Debug hides the password.
+#[derive(Clone, Default)]
+pub struct ConnParts {
+    pub user: String,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub socket: Option<String>,
+    pub database: String,
+    pub ssl_mode: Option<String>,
+    pub ssl_ca: Option<String>,
+}
+
+impl fmt::Debug for ConnParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnParts")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("socket", &self.socket)
+            .field("database", &self.database)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_ca", &self.ssl_ca)
+            .finish()
     }
 }
 
@@ -142,7 +217,7 @@ fn decode(s: &str, what: &str) -> Result<String> {
         .with_context(|| format!("database URL has a malformed {what}"))
 }
 
-fn ssl_opts(mode: Option<&str>, ca: Option<String>) -> Result<Option<SslOpts>> {
+fn ssl_opts(mode: Option<&str>, ca: Option<String>, source: &str) -> Result<Option<SslOpts>> {
     let mode = match (mode, &ca) {
         (None, None) => return Ok(None),
         (None, Some(_)) => "VERIFY_CA",
@@ -154,9 +229,7 @@ fn ssl_opts(mode: Option<&str>, ca: Option<String>) -> Result<Option<SslOpts>> {
         "REQUIRED" => Some(base.with_danger_accept_invalid_certs(true).with_danger_skip_domain_validation(true)),
         "VERIFY_CA" => Some(base.with_danger_skip_domain_validation(true)),
         "VERIFY_IDENTITY" => Some(base),
-        other => bail!(
-            "unknown ssl-mode {other:?} in the database URL: use DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
-        ),
+        other => bail!("unknown ssl-mode {other:?} in {source}: use DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"),
     })
 }
 
@@ -167,19 +240,72 @@ pub struct Config {
     pub table: Ident,
     pub format: Format,
     pub progress: bool,
+    /// Where to write the run's figures (Prometheus text format), if asked.
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// Where the connection settings come from. The first that is given wins:
+/// `--database-url`/`DATABASE_URL`, then `--defaults-file`, then `~/.my.cnf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnSource {
+    Url(String),
+    OptionFile(PathBuf),
+}
+
+/// Picks the connection source by the precedence above. Pure: `home` is `$HOME` and
+/// `exists` tells whether a path exists, so tests need no file system.
+pub fn conn_source(
+    url: Option<&str>,
+    defaults_file: Option<&Path>,
+    home: Option<&Path>,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<ConnSource> {
+    if let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) {
+        return Some(ConnSource::Url(url.to_string()));
+    }
+    if let Some(path) = defaults_file {
+        return Some(ConnSource::OptionFile(path.to_path_buf()));
+    }
+    let my_cnf = home.filter(|h| !h.as_os_str().is_empty())?.join(".my.cnf");
+    exists(&my_cnf).then_some(ConnSource::OptionFile(my_cnf))
 }
 
 impl Config {
     pub fn from_args(global: &GlobalArgs) -> Result<Config> {
         let table = Ident::new("table", &global.table)?;
-        let url = match &global.database_url {
-            Some(url) if !url.trim().is_empty() => url.trim(),
-            _ => bail!(
-                "no database given: pass --database-url mysql://user:password@host:port/database or set DATABASE_URL"
+        if let Some(path) = &global.metrics_file {
+            crate::metrics::check_path(path)?;
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let source =
+            conn_source(global.database_url.as_deref(), global.defaults_file.as_deref(), home.as_deref(), |p| {
+                p.symlink_metadata().is_ok()
+            });
+        let db = match source {
+            Some(ConnSource::Url(url)) => {
+                if let Some(f) = &global.defaults_file {
+                    log::warn!(
+                        "--defaults-file {} ignored: --database-url or DATABASE_URL takes precedence",
+                        f.display()
+                    );
+                }
+                DbConfig::from_url(&url, global.connect_timeout)?
+            }
+            Some(ConnSource::OptionFile(path)) => {
+                log::info!("connection settings from option file {}", path.display());
+                DbConfig::from_option_file(&path, global.connect_timeout)?
+            }
+            None => bail!(
+                "no database given: pass --database-url mysql://user:password@host:port/database, set DATABASE_URL, or give an option file (--defaults-file FILE or ~/.my.cnf with user, password, host and database under [client])"
             ),
         };
-        let db = DbConfig::from_url(url, global.connect_timeout)?;
-        Ok(Config { db, table, format: global.format, progress: !global.no_progress })
+        Ok(Config {
+            db,
+            table,
+            format: global.format,
+            progress: !global.no_progress,
+            metrics_file: global.metrics_file.clone(),
+        })
     }
 }
 
@@ -223,6 +349,58 @@ mod tests {
             let err = DbConfig::from_url(bad, T).unwrap_err().to_string();
             assert!(!err.contains("secretpw"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn connection_source_precedence() {
+        let home = Path::new("/home/ops");
+        let yes = |_: &Path| true;
+        let no = |_: &Path| false;
+        let df = Path::new("/etc/seqfix/my.cnf");
+        assert_eq!(
+            conn_source(Some("mysql://u@h/d"), Some(df), Some(home), yes),
+            Some(ConnSource::Url("mysql://u@h/d".into()))
+        );
+        assert_eq!(conn_source(Some("  "), Some(df), Some(home), yes), Some(ConnSource::OptionFile(df.into())));
+        assert_eq!(conn_source(None, Some(df), Some(home), yes), Some(ConnSource::OptionFile(df.into())));
+        assert_eq!(conn_source(None, None, Some(home), yes), Some(ConnSource::OptionFile(home.join(".my.cnf"))));
+        assert_eq!(conn_source(None, None, Some(home), no), None);
+        assert_eq!(conn_source(None, None, None, yes), None);
+    }
+
+    #[test]
+    fn option_file_builds_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my.cnf");
+        std::fs::write(
+            &path,
+            "[client]\nuser=app\npassword=\"p@ss:w/rd#\\\"x\"\nhost=db.example\nport=3307\n[seqfix]\ndatabase=app\nssl-mode=required\n",
+        )
+        .unwrap();
+        let c = DbConfig::from_option_file(&path, T).unwrap();
+        assert_eq!(c.display(), "app@db.example:3307/app");
+        assert_eq!(c.opts().get_pass(), Some("p@ss:w/rd#\"x"));
+        assert!(c.opts().get_ssl_opts().is_some());
+        assert!(!format!("{c:?}").contains("p@ss"));
+        let parts = ConnParts { password: Some("s3cr3t".into()), ..ConnParts::default() };
+        assert!(!format!("{parts:?}").contains("s3cr3t"));
+
+        std::fs::write(&path, "[client]\nuser=app\npassword=s3cr3t\n").unwrap();
+        let err = DbConfig::from_option_file(&path, T).unwrap_err().to_string();
+        assert!(err.contains("no database given") && !err.contains("s3cr3t"), "{err}");
+        std::fs::write(&path, "[client]\nuser=app\npassword\ndatabase=d\n").unwrap();
+        assert!(DbConfig::from_option_file(&path, T).unwrap_err().to_string().contains("never prompts"));
+        std::fs::write(&path, "[client]\nuser=app\nport=http\ndatabase=d\n").unwrap();
+        assert!(DbConfig::from_option_file(&path, T).unwrap_err().to_string().contains("not a port number"));
+        std::fs::write(&path, "[client]\nuser=app\ndatabase=d\nssl-mode=maybe\n").unwrap();
+        assert!(DbConfig::from_option_file(&path, T).unwrap_err().to_string().contains("unknown ssl-mode"));
+        std::fs::write(&path, "[client]\nuser=app\nsocket=/run/mysqld/mysqld.sock\ndatabase=d\n").unwrap();
+        let c = DbConfig::from_option_file(&path, T).unwrap();
+        assert_eq!(c.display(), "app@/run/mysqld/mysqld.sock/d");
+        assert_eq!(c.opts().get_socket(), Some("/run/mysqld/mysqld.sock"));
+        assert_eq!(c.opts().get_ip_or_hostname(), "localhost");
+        let err = DbConfig::from_option_file(&dir.path().join("nope.cnf"), T).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot read the option file"), "{err:#}");
     }
 
     #[test]

@@ -12,11 +12,17 @@ pub mod fixture;
 pub mod interrupt;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
+pub mod optionfile;
 pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod schema;
+pub mod shell;
 pub mod sql;
+pub mod status;
+
+use std::time::Instant;
 
 use anyhow::Result;
 
@@ -56,13 +62,61 @@ pub fn error_line(err: &anyhow::Error) -> String {
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
+    // Commands that need no database.
+    match &cli.command {
+        Command::Completions(args) => {
+            report::raw(&shell::completions(args.shell));
+            return Ok(Outcome::Ok);
+        }
+        Command::Man(args) => {
+            match &args.dir {
+                None => report::raw(&shell::man_page()?),
+                Some(dir) => {
+                    for path in shell::write_man_pages(dir)? {
+                        log::info!("wrote {}", path.display());
+                    }
+                }
+            }
+            return Ok(Outcome::Ok);
+        }
+        _ => {}
+    }
+    if cli.global.metrics_file.is_some() && !writes_metrics(&cli.command) {
+        anyhow::bail!("--metrics-file is written by audit and status only");
+    }
     let cfg = Config::from_args(&cli.global)?;
+    let started = Instant::now();
     match cli.command {
         Command::Audit(args) => {
             let mut db = db::connect(&cfg.db)?;
             let report = audit::run(&mut db, &cfg, args.top as usize)?;
+            write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
         }
+        Command::Status(args) => {
+            let mut db = db::connect(&cfg.db)?;
+            let opts = status::Options { stale_after: args.stale_after, skip_duplicates: args.skip_duplicates };
+            let report = status::run(&mut db, &cfg, &opts)?;
+            write_metrics(&cfg, || Ok(metrics::status(&report, started)))?;
+            report::emit(cfg.format, &report, report::status)?;
+            Ok(if report.healthy { Outcome::Ok } else { Outcome::CheckFailed })
+        }
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+    }
+}
+
+/// The commands that honour `--metrics-file`; any other refuses it rather than ignore it.
+fn writes_metrics(command: &Command) -> bool {
+    matches!(command, Command::Audit(_) | Command::Status(_))
+}
+
+/// Writes `--metrics-file` when asked, building the metrics only then. Called after the
+/// command's work and before its report, so a run whose file could not be written says so.
+/// (`metrics::dedupe` and `metrics::process` return a `Result`: pass them as they are.)
+fn write_metrics(cfg: &Config, build: impl FnOnce() -> Result<metrics::Metrics>) -> Result<()> {
+    match &cfg.metrics_file {
+        Some(path) => build()?.write_atomic(path),
+        None => Ok(()),
     }
 }

@@ -180,3 +180,30 @@ pub fn audit(r: &AuditReport) -> String {
     }
     out
 }
+
+/// Text generated elsewhere (completion scripts, man pages), printed as is.
+pub fn raw(text: &str) {
+    print!("{text}");
+}
+
+pub fn status(r: &crate::status::StatusReport) -> String {
+    use crate::status::State;
+    let mut out = format!("seqfix status of {}.{} ({})\n", r.database, r.table, r.server);
+    let mut t = new_table(&["check", "state", "detail"]);
+    for c in &r.checks {
+        let state = match c.state {
+            State::Ok => "ok",
+            State::Warn => "WARN",
+            State::Fail => "FAIL",
+        };
+        t.add_row(vec![Cell::new(&c.name), Cell::new(state), Cell::new(&c.detail)]);
+    }
+    out += &format!("{t}\n");
+    let failed: Vec<&str> = r.checks.iter().filter(|c| c.state == State::Fail).map(|c| c.name.as_str()).collect();
+    if failed.is_empty() {
+        out += "healthy\n";
+    } else {
+        out += &format!("UNHEALTHY: {} failed\n", failed.join(", "));
+    }
+    out
+}

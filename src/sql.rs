@@ -20,6 +20,18 @@ pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
 pub const LEDGER_FINISH: &str = include_str!("../sql/ledger/finish.sql");
 
+pub const STATUS_WSREP_ON: &str = include_str!("../sql/status/wsrep_on.sql");
+pub const STATUS_GROUP_REPLICATION_MODE: &str = include_str!("../sql/status/group_replication_mode.sql");
+pub const STATUS_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/status/group_replication_members.sql");
+/// `SHOW REPLICA STATUS` from MariaDB 10.5 / MySQL 8.0.22 (`ServerInfo::has_show_replica_status`).
+pub const SHOW_REPLICA_STATUS: &str = include_str!("../sql/status/show_replica_status.sql");
+pub const SHOW_SLAVE_STATUS: &str = include_str!("../sql/status/show_slave_status.sql");
+pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.sql");
+pub const STATUS_MIGRATION_HISTORY: &str = include_str!("../sql/status/migration_history.sql");
+pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
+pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql");
+pub const STATUS_OVERDUE_CONTACTS: &str = include_str!("../sql/status/overdue_contacts.sql");
+
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
 pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {
     let mut out = template.to_string();

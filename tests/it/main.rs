@@ -3,3 +3,5 @@
 mod common;
 
 mod audit;
+mod ops;
+mod status;

@@ -1,0 +1,259 @@
+//! The pure half of `status`: how findings are judged (ok, warn or fail), with unit tests
+//! that need no server.
+use std::time::Duration;
+
+use super::{check, Check, Cluster, LastRun, LockHolder, Migrations, State, KNOWN_MIGRATIONS, RUN_DEAD_AFTER};
+
+/// "1 unique_sequence_message, 2 ..." for the versions given.
+pub fn migration_names(versions: &[String]) -> String {
+    let name = |v: &str| KNOWN_MIGRATIONS.iter().find(|(k, _)| same_version(k, v)).map(|(_, n)| *n).unwrap_or("");
+    versions.iter().map(|v| format!("{v} {}", name(v)).trim().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Versions compare as numbers when both are numbers ("0001" is "1").
+pub fn same_version(a: &str, b: &str) -> bool {
+    match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// The pure half of `pending_migrations`: known versions against history rows (version, success).
+pub fn plan_migrations(known: &[(&str, &str)], history: &[(String, bool)]) -> Migrations {
+    let applied = |v: &str| history.iter().any(|(h, ok)| *ok && same_version(h, v));
+    let pending = known.iter().filter(|(v, _)| !applied(v)).map(|(v, _)| v.to_string()).collect();
+    let mut failed: Vec<String> = history.iter().filter(|(h, ok)| !ok && !applied(h)).map(|(h, _)| h.clone()).collect();
+    failed.dedup();
+    Migrations { pending, failed, history: true }
+}
+
+/// Judges the last run of a command.
+pub fn classify_run(run: &LastRun) -> Check {
+    let name = format!("last_run.{}", run.command);
+    let when = crate::report::ts(Some(run.started));
+    let who = format!("on {} (pid {}, run {})", run.host, run.pid, run.run_id);
+    match run.status.as_str() {
+        "succeeded" => check(&name, State::Ok, format!("succeeded, started {when} {who}")),
+        "failed" => check(
+            &name,
+            State::Fail,
+            format!("failed, started {when} {who}; its error is in seqfix_runs.summary; fix it and run it again"),
+        ),
+        "interrupted" => {
+            check(&name, State::Warn, format!("interrupted, started {when} {who}; running it again finishes the job"))
+        }
+        "running" => {
+            let old = run.age_seconds >= RUN_DEAD_AFTER.as_secs() as i64;
+            if old && run.lock_free != Some(false) {
+                check(
+                    &name,
+                    State::Fail,
+                    format!(
+                        "died without finishing: started {when} {who}, still marked running after {}{}",
+                        human(run.age_seconds),
+                        if run.lock_free == Some(true) { " and its lock is free" } else { "" }
+                    ),
+                )
+            } else {
+                check(&name, State::Ok, format!("running now, started {when} {who}"))
+            }
+        }
+        other => check(&name, State::Warn, format!("unknown status {other:?}, started {when} {who}")),
+    }
+}
+
+/// Judges the cluster mode: where GET_LOCK is node-local, `process` cannot rely on it.
+pub fn classify_cluster(c: &Cluster) -> Check {
+    match c {
+        Cluster::Standalone => check("cluster", State::Ok, "standalone (not a replica, not in a cluster)"),
+        Cluster::Galera => check(
+            "cluster",
+            State::Warn,
+            "Galera node: GET_LOCK is local to each node, so run `seqfix process` against one node only",
+        ),
+        Cluster::GroupReplication { single_primary: true } => {
+            check("cluster", State::Ok, "Group Replication, single-primary")
+        }
+        Cluster::GroupReplication { single_primary: false } => check(
+            "cluster",
+            State::Warn,
+            "Group Replication, multi-primary: GET_LOCK is local to each member, so run `seqfix process` against one member only",
+        ),
+        Cluster::Replica { source } => check(
+            "cluster",
+            State::Warn,
+            format!("replica of {source}: run commands that write against the primary"),
+        ),
+        Cluster::Unknown { reason } => check("cluster", State::Warn, reason.clone()),
+    }
+}
+
+pub fn human(secs: i64) -> String {
+    humantime::format_duration(Duration::from_secs(secs.max(0) as u64)).to_string()
+}
+
+/// Duplicates found by a full scan fail the status.
+pub fn duplicates_check(groups: u64, surplus: u64) -> Check {
+    if groups == 0 {
+        return check("duplicates", State::Ok, "none found (full scan)");
+    }
+    check(
+        "duplicates",
+        State::Fail,
+        format!("{groups} duplicate groups, {surplus} surplus rows (`seqfix audit` for details, `seqfix dedupe` to remove them)"),
+    )
+}
+
+/// A failed migration fails the status; pending ones warn (the index check fails anyway
+/// while the unique index is missing).
+pub fn migrations_check(m: Option<&Migrations>) -> Check {
+    match m {
+        None => check("migrations", State::Warn, "not checked: seqfix_schema_history could not be read"),
+        Some(m) if !m.failed.is_empty() => check(
+            "migrations",
+            State::Fail,
+            format!(
+                "migration {} failed or is half-recorded in seqfix_schema_history (see `seqfix migrate --status`)",
+                m.failed.join(", ")
+            ),
+        ),
+        Some(m) if !m.pending.is_empty() => check(
+            "migrations",
+            State::Warn,
+            format!("pending: {} (`seqfix migrate --dry-run`, then `seqfix migrate`)", migration_names(&m.pending)),
+        ),
+        Some(m) if !m.history => check("migrations", State::Ok, "none pending (the unique index exists)"),
+        Some(_) => check("migrations", State::Ok, "all applied"),
+    }
+}
+
+/// The process lock is information, never a failure: a pass holds it while it runs.
+pub fn lock_check(holder: Option<&LockHolder>) -> Check {
+    let Some(h) = holder else { return check("process_lock", State::Ok, "free (no `seqfix process` running)") };
+    let who = match (&h.user, &h.host) {
+        (Some(u), Some(host)) => format!(" ({u}@{host}, {}s in its current state)", h.time_seconds.unwrap_or(0)),
+        _ => " (its user is not visible without the PROCESS privilege)".into(),
+    };
+    check("process_lock", State::Ok, format!("held by connection {}{who}", h.connection_id))
+}
+
+/// Contacts due for longer than `stale_after` mean processing has stalled: a failure.
+pub fn overdue_check(overdue: Option<(u64, Option<i64>)>, stale_after: Duration) -> Check {
+    let stale = human(stale_after.as_secs() as i64);
+    match overdue {
+        None => check("overdue_contacts", State::Warn, "not checked: no sequence_contacts/sequences tables"),
+        Some((0, _)) => check("overdue_contacts", State::Ok, format!("none due for longer than {stale}")),
+        Some((n, oldest)) => check(
+            "overdue_contacts",
+            State::Fail,
+            format!(
+                "{n} active contacts due for longer than {stale} (oldest due since {}): is `seqfix process` running from cron?",
+                crate::report::ts(oldest)
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::*;
+
+    fn run(status: &str, age: i64, lock_free: Option<bool>) -> LastRun {
+        LastRun {
+            command: "process".into(),
+            run_id: "r1".into(),
+            status: status.into(),
+            host: "h".into(),
+            pid: 1,
+            db_user: "u".into(),
+            started: 1_700_000_000,
+            finished: None,
+            age_seconds: age,
+            lock_free,
+        }
+    }
+
+    #[test]
+    fn classifies_runs() {
+        assert_eq!(classify_run(&run("succeeded", 10, None)).state, State::Ok);
+        assert_eq!(classify_run(&run("failed", 10, None)).state, State::Fail);
+        assert_eq!(classify_run(&run("interrupted", 10, None)).state, State::Warn);
+        assert_eq!(classify_run(&run("running", 60, Some(true))).state, State::Ok, "young: may be starting");
+        let dead = classify_run(&run("running", 7 * 3600, Some(true)));
+        assert_eq!(dead.state, State::Fail);
+        assert!(dead.detail.contains("died without finishing"), "{}", dead.detail);
+        assert_eq!(classify_run(&run("running", 7 * 3600, Some(false))).state, State::Ok, "lock held: still going");
+        assert_eq!(classify_run(&run("running", 7 * 3600, None)).state, State::Fail, "no lock known: age decides");
+        assert_eq!(classify_run(&run("succeeded", 1, None)).name, "last_run.process");
+    }
+
+    #[test]
+    fn plans_migrations_from_history() {
+        let known = [("1", "unique"), ("2", "next")];
+        let m = plan_migrations(&known, &[]);
+        assert_eq!((m.pending, m.failed), (vec!["1".to_string(), "2".to_string()], vec![]));
+        let m = plan_migrations(&known, &[("0001".into(), true)]);
+        assert_eq!(m.pending, ["2"]);
+        let m = plan_migrations(&known, &[("1".into(), true), ("2".into(), false)]);
+        assert_eq!((m.pending, m.failed), (vec!["2".to_string()], vec!["2".to_string()]));
+        // a failed attempt followed by a successful one is applied, not failed
+        let m = plan_migrations(&known, &[("1".into(), false), ("1".into(), true), ("2".into(), true)]);
+        assert!(m.pending.is_empty() && m.failed.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn judges_findings() {
+        assert_eq!(duplicates_check(0, 0).state, State::Ok);
+        assert_eq!(duplicates_check(2, 5).state, State::Fail);
+        let m = |pending: &[&str], failed: &[&str], history| Migrations {
+            pending: pending.iter().map(|s| s.to_string()).collect(),
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            history,
+        };
+        assert_eq!(migrations_check(None).state, State::Warn);
+        assert_eq!(migrations_check(Some(&m(&["1"], &["1"], true))).state, State::Fail);
+        let pending = migrations_check(Some(&m(&["1"], &[], false)));
+        assert_eq!(pending.state, State::Warn);
+        assert!(pending.detail.contains("1 unique_sequence_message"), "{}", pending.detail);
+        assert_eq!(migrations_check(Some(&m(&[], &[], true))).detail, "all applied");
+        let h = LockHolder {
+            connection_id: 42,
+            user: Some("app".into()),
+            host: Some("10.0.0.5:5123".into()),
+            time_seconds: Some(3),
+        };
+        let c = lock_check(Some(&h));
+        assert_eq!(
+            (c.state, c.detail.as_str()),
+            (State::Ok, "held by connection 42 (app@10.0.0.5:5123, 3s in its current state)")
+        );
+        assert!(lock_check(None).detail.starts_with("free"));
+        let two_hours = Duration::from_secs(7200);
+        assert_eq!(overdue_check(None, two_hours).state, State::Warn);
+        assert_eq!(overdue_check(Some((0, None)), two_hours).detail, "none due for longer than 2h");
+        let c = overdue_check(Some((3, Some(0))), two_hours);
+        assert_eq!(c.state, State::Fail);
+        assert!(
+            c.detail.starts_with("3 active contacts due for longer than 2h (oldest due since 1970-01-01 00:00:00 UTC)"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn classifies_clusters() {
+        assert_eq!(classify_cluster(&Cluster::Standalone).state, State::Ok);
+        assert_eq!(classify_cluster(&Cluster::Galera).state, State::Warn);
+        assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: true }).state, State::Ok);
+        assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: false }).state, State::Warn);
+        assert_eq!(classify_cluster(&Cluster::Replica { source: "p".into() }).state, State::Warn);
+    }
+
+    #[test]
+    fn process_lock_name_matches_process() {
+        assert_eq!(process_lock_name("app"), "seqfix.process.app");
+        assert_eq!(lock_name_for("process", "app").as_deref(), Some("seqfix.process.app"));
+        assert_eq!(lock_name_for("audit", "app"), None);
+    }
+}

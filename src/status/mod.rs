@@ -1,0 +1,407 @@
+//! `seqfix status`: is this database healthy? Read-only; each check says ok, warn or fail
+//! with a one-line detail. A check that cannot be made (a missing table, a missing
+//! privilege) says so instead of aborting the whole report: an on-call engineer wants the
+//! rest of the answer.
+//!
+//! What fails the status (exit 1): the unique index missing, duplicate groups present, a
+//! failed migration, the last run of a command failed or died without finishing, contacts
+//! overdue. What only warns: a node-local advisory lock (Galera, multi-primary Group
+//! Replication), a replica, pending migrations, an interrupted last run, a check skipped.
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mysql::prelude::Queryable;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::{Db, Flavor};
+use crate::schema;
+
+mod judge;
+pub use judge::{classify_cluster, classify_run, plan_migrations};
+
+/// A `running` run older than this whose lock is free has died without finishing.
+pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// The migrations seqfix ships, by version. `seqfix migrate` owns the real list; status
+/// only needs to know which versions a complete history holds.
+pub const KNOWN_MIGRATIONS: &[(&str, &str)] = &[("1", "unique_sequence_message")];
+
+/// The advisory lock `seqfix process` holds while it runs.
+pub fn process_lock_name(database: &str) -> String {
+    format!("seqfix.process.{database}")
+}
+
+/// The advisory lock a command holds while it runs, when status knows it: used to tell a
+/// run that is still going from one that died. Other commands are judged by age alone.
+pub fn lock_name_for(command: &str, database: &str) -> Option<String> {
+    match command {
+        "process" => Some(process_lock_name(database)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Warn => "warn",
+            State::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub state: State,
+    pub detail: String,
+}
+
+pub(crate) fn check(name: &str, state: State, detail: impl Into<String>) -> Check {
+    Check { name: name.into(), state, detail: detail.into() }
+}
+
+/// How the server takes part in replication, as far as seqfix cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Cluster {
+    Standalone,
+    Galera,
+    GroupReplication {
+        single_primary: bool,
+    },
+    Replica {
+        source: String,
+    },
+    /// A replica that could not be checked (no REPLICATION CLIENT / SLAVE MONITOR privilege).
+    Unknown {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LastRun {
+    pub command: String,
+    pub run_id: String,
+    pub status: String,
+    pub host: String,
+    pub pid: u64,
+    pub db_user: String,
+    /// Unix seconds.
+    pub started: i64,
+    pub finished: Option<i64>,
+    pub age_seconds: i64,
+    /// For a `running` run: whether its command's lock is free (None: not known).
+    pub lock_free: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LockHolder {
+    pub connection_id: u64,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    /// Seconds the holder's current statement (or idle state) has lasted.
+    pub time_seconds: Option<u64>,
+}
+
+/// Migrations recorded as failed or half-done, and those not applied yet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Migrations {
+    pub pending: Vec<String>,
+    pub failed: Vec<String>,
+    /// False when `seqfix_schema_history` does not exist (then pending is inferred from the index).
+    pub history: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub healthy: bool,
+    pub database: String,
+    pub table: String,
+    pub server: String,
+    pub flavor: Flavor,
+    pub cluster: Cluster,
+    /// None when the table does not exist.
+    pub unique_index: Option<bool>,
+    /// None when not checked.
+    pub duplicate_groups: Option<u64>,
+    pub surplus_rows: Option<u64>,
+    pub migrations: Option<Migrations>,
+    pub last_runs: Vec<LastRun>,
+    pub process_lock: Option<LockHolder>,
+    pub overdue_contacts: Option<u64>,
+    pub stale_after_seconds: u64,
+    pub checks: Vec<Check>,
+}
+
+/// Options of one status run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stale_after: Duration,
+    pub skip_duplicates: bool,
+}
+
+fn mysql_code(e: &mysql::Error) -> Option<u16> {
+    match e {
+        mysql::Error::MySqlError(m) => Some(m.code),
+        _ => None,
+    }
+}
+
+/// True for 1, "1", "ON" and friends: how servers spell a boolean variable.
+fn truthy(v: &mysql::Value) -> bool {
+    match v {
+        mysql::Value::Int(n) => *n != 0,
+        mysql::Value::UInt(n) => *n != 0,
+        mysql::Value::Bytes(b) => {
+            matches!(String::from_utf8_lossy(b).to_ascii_uppercase().as_str(), "1" | "ON" | "YES")
+        }
+        _ => false,
+    }
+}
+
+/// A system variable, or None when the server does not know it (error 1193).
+fn variable(db: &mut Db, sql: &str) -> Result<Option<mysql::Value>> {
+    match db.conn.query_first::<mysql::Value, _>(sql) {
+        Ok(v) => Ok(v),
+        Err(e) if mysql_code(&e) == Some(1193) => Ok(None),
+        Err(e) => Err(e).context("cannot read a server variable"),
+    }
+}
+
+pub fn table_exists(db: &mut Db, name: &str) -> Result<bool> {
+    let n: Option<u64> = db
+        .conn
+        .exec_first(crate::sql::STATUS_TABLE_EXISTS, (name,))
+        .with_context(|| format!("cannot look up table {name} in information_schema"))?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
+/// Galera, Group Replication, replica or standalone.
+pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
+    if variable(db, crate::sql::STATUS_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
+        return Ok(Cluster::Galera);
+    }
+    if let Some(single) = variable(db, crate::sql::STATUS_GROUP_REPLICATION_MODE)? {
+        let members: Option<u64> = db.conn.query_first(crate::sql::STATUS_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
+        if members.unwrap_or(0) > 0 {
+            return Ok(Cluster::GroupReplication { single_primary: truthy(&single) });
+        }
+    }
+    let sql = if db.server.has_show_replica_status() {
+        crate::sql::SHOW_REPLICA_STATUS
+    } else {
+        crate::sql::SHOW_SLAVE_STATUS
+    };
+    match db.conn.query::<mysql::Row, _>(sql) {
+        Ok(rows) if rows.is_empty() => Ok(Cluster::Standalone),
+        Ok(rows) => {
+            let row = &rows[0];
+            let source = ["Source_Host", "Master_Host"]
+                .iter()
+                .find_map(|c| row.get_opt::<String, _>(*c).and_then(|r| r.ok()))
+                .unwrap_or_else(|| "unknown".into());
+            Ok(Cluster::Replica { source })
+        }
+        Err(e) if matches!(mysql_code(&e), Some(1227) | Some(1142)) => Ok(Cluster::Unknown {
+            reason: "replica status not checked: the user lacks REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)"
+                .into(),
+        }),
+        Err(e) => Err(e).context("cannot read the replica status"),
+    }
+}
+
+/// Which migrations are pending or failed. Kept in one function so that it can follow
+/// `seqfix migrate`'s own bookkeeping: with `seqfix_schema_history` present, every known
+/// version without a successful row is pending and every row with success = 0 failed;
+/// without it, the unique-index migration is pending unless the index exists already.
+/// `None` when the history cannot be read.
+pub fn pending_migrations(db: &mut Db, index_present: bool) -> Result<Option<Migrations>> {
+    if !table_exists(db, "seqfix_schema_history")? {
+        let pending =
+            if index_present { vec![] } else { KNOWN_MIGRATIONS.iter().map(|(v, _)| v.to_string()).collect() };
+        return Ok(Some(Migrations { pending, failed: vec![], history: false }));
+    }
+    let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.query(crate::sql::STATUS_MIGRATION_HISTORY) {
+        Ok(r) => r,
+        Err(e) => {
+            log::warn!("cannot read seqfix_schema_history: {e}");
+            return Ok(None);
+        }
+    };
+    let rows: Vec<(String, bool)> =
+        rows.into_iter().map(|(v, ok)| (v.unwrap_or_default(), ok.unwrap_or(0) != 0)).collect();
+    Ok(Some(plan_migrations(KNOWN_MIGRATIONS, &rows)))
+}
+
+/// What `status` found about the messages table, its index and its duplicates.
+struct TableFindings {
+    exists: bool,
+    index: Option<String>,
+    duplicate_groups: Option<u64>,
+    surplus_rows: Option<u64>,
+}
+
+/// Runs every check.
+pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
+    let flavor_name = match db.server.flavor {
+        Flavor::MariaDb => "MariaDB",
+        Flavor::MySql => "MySQL",
+    };
+    let mut checks =
+        vec![check("server", State::Ok, format!("{} ({flavor_name}) at {}", db.server.version, db.display))];
+
+    let cluster = cluster_mode(db)?;
+    checks.push(classify_cluster(&cluster));
+
+    let found = table_findings(db, cfg, opts, &mut checks)?;
+
+    let migrations = pending_migrations(db, found.index.is_some())?;
+    checks.push(judge::migrations_check(migrations.as_ref()));
+
+    let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db)? } else { Vec::new() };
+    if last_runs.is_empty() {
+        checks.push(check("last_run", State::Ok, "no runs recorded in seqfix_runs"));
+    }
+    checks.extend(last_runs.iter().map(classify_run));
+
+    let process_lock = lock_holder(db, &process_lock_name(&db.database))?;
+    checks.push(judge::lock_check(process_lock.as_ref()));
+
+    let overdue = overdue_contacts(db, opts.stale_after)?;
+    checks.push(judge::overdue_check(overdue, opts.stale_after));
+
+    Ok(StatusReport {
+        healthy: checks.iter().all(|c| c.state != State::Fail),
+        database: db.database.clone(),
+        table: cfg.table.to_string(),
+        server: db.server.version.clone(),
+        flavor: db.server.flavor,
+        cluster,
+        unique_index: found.exists.then_some(found.index.is_some()),
+        duplicate_groups: found.duplicate_groups,
+        surplus_rows: found.surplus_rows,
+        migrations,
+        last_runs,
+        process_lock,
+        overdue_contacts: overdue.map(|(n, _)| n),
+        stale_after_seconds: opts.stale_after.as_secs(),
+        checks,
+    })
+}
+
+/// The `unique_index` and `duplicates` checks. Duplicates are cheap when the index exists
+/// (none can exist); otherwise the one scan pass counts them, unless `--skip-duplicates`.
+fn table_findings(db: &mut Db, cfg: &Config, opts: &Options, checks: &mut Vec<Check>) -> Result<TableFindings> {
+    let table = &cfg.table;
+    let Some(info) = schema::describe(db, table)? else {
+        let missing = format!("table {}.{table} does not exist (check --table)", db.database);
+        checks.push(check("unique_index", State::Fail, missing.clone()));
+        checks.push(check("duplicates", State::Fail, missing));
+        return Ok(TableFindings { exists: false, index: None, duplicate_groups: None, surplus_rows: None });
+    };
+    let index = info.unique_key_index().map(|ix| ix.name.clone());
+    let mut found = TableFindings { exists: true, index: index.clone(), duplicate_groups: None, surplus_rows: None };
+    match &index {
+        Some(name) => {
+            checks.push(check(
+                "unique_index",
+                State::Ok,
+                format!("present ({name}) on (sequence_stepid, recipient_phone, device_id)"),
+            ));
+            found.duplicate_groups = Some(0);
+            found.surplus_rows = Some(0);
+            checks.push(check("duplicates", State::Ok, "none: the unique index rules them out"));
+        }
+        None => {
+            checks.push(check(
+                "unique_index",
+                State::Fail,
+                "missing: duplicates can be inserted again (run `seqfix dedupe`, then `seqfix migrate`)",
+            ));
+            if opts.skip_duplicates {
+                checks.push(check("duplicates", State::Warn, "not checked (--skip-duplicates)"));
+            } else {
+                match count_duplicates(db, cfg) {
+                    Ok((groups, surplus)) => {
+                        found.duplicate_groups = Some(groups);
+                        found.surplus_rows = Some(surplus);
+                        checks.push(judge::duplicates_check(groups, surplus));
+                    }
+                    Err(e) => checks.push(check("duplicates", State::Fail, crate::error_line(&e))),
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Overdue contacts and the oldest due time, or None when the tables do not exist.
+fn overdue_contacts(db: &mut Db, stale_after: Duration) -> Result<Option<(u64, Option<i64>)>> {
+    if !(table_exists(db, "sequence_contacts")? && table_exists(db, "sequences")?) {
+        return Ok(None);
+    }
+    let row: Option<(u64, Option<i64>)> = db
+        .conn
+        .exec_first(crate::sql::STATUS_OVERDUE_CONTACTS, (stale_after.as_secs(),))
+        .context("cannot count overdue contacts in sequence_contacts")?;
+    Ok(Some(row.unwrap_or((0, None))))
+}
+
+/// The full scan (`scan::scan`), counting only.
+fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
+    schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
+    let (mut groups, mut surplus) = (0u64, 0u64);
+    crate::scan::scan(
+        db,
+        &cfg.table,
+        false,
+        |_| {},
+        |near| {
+            for g in near.groups.iter().filter(|g| g.is_duplicate()) {
+                groups += 1;
+                surplus += g.victims().len() as u64;
+            }
+            Ok(())
+        },
+    )?;
+    Ok((groups, surplus))
+}
+
+fn last_runs_of(db: &mut Db) -> Result<Vec<LastRun>> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
+        db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
+    let mut runs = Vec::new();
+    for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
+        let lock_free = match (status.as_str(), lock_name_for(&command, &db.database)) {
+            ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
+            _ => None,
+        };
+        runs.push(LastRun { command, run_id, status, host, pid, db_user, started, finished, age_seconds, lock_free });
+    }
+    Ok(runs)
+}
+
+/// Who holds an advisory lock: `IS_USED_LOCK` gives the connection id, the process list
+/// its user and host when this user may see them.
+pub fn lock_holder(db: &mut Db, name: &str) -> Result<Option<LockHolder>> {
+    let id: Option<Option<u64>> = db
+        .conn
+        .exec_first(crate::sql::IS_USED_LOCK, (name,))
+        .with_context(|| format!("cannot ask the server who holds the lock {name:?}"))?;
+    let Some(connection_id) = id.flatten() else { return Ok(None) };
+    let who: Option<(Option<String>, Option<String>, Option<u64>)> =
+        db.conn.exec_first(crate::sql::STATUS_LOCK_HOLDER, (connection_id,)).unwrap_or(None);
+    let (user, host, time_seconds) = who.unwrap_or((None, None, None));
+    Ok(Some(LockHolder { connection_id, user, host, time_seconds }))
+}

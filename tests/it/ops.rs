@@ -1,0 +1,330 @@
+//! Operating seqfix: `--metrics-file` (parsed back with an independent parser), MySQL option
+//! files (`--defaults-file`, `~/.my.cnf`), shell completions and the man page.
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mysql::prelude::Queryable;
+use openmetrics_parser::prometheus::parse_prometheus;
+use openmetrics_parser::{PrometheusType, PrometheusValue};
+use seqfix::fixture::Spec;
+
+use crate::common::{Expected, Seqfix, TestDb, TEST_PASSWORD, TEST_USER};
+
+/// One sample: metric name, its labels, its value; and each family's type.
+struct Parsed {
+    samples: Vec<(String, BTreeMap<String, String>, f64)>,
+    types: BTreeMap<String, PrometheusType>,
+}
+
+impl Parsed {
+    fn of(text: &str) -> Parsed {
+        let exp = parse_prometheus(text).unwrap_or_else(|e| panic!("not valid exposition text ({e:?}):\n{text}"));
+        let mut samples = Vec::new();
+        let mut types = BTreeMap::new();
+        for (name, family) in &exp.families {
+            types.insert(name.clone(), family.family_type.clone());
+            for s in family.iter_samples() {
+                let set = s.get_labelset().unwrap();
+                let labels: BTreeMap<String, String> = family
+                    .get_label_names()
+                    .iter()
+                    .map(|l| (l.clone(), set.get_label_value(l).unwrap_or("").to_string()))
+                    .collect();
+                let v = match &s.value {
+                    PrometheusValue::Gauge(n) => n.as_f64(),
+                    PrometheusValue::Counter(c) => c.value.as_f64(),
+                    other => panic!("unexpected value {other:?}"),
+                };
+                samples.push((name.clone(), labels, v));
+            }
+        }
+        Parsed { samples, types }
+    }
+
+    /// The value of the one sample of `name` whose labels include `extra`.
+    fn value(&self, name: &str, extra: &[(&str, &str)]) -> f64 {
+        let hits: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(n, l, _)| n == name && extra.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .map(|(_, _, v)| *v)
+            .collect();
+        assert_eq!(hits.len(), 1, "{name} {extra:?}: {:?}", self.samples);
+        hits[0]
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as f64
+}
+
+#[test]
+fn audit_metrics_file_parses_and_matches_the_answer() {
+    let db = TestDb::new("ops_audit_metrics");
+    let rows = db.load_messages(&Spec::new(1_500, 31));
+    let exp = Expected::of(&rows);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seqfix.prom");
+    std::fs::write(&path, "stale").unwrap();
+    let before = now();
+    db.seqfix().args(["audit", "--metrics-file", path.to_str().unwrap()]).run().expect_code(0);
+    let after = now();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let m = Parsed::of(&text);
+    for (name, _, _) in &m.samples {
+        assert_eq!(m.types[name], PrometheusType::Gauge, "{name}");
+    }
+    for (name, labels, _) in &m.samples {
+        assert_eq!(labels.get("database"), Some(&db.name), "{name}");
+        assert_eq!(labels.get("table").map(String::as_str), Some("broadcast_messages"), "{name}");
+        assert_eq!(labels.get("command").map(String::as_str), Some("audit"), "{name}");
+    }
+    let seq_rows = rows.iter().filter(|r| r.sequence_stepid.is_some()).count();
+    assert_eq!(m.value("seqfix_sequence_messages", &[]), seq_rows as f64);
+    assert_eq!(m.value("seqfix_duplicate_groups", &[]), exp.duplicate_groups().len() as f64);
+    assert_eq!(m.value("seqfix_surplus_rows", &[]), exp.surplus() as f64);
+    assert_eq!(m.value("seqfix_unique_index_present", &[]), 0.0);
+    let mut by_status: BTreeMap<String, f64> = BTreeMap::new();
+    for g in exp.duplicate_groups() {
+        for v in &g[1..] {
+            *by_status.entry(v.status.clone()).or_default() += 1.0;
+        }
+    }
+    for (status, n) in &by_status {
+        assert_eq!(m.value("seqfix_surplus_rows_by_status", &[("status", status)]), *n, "{status}");
+    }
+    let duration = m.value("seqfix_run_duration_seconds", &[]);
+    assert!(duration >= 0.0 && duration <= after - before + 1.0, "{duration}");
+    let last = m.value("seqfix_last_success_timestamp_seconds", &[]);
+    assert!(last >= before.floor() && last <= after, "{before} <= {last} <= {after}");
+
+    // Mode 0644 and no temporary file left next to it.
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert_eq!(names, ["seqfix.prom"]);
+}
+
+#[test]
+fn status_metrics_through_an_option_file() {
+    let db = TestDb::new("ops_status_metrics");
+    let rows = db.load_messages(&Spec::new(900, 32));
+    let exp = Expected::of(&rows);
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = write_cnf(dir.path(), "my.cnf", &db, TEST_USER, &format!("\"{TEST_PASSWORD}\""));
+    let prom = dir.path().join("status.prom");
+    let out = Seqfix::new()
+        .args(["--defaults-file", cnf.to_str().unwrap(), "--metrics-file", prom.to_str().unwrap(), "status"])
+        .args(["--format", "json"])
+        .run()
+        .expect_code(1);
+    let j = out.json();
+    let m = Parsed::of(&std::fs::read_to_string(&prom).unwrap());
+    assert_eq!(m.value("seqfix_status_healthy", &[("command", "status")]), 0.0);
+    assert_eq!(m.value("seqfix_duplicate_groups", &[("database", &db.name)]), exp.duplicate_groups().len() as f64);
+    assert_eq!(m.value("seqfix_surplus_rows", &[]), exp.surplus() as f64);
+    assert_eq!(m.value("seqfix_unique_index_present", &[]), 0.0);
+    assert_eq!(m.value("seqfix_status_check", &[("check", "unique_index")]), 2.0);
+    assert_eq!(m.value("seqfix_status_check", &[("check", "process_lock")]), 0.0);
+    assert_eq!(m.value("seqfix_overdue_contacts", &[]), 0.0);
+    assert_eq!(m.value("seqfix_process_lock_held", &[]), 0.0);
+    assert_eq!(m.value("seqfix_pending_migrations", &[]), 1.0);
+    // one seqfix_status_check sample per check in the report
+    let checks = j["checks"].as_array().unwrap().len();
+    assert_eq!(m.samples.iter().filter(|(n, _, _)| n == "seqfix_status_check").count(), checks);
+}
+
+#[test]
+fn metrics_file_bad_input() {
+    let db = TestDb::new("ops_metrics_bad");
+    db.create_schema();
+    db.seqfix()
+        .args(["audit", "--metrics-file", "/nonexistent-seqfix-dir/x.prom"])
+        .run()
+        .expect_error("does not exist");
+    let dir = tempfile::tempdir().unwrap();
+    db.seqfix().args(["audit", "--metrics-file", dir.path().to_str().unwrap()]).run().expect_error("is a directory");
+}
+
+// ---- option files ----
+
+/// Writes an option file for `db` as `user` with the password text exactly as given.
+fn write_cnf(dir: &Path, name: &str, db: &TestDb, user: &str, password_text: &str) -> std::path::PathBuf {
+    let opts = mysql::Opts::from_url(&db.url).unwrap();
+    let text = format!(
+        "# seqfix connection\n[client]\nuser = {user}\npassword = {password_text}   # inline comment\n\
+         host = {}\nport = {}\n\n[mysqldump]\nquick\n\n[seqfix]\ndatabase = {}\n",
+        opts.get_ip_or_hostname(),
+        opts.get_tcp_port(),
+        db.name
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Escapes a string for a single-quoted SQL literal (backslash escapes on, as by default).
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+#[test]
+fn defaults_file_with_a_password_full_of_special_characters() {
+    let db = TestDb::new("ops_cnf_password");
+    let rows = db.load_messages(&Spec::new(400, 33));
+    let password = "p@ss:w/rd#\"x y;='\\z%20";
+    let mut c = db.conn();
+    c.query_drop("DROP USER IF EXISTS 'seqfix_cnf'@'%'").unwrap();
+    c.query_drop(format!("CREATE USER 'seqfix_cnf'@'%' IDENTIFIED BY {}", sql_literal(password))).unwrap();
+    c.query_drop(format!("GRANT SELECT ON `{}`.* TO 'seqfix_cnf'@'%'", db.name)).unwrap();
+    // In the option file: double quotes, with `"` and `\` escaped by a backslash.
+    let quoted = format!("\"{}\"", password.replace('\\', "\\\\").replace('"', "\\\""));
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = write_cnf(dir.path(), "my.cnf", &db, "seqfix_cnf", &quoted);
+    let out = Seqfix::new()
+        .args(["--defaults-file", cnf.to_str().unwrap(), "audit", "--format", "json"])
+        .run()
+        .expect_code(0);
+    assert_eq!(out.json()["surplus_rows"], Expected::of(&rows).surplus() as u64);
+
+    // A wrong password: access denied, and the password is not echoed.
+    let wrong = write_cnf(dir.path(), "wrong.cnf", &db, "seqfix_cnf", "'Wr0ng#Secr3t'");
+    let out =
+        Seqfix::new().args(["--defaults-file", wrong.to_str().unwrap(), "audit"]).run().expect_error("access denied");
+    assert!(!out.stderr.contains("Wr0ng") && !out.stdout.contains("Wr0ng"));
+}
+
+#[test]
+fn home_my_cnf_is_used_when_no_url_is_given() {
+    let db = TestDb::new("ops_home_cnf");
+    let rows = db.load_messages(&Spec::new(300, 34));
+    let home = tempfile::tempdir().unwrap();
+    write_cnf(home.path(), ".my.cnf", &db, TEST_USER, TEST_PASSWORD);
+    let home_s = home.path().to_str().unwrap();
+    let j = Seqfix::new().env("HOME", home_s).args(["audit", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["surplus_rows"], Expected::of(&rows).surplus() as u64);
+    assert_eq!(j["database"], db.name.as_str());
+
+    // DATABASE_URL takes precedence over ~/.my.cnf: a URL naming an unknown database fails.
+    let unknown = db.url.replace(&db.name, "no_such_db_seqfix");
+    Seqfix::new()
+        .env("HOME", home_s)
+        .env("DATABASE_URL", &unknown)
+        .args(["audit"])
+        .run()
+        .expect_error("unknown database");
+    // --defaults-file takes precedence over ~/.my.cnf.
+    let other = tempfile::tempdir().unwrap();
+    let bad = write_cnf(other.path(), "bad.cnf", &db, TEST_USER, "not-the-password");
+    Seqfix::new()
+        .env("HOME", home_s)
+        .args(["--defaults-file", bad.to_str().unwrap(), "audit"])
+        .run()
+        .expect_error("access denied");
+    // Without a URL, an option file or ~/.my.cnf: the usual error, naming every way.
+    Seqfix::new().env("HOME", other.path().to_str().unwrap()).args(["audit"]).run().expect_error("--defaults-file");
+}
+
+#[test]
+fn bad_option_files_are_one_clear_line() {
+    let db = TestDb::new("ops_cnf_bad");
+    db.create_schema();
+    let before = db.checksum("broadcast_messages");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |path: &Path| Seqfix::new().args(["--defaults-file", path.to_str().unwrap(), "audit"]).run();
+    run(&dir.path().join("missing.cnf")).expect_error("cannot read the option file");
+    run(dir.path()).expect_error("cannot read the option file");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let out = run(&write("m1.cnf", "[client]\nuser=x\npassword=\"s3cretpw\n")).expect_error("line 3");
+    assert!(!out.stderr.contains("s3cretpw"));
+    run(&write("m2.cnf", "user=x\n")).expect_error("line 1: option outside any group");
+    run(&write("m3.cnf", "[client\n")).expect_error("line 1");
+    run(&write("m4.cnf", "!include /etc/mysql/other.cnf\n")).expect_error("!include is not supported");
+    run(&write("m5.cnf", "[client]\nuser=x\npassword=y\n")).expect_error("no database given");
+    run(&write("m6.cnf", "[seqfix]\nuser=x\ndatabse=y\n")).expect_error("unknown option \"databse\" in [seqfix]");
+    run(&write("m7.cnf", "[client]\npassword=y\ndatabase=d\n")).expect_error("gives no user");
+    let open = write("m8.cnf", "[client]\nuser=x\ndatabase=d\n");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    run(&open).expect_error("world-writable");
+    // an unreadable ~/.my.cnf (here: a directory) is an error too, not silently skipped
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".my.cnf")).unwrap();
+    Seqfix::new().env("HOME", home.path().to_str().unwrap()).args(["audit"]).run().expect_error(".my.cnf");
+    assert_eq!(db.checksum("broadcast_messages"), before);
+}
+
+// ---- completions and man page ----
+
+fn installed(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Seqfix::new().args(["completions", shell]).run().expect_code(0);
+        assert!(out.stdout.len() > 500, "{shell}: {}", out.stdout);
+        for word in ["audit", "status", "completions", "metrics-file", "defaults-file", "stale-after"] {
+            assert!(out.stdout.contains(word), "{shell} completion lacks {word}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("seqfix.{shell}"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        let syntax: Option<Vec<&str>> = match shell {
+            "bash" => Some(vec!["-n"]),
+            "zsh" => Some(vec!["-n"]),
+            "fish" => Some(vec!["--no-execute"]),
+            _ => None,
+        };
+        if installed(shell) {
+            let mut cmd = Command::new(shell);
+            cmd.args(syntax.unwrap()).arg(&file);
+            let st = cmd.output().unwrap();
+            assert!(st.status.success(), "{shell} syntax check failed: {}", String::from_utf8_lossy(&st.stderr));
+        } else {
+            eprintln!("note: {shell} is not installed; its completion script was not syntax-checked");
+        }
+    }
+    let out = Seqfix::new().args(["completions", "powershell"]).run().expect_code(2);
+    assert!(out.stderr.contains("powershell"), "{}", out.stderr);
+}
+
+#[test]
+fn man_page_renders() {
+    let out = Seqfix::new().args(["man"]).run().expect_code(0);
+    let page = out.stdout;
+    let th = page.lines().find(|l| l.starts_with('.') && !l.starts_with(".ie") && !l.starts_with(".el")).unwrap();
+    assert!(th.starts_with(".TH seqfix 1"), "first macro after the quote setup: {th}");
+    for word in ["audit", "status", "completions", "defaults\\-file", "metrics\\-file"] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    assert_eq!(Seqfix::new().args(["manpage"]).run().expect_code(0).stdout, page, "manpage is an alias");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seqfix.1");
+    std::fs::write(&file, &page).unwrap();
+    Seqfix::new().args(["man", "--dir", dir.path().to_str().unwrap()]).run().expect_code(0);
+    for name in ["seqfix.1", "seqfix-audit.1", "seqfix-status.1", "seqfix-completions.1"] {
+        assert!(dir.path().join(name).is_file(), "{name}");
+    }
+    if installed("man") {
+        let rendered = Command::new("man").env("MANWIDTH", "100").args(["-l"]).arg(&file).output().unwrap();
+        assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("seqfix") && text.contains("status"), "{text}");
+        let sub = Command::new("man").args(["-l"]).arg(dir.path().join("seqfix-status.1")).output().unwrap();
+        assert!(String::from_utf8_lossy(&sub.stdout).contains("stale"));
+    } else {
+        eprintln!("note: man is not installed; the page was not rendered");
+    }
+    Seqfix::new().args(["man", "--dir", "/nonexistent-seqfix-dir"]).run().expect_error("is not a directory");
+    // Neither needs a database.
+    assert!(Seqfix::new().args(["completions", "bash"]).run().code == 0);
+}

@@ -1,0 +1,249 @@
+//! `seqfix status` on healthy and unhealthy databases built by the test, whose answer the
+//! test knows: which checks fail, the counts, and who holds the process lock.
+use std::collections::BTreeSet;
+
+use mysql::prelude::Queryable;
+use mysql::Conn;
+use seqfix::fixture::{Message, Spec};
+use seqfix::ledger::{self, RunStatus};
+
+use crate::common::{Expected, TestDb, TEST_USER};
+
+/// Deletes every surplus row (by the test's own answer) and adds the unique index.
+pub fn clean_with_index(db: &TestDb, rows: &[Message]) {
+    let mut c = db.conn();
+    for chunk in Expected::of(rows).victims().chunks(200) {
+        let list = chunk.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
+        c.query_drop(format!("DELETE FROM broadcast_messages WHERE id IN ({list})")).unwrap();
+    }
+    c.query_drop(
+        "ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message (sequence_stepid, recipient_phone, device_id)",
+    )
+    .unwrap();
+}
+
+/// One active and one inactive sequence, and contacts whose `next_trigger_time` is `hours_ago`
+/// hours in the past (negative: in the future), as (status, active sequence?, hours_ago).
+fn contacts(c: &mut Conn, list: &[(&str, bool, Option<i64>)]) {
+    c.query_drop(
+        "INSERT INTO sequences (id, user_id, name, total_days, is_active) VALUES \
+         ('seq-active', 'u1', 'on', 3, 1), ('seq-paused', 'u1', 'off', 3, 0)",
+    )
+    .unwrap();
+    for (i, (status, active, hours)) in list.iter().enumerate() {
+        let seq = if *active { "seq-active" } else { "seq-paused" };
+        let when = match hours {
+            Some(h) => format!("NOW() - INTERVAL {h} HOUR"),
+            None => "NULL".into(),
+        };
+        c.query_drop(format!(
+            "INSERT INTO sequence_contacts (id, sequence_id, contact_phone, status, next_trigger_time) \
+             VALUES ('c{i}', '{seq}', '6010{i:04}', '{status}', {when})"
+        ))
+        .unwrap();
+    }
+}
+
+fn check<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {j:#}"))
+}
+
+fn failing(j: &serde_json::Value) -> BTreeSet<String> {
+    j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] == "fail")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn healthy_database_exits_zero() {
+    let db = TestDb::new("status_healthy");
+    let rows = db.load_messages(&Spec::new(800, 21));
+    clean_with_index(&db, &rows);
+    let mut c = db.conn();
+    // Due within the last hour, in the future, or paused: none overdue at --stale-after 2h.
+    contacts(
+        &mut c,
+        &[
+            ("active", true, Some(1)),
+            ("active", true, Some(-20)),
+            ("active", false, Some(30)),
+            ("completed", true, Some(30)),
+        ],
+    );
+    let run = ledger::start(&mut c, "process", "tester").unwrap();
+    ledger::finish(&mut c, &run, RunStatus::Succeeded, &serde_json::json!({"queued": 1})).unwrap();
+    let before = db.checksum("broadcast_messages");
+
+    let out = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0);
+    let j = out.json();
+    assert_eq!(j["healthy"], true, "{j:#}");
+    assert!(failing(&j).is_empty());
+    assert_eq!(j["unique_index"], true);
+    assert_eq!(j["duplicate_groups"], 0);
+    assert_eq!(j["overdue_contacts"], 0);
+    assert_eq!(j["process_lock"], serde_json::Value::Null);
+    assert_eq!(j["migrations"]["pending"].as_array().unwrap().len(), 0);
+    assert_eq!(check(&j, "last_run.process")["state"], "ok");
+    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains(&run.id));
+    assert_eq!(j["last_runs"][0]["run_id"], run.id.as_str());
+    assert_eq!(check(&j, "cluster")["state"], "ok");
+    assert_eq!(j["flavor"], "mariadb");
+
+    let table = db.seqfix().args(["status"]).run().expect_code(0);
+    assert!(table.stdout.contains("healthy") && !table.stdout.contains("UNHEALTHY"), "{}", table.stdout);
+    assert_eq!(db.checksum("broadcast_messages"), before, "status changes nothing");
+}
+
+#[test]
+fn unhealthy_database_names_each_failing_check() {
+    let db = TestDb::new("status_unhealthy");
+    let rows = db.load_messages(&Spec::new(1_200, 22));
+    let exp = Expected::of(&rows);
+    let mut c = db.conn();
+    // 3 overdue (active, active sequence, due 3-5 h ago); the rest must not count.
+    contacts(
+        &mut c,
+        &[
+            ("active", true, Some(3)),
+            ("active", true, Some(5)),
+            ("active", true, Some(4)),
+            ("active", true, Some(1)),
+            ("active", false, Some(9)),
+            ("completed", true, Some(9)),
+            ("active", true, None),
+        ],
+    );
+    let failed = ledger::start(&mut c, "dedupe", "tester").unwrap();
+    ledger::finish(&mut c, &failed, RunStatus::Failed, &serde_json::json!({"error": "boom"})).unwrap();
+    // A process run marked running 7 hours ago whose lock nobody holds: it died.
+    let dead = ledger::start(&mut c, "process", "tester").unwrap();
+    c.exec_drop("UPDATE seqfix_runs SET started_at = NOW(3) - INTERVAL 7 HOUR WHERE run_id = ?", (&dead.id,)).unwrap();
+    let interrupted = ledger::start(&mut c, "restore", "tester").unwrap();
+    ledger::finish(&mut c, &interrupted, RunStatus::Interrupted, &serde_json::json!({})).unwrap();
+
+    let out = db.seqfix().args(["status", "--format", "json"]).run().expect_code(1);
+    let j = out.json();
+    assert_eq!(j["healthy"], false);
+    let want: BTreeSet<String> =
+        ["unique_index", "duplicates", "overdue_contacts", "last_run.dedupe", "last_run.process"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    assert_eq!(failing(&j), want, "{j:#}");
+    assert_eq!(j["duplicate_groups"], exp.duplicate_groups().len() as u64);
+    assert_eq!(j["surplus_rows"], exp.surplus() as u64);
+    assert_eq!(j["overdue_contacts"], 3);
+    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("died without finishing"));
+    assert!(check(&j, "last_run.dedupe")["detail"].as_str().unwrap().contains(&failed.id));
+    assert_eq!(check(&j, "last_run.restore")["state"], "warn");
+    assert_eq!(check(&j, "migrations")["state"], "warn");
+    assert!(check(&j, "migrations")["detail"].as_str().unwrap().contains("unique_sequence_message"));
+
+    // The table rendering names them too, and --skip-duplicates avoids the scan.
+    let table = db.seqfix().args(["status"]).run().expect_code(1);
+    assert!(
+        table
+            .stdout
+            .contains("UNHEALTHY: unique_index, duplicates, last_run.dedupe, last_run.process, overdue_contacts"),
+        "{}",
+        table.stdout
+    );
+    let j = db.seqfix().args(["status", "--format", "json", "--skip-duplicates"]).run().expect_code(1).json();
+    assert_eq!(check(&j, "duplicates")["state"], "warn");
+    assert_eq!(j["duplicate_groups"], serde_json::Value::Null);
+    // A shorter --stale-after counts the contact due an hour ago too.
+    let j = db.seqfix().args(["status", "--format", "json", "--stale-after", "30m"]).run().expect_code(1).json();
+    assert_eq!(j["overdue_contacts"], 4);
+}
+
+#[test]
+fn reports_who_holds_the_process_lock() {
+    let db = TestDb::new("status_lock");
+    let rows = db.load_messages(&Spec::new(300, 23));
+    clean_with_index(&db, &rows);
+    let mut holder = db.conn();
+    let got: Option<i64> =
+        holder.exec_first("SELECT GET_LOCK(?, 0)", (format!("seqfix.process.{}", db.name),)).unwrap();
+    assert_eq!(got, Some(1));
+    let id = holder.connection_id() as u64;
+    // An old `running` process run whose lock is held is still going, not dead.
+    let mut c = db.conn();
+    let run = ledger::start(&mut c, "process", "tester").unwrap();
+    c.exec_drop("UPDATE seqfix_runs SET started_at = NOW(3) - INTERVAL 7 HOUR WHERE run_id = ?", (&run.id,)).unwrap();
+
+    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["process_lock"]["connection_id"], id);
+    assert_eq!(j["process_lock"]["user"], TEST_USER);
+    assert!(check(&j, "process_lock")["detail"].as_str().unwrap().contains(&format!("connection {id}")));
+    assert_eq!(check(&j, "last_run.process")["state"], "ok");
+    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("running now"));
+
+    holder.query_drop("DO RELEASE_LOCK(CONCAT('seqfix.process.', DATABASE()))").unwrap();
+    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(1).json();
+    assert_eq!(j["process_lock"], serde_json::Value::Null);
+    assert_eq!(failing(&j), BTreeSet::from(["last_run.process".to_string()]));
+}
+
+#[test]
+fn works_with_select_only_and_reads_migration_history() {
+    let db = TestDb::new("status_history");
+    let rows = db.load_messages(&Spec::new(300, 24));
+    clean_with_index(&db, &rows);
+    let mut c = db.conn();
+    c.query_drop("CREATE TABLE seqfix_schema_history (version BIGINT PRIMARY KEY, success TINYINT(1) NOT NULL)")
+        .unwrap();
+    c.query_drop("INSERT INTO seqfix_schema_history VALUES (1, 0)").unwrap();
+    let url = db.user_with("seqfix_status_ro", "ro-pw", "SELECT");
+    let run = crate::common::Seqfix::new().args(["--database-url", &url, "status", "--format", "json"]).run();
+    let j = run.expect_code(1).json();
+    assert_eq!(failing(&j), BTreeSet::from(["migrations".to_string()]));
+    assert!(check(&j, "migrations")["detail"].as_str().unwrap().contains("failed or is half-recorded"));
+    c.query_drop("UPDATE seqfix_schema_history SET success = 1").unwrap();
+    let j = crate::common::Seqfix::new().args(["--database-url", &url, "status", "--format", "json"]).run();
+    let j = j.expect_code(0).json();
+    assert_eq!(check(&j, "migrations")["detail"], "all applied");
+}
+
+#[test]
+fn bad_input() {
+    let db = TestDb::new("status_bad");
+    db.create_schema();
+    let out = db.seqfix().args(["status", "--stale-after", "soon"]).run().expect_code(2);
+    assert!(out.stderr.contains("--stale-after"), "{}", out.stderr);
+    db.seqfix().args(["--table", "a`b", "status"]).run().expect_error("invalid table name");
+    // A missing table is a failed check, not an error: the rest of the report still matters.
+    let j = db.seqfix().args(["--table", "nope", "status", "--format", "json"]).run().expect_code(1).json();
+    assert!(failing(&j).contains("unique_index"));
+}
+
+#[test]
+fn reports_a_replica() {
+    // A second server configured to replicate from the shared one: SHOW SLAVE STATUS (or
+    // SHOW REPLICA STATUS) then has a row, whether or not the replication threads run.
+    let source = crate::common::Server::shared();
+    let replica = crate::common::Server::start(crate::common::ServerOpts { args: vec!["--server-id=7".into()] });
+    let db = replica.fresh_db("status_replica");
+    db.create_schema();
+    let mut c = db.conn();
+    c.query_drop(format!(
+        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{TEST_USER}', MASTER_PASSWORD='{}'",
+        source.host,
+        source.port,
+        crate::common::TEST_PASSWORD
+    ))
+    .unwrap();
+    let j = db.seqfix().args(["status", "--format", "json"]).run().json();
+    assert_eq!(j["cluster"]["mode"], "replica", "{j:#}");
+    assert_eq!(j["cluster"]["source"], source.host.as_str());
+    assert_eq!(check(&j, "cluster")["state"], "warn");
+    assert!(check(&j, "cluster")["detail"].as_str().unwrap().contains(&format!("replica of {}", source.host)));
+}
