@@ -3,17 +3,21 @@
 //! Data flows one way: `cli` (arguments) → `config` (checked) → `db` (connection) →
 //! an operation (`audit`, ...) returning a report → `report` (table or JSON). Only
 //! `main` turns the `Outcome` into an exit code.
+pub mod archive;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod confirm;
 pub mod db;
+pub mod dedupe;
 pub mod fixture;
 pub mod interrupt;
 pub mod ledger;
 pub mod logging;
 pub mod progress;
+pub mod replica;
 pub mod report;
+pub mod restore;
 pub mod scan;
 pub mod schema;
 pub mod sql;
@@ -63,6 +67,18 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let report = audit::run(&mut db, &cfg, args.top as usize)?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
+        }
+        Command::Dedupe(args) => {
+            let opts = config::dedupe_options(&args, &cli.global)?;
+            let (report, outcome) = dedupe::run(&cfg, &opts)?;
+            report::emit(cfg.format, &report, report::dedupe)?;
+            Ok(outcome)
+        }
+        Command::Restore(args) => {
+            let opts = config::restore_options(&args)?;
+            let (report, outcome) = restore::run(&cfg, &opts)?;
+            report::emit(cfg.format, &report, report::restore)?;
+            Ok(outcome)
         }
     }
 }
