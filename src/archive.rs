@@ -77,15 +77,15 @@ pub fn incompatibilities(source: &TableInfo, archive: &TableInfo) -> Option<Stri
             Some(a) if !a.column_type.eq_ignore_ascii_case(&c.column_type) => {
                 out.push(format!("has {} as {} where {} has {}", c.name, a.column_type, source.name, c.column_type))
             }
-            Some(a) if a.collation.is_some() && c.collation.is_some() && a.collation != c.collation => out.push(
-                format!(
+            Some(a) if a.collation.is_some() && c.collation.is_some() && a.collation != c.collation => {
+                out.push(format!(
                     "has {} in collation {} where {} has {}",
                     c.name,
                     a.collation.as_deref().unwrap_or(""),
                     source.name,
                     c.collation.as_deref().unwrap_or("")
-                ),
-            ),
+                ))
+            }
             Some(_) => {}
         }
     }
@@ -166,9 +166,15 @@ mod tests {
     fn create_copies_types_and_collations() {
         let sql = create_statement(&source(), &Ident::new("table", "arch").unwrap()).unwrap();
         assert!(sql.contains("CREATE TABLE `arch`"), "{sql}");
-        assert!(sql.contains("`id` char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL DEFAULT NULL"), "{sql}");
+        assert!(
+            sql.contains("`id` char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL DEFAULT NULL"),
+            "{sql}"
+        );
         assert!(sql.contains("`created_at` timestamp NULL DEFAULT NULL"), "{sql}");
-        assert!(sql.contains("seqfix_kept_id char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL"), "{sql}");
+        assert!(
+            sql.contains("seqfix_kept_id char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL"),
+            "{sql}"
+        );
         assert!(sql.contains("PRIMARY KEY (seqfix_run_id, id)"), "{sql}");
         assert!(sql.ends_with("DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci\n"), "{sql}");
     }

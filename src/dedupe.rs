@@ -39,6 +39,8 @@ use crate::{confirm, interrupt, Outcome};
 
 /// How many times a batch that hit a lock wait timeout or a deadlock is tried again.
 pub const BATCH_RETRIES: u32 = 5;
+/// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 5;
 /// How many examples (groups, skipped groups) the report keeps.
 pub const EXAMPLES: usize = 10;
 
@@ -365,9 +367,9 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
         None
     };
     let mut plan_w = match plan_file {
-        Some(p) => Some(
-            csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?,
-        ),
+        Some(p) => {
+            Some(csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?)
+        }
         None => None,
     };
     let mut tally = Tally::new(EXAMPLES);
@@ -523,7 +525,18 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let user = guard.user.clone();
     let run = ledger::start(&mut guard.conn, "dedupe", &user)?;
     report.run_id = Some(run.id.clone());
-    let result = execute(&mut guard, cfg, opts, &info, columns, archive_exists, planned.spool, &mut replicas, &mut report, &run.id);
+    let result = execute(
+        &mut guard,
+        cfg,
+        opts,
+        &info,
+        columns,
+        archive_exists,
+        planned.spool,
+        &mut replicas,
+        &mut report,
+        &run.id,
+    );
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(outcome) => {
@@ -567,7 +580,8 @@ fn execute(
         .exec_drop(sql::BATCH_LOCK_WAIT, (opts.lock_wait_timeout.as_secs().max(1),))
         .context("cannot set innodb_lock_wait_timeout for the batches")?;
     interrupt::install();
-    let target = Target { table: cfg.table.clone(), archive: opts.archive.clone(), columns, run_id: run_id.to_string() };
+    let target =
+        Target { table: cfg.table.clone(), archive: opts.archive.clone(), columns, run_id: run_id.to_string() };
     let progress = Progress::bar(cfg.progress, "deleting", report.surplus_rows);
     let mut reader = csv::Reader::from_reader(std::io::BufReader::new(spool.context("no plan to execute")?));
     let mut times: Vec<Duration> = Vec::new();
@@ -592,8 +606,9 @@ fn execute(
                 return Ok(Outcome::Interrupted);
             }
         }
-        let r = execute_batch_with_retry(&mut db.conn, &target, &batch)
-            .with_context(|| format!("batch {} ({} victims) failed and was rolled back", report.batches + 1, batch.len()))?;
+        let r = execute_batch_with_retry(&mut db.conn, &target, &batch).with_context(|| {
+            format!("batch {} ({} victims) failed and was rolled back", report.batches + 1, batch.len())
+        })?;
         report.batches += 1;
         report.batch_retries += u64::from(r.retries);
         report.deleted_rows += r.archived;
@@ -646,7 +661,8 @@ mod tests {
     #[test]
     fn deletes_victims_sharing_the_survivors_key() {
         let batch = [row("b", "a"), row("c", "a"), row("e", "d")];
-        let d = decide(&batch, &locked(&[("a", Some(1)), ("b", Some(1)), ("c", Some(1)), ("d", Some(2)), ("e", Some(2))]));
+        let d =
+            decide(&batch, &locked(&[("a", Some(1)), ("b", Some(1)), ("c", Some(1)), ("d", Some(2)), ("e", Some(2))]));
         assert_eq!(d.delete, vec![("b".into(), "a".into()), ("c".into(), "a".into()), ("e".into(), "d".into())]);
         assert!(d.skipped.is_empty());
     }

@@ -67,8 +67,11 @@ impl Replica {
     }
 
     fn status(&mut self) -> Result<Option<HashMap<String, Option<String>>>> {
-        let stmt =
-            if self.db.server.has_show_replica_status() { crate::sql::SHOW_REPLICA_STATUS } else { crate::sql::SHOW_SLAVE_STATUS };
+        let stmt = if self.db.server.has_show_replica_status() {
+            crate::sql::SHOW_REPLICA_STATUS
+        } else {
+            crate::sql::SHOW_SLAVE_STATUS
+        };
         let display = self.db.display.clone();
         let row: Option<mysql::Row> = self
             .db

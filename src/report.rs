@@ -198,7 +198,10 @@ pub fn dedupe(r: &DedupeReport) -> String {
         rows.extend([
             ("deleted rows", r.deleted_rows.to_string()),
             ("archived rows", format!("{} (in {})", r.archived_rows, r.archive_table)),
-            ("skipped groups (kept row gone or changed)", format!("{} ({} rows left)", r.skipped_groups, r.skipped_rows)),
+            (
+                "skipped groups (kept row gone or changed)",
+                format!("{} ({} rows left)", r.skipped_groups, r.skipped_rows),
+            ),
             ("victims already gone / changed", format!("{} / {}", r.vanished_rows, r.changed_rows)),
             ("batches", format!("{} of up to {}", r.batches, r.batch_size)),
             (

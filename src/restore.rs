@@ -78,7 +78,8 @@ fn restore_batch(db: &mut Db, table: &Ident, archive: &Ident, columns: &[Ident],
     if tx.affected_rows() != n as u64 {
         bail!("restoring inserted {} rows where {n} were archived; rolled back", tx.affected_rows());
     }
-    let delete = sql::render_parts(sql::RESTORE_DELETE, &[("archive", archive)], &[("ids", &Fragment::placeholders(n))]);
+    let delete =
+        sql::render_parts(sql::RESTORE_DELETE, &[("archive", archive)], &[("ids", &Fragment::placeholders(n))]);
     tx.exec_drop(delete, params).with_context(|| format!("cannot remove restored rows from {archive}"))?;
     tx.commit().context("cannot commit the batch")?;
     Ok(n as u64)
@@ -103,7 +104,11 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         );
     }
     if !archive::check_existing(&mut db, &info, &opts.archive)? {
-        bail!("archive table {}.{} does not exist: nothing to restore (check --archive-table)", db.database, opts.archive);
+        bail!(
+            "archive table {}.{} does not exist: nothing to restore (check --archive-table)",
+            db.database,
+            opts.archive
+        );
     }
     let columns = archive::copy_columns(&info)?;
     let count = sql::render(sql::RESTORE_COUNT, &[("archive", &opts.archive)]);
@@ -151,27 +156,29 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
     let user = guard.user.clone();
     let run = ledger::start(&mut guard.conn, "restore", &user)?;
     report.restore_run_id = Some(run.id.clone());
-    guard.conn.query_drop(sql::BATCH_SESSION)?;
+    guard.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
+    guard
+        .conn
+        .exec_drop(sql::BATCH_LOCK_WAIT, (crate::dedupe::DEFAULT_LOCK_WAIT_SECS,))
+        .context("cannot set innodb_lock_wait_timeout for the batches")?;
     interrupt::install();
     let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
     let mut times = Vec::new();
-    let result: Result<Outcome> = (|| {
-        loop {
-            if interrupt::requested() {
-                return Ok(Outcome::Interrupted);
-            }
-            let t = Instant::now();
-            let n = restore_batch(&mut guard, &cfg.table, &opts.archive, &columns, opts)
-                .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
-            if n == 0 {
-                return Ok(Outcome::Ok);
-            }
-            times.push(t.elapsed());
-            report.batches += 1;
-            report.restored_rows += n;
-            report.batch_times = BatchTimes::of(&times);
-            progress.inc(n);
+    let result: Result<Outcome> = (|| loop {
+        if interrupt::requested() {
+            return Ok(Outcome::Interrupted);
         }
+        let t = Instant::now();
+        let n = restore_batch(&mut guard, &cfg.table, &opts.archive, &columns, opts)
+            .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
+        if n == 0 {
+            return Ok(Outcome::Ok);
+        }
+        times.push(t.elapsed());
+        report.batches += 1;
+        report.restored_rows += n;
+        report.batch_times = BatchTimes::of(&times);
+        progress.inc(n);
     })();
     progress.finish();
     report.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -68,7 +68,8 @@ fn deletes_exactly_the_victims_and_archives_them() {
     let ties = exp.duplicate_groups().iter().any(|g| g.len() > 1 && g[0].created_at == g[1].created_at);
     assert!(nulls && ties && rows.iter().any(|m| m.sequence_stepid.is_none()), "generator covers the hard cases");
 
-    let j = db.seqfix().args(["dedupe", "--yes", "--batch-size", "100", "--format", "json"]).run().expect_code(0).json();
+    let j =
+        db.seqfix().args(["dedupe", "--yes", "--batch-size", "100", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(j["dry_run"], false);
     assert_eq!(j["duplicate_groups"], exp.duplicate_groups().len() as u64);
     assert_eq!(j["surplus_rows"], exp.surplus() as u64);
@@ -80,8 +81,11 @@ fn deletes_exactly_the_victims_and_archives_them() {
     assert_exact(&db, &rows);
     let run_id = j["run_id"].as_str().unwrap().to_string();
     assert_eq!(run_status(&db, &run_id), "succeeded");
-    let in_run: u64 =
-        db.conn().exec_first("SELECT COUNT(*) FROM seqfix_archive WHERE seqfix_run_id = ?", (&run_id,)).unwrap().unwrap();
+    let in_run: u64 = db
+        .conn()
+        .exec_first("SELECT COUNT(*) FROM seqfix_archive WHERE seqfix_run_id = ?", (&run_id,))
+        .unwrap()
+        .unwrap();
     assert_eq!(in_run, exp.surplus() as u64);
 
     // The archive holds the victims' values as generated.
@@ -92,7 +96,10 @@ fn deletes_exactly_the_victims_and_archives_them() {
         .unwrap();
     for (id, status, content, created, name) in got {
         let m = by_id[id.as_str()];
-        assert_eq!((status, content, created, name), (m.status.clone(), m.content.clone(), m.created_at, m.recipient_name.clone()));
+        assert_eq!(
+            (status, content, created, name),
+            (m.status.clone(), m.content.clone(), m.created_at, m.recipient_name.clone())
+        );
     }
 
     // Deterministic rule: a second run finds nothing.
@@ -379,8 +386,10 @@ fn bad_input_changes_nothing() {
 
     // Another dedupe holds the lock: the error names its connection.
     let mut holder = db.conn();
-    let got: i64 =
-        holder.exec_first("SELECT GET_LOCK(?, 0)", (format!("seqfix.dedupe.{}.broadcast_messages", db.name),)).unwrap().unwrap();
+    let got: i64 = holder
+        .exec_first("SELECT GET_LOCK(?, 0)", (format!("seqfix.dedupe.{}.broadcast_messages", db.name),))
+        .unwrap()
+        .unwrap();
     assert_eq!(got, 1);
     let holder_id = holder.connection_id();
     db.seqfix().args(["dedupe", "--yes"]).run().expect_error(&format!("held by connection {holder_id}"));
