@@ -157,11 +157,38 @@ fn dry_run_changes_nothing_and_writes_the_plan() {
     assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
 }
 
-/// Spawns a slow dedupe (small batches, a pause between them) and SIGKILLs it after `after`.
-fn kill_after(db: &TestDb, after: Duration) {
+/// A process killed with SIGKILL while the server was running its statement keeps its
+/// connection, and so its advisory lock, until the server notices; wait for that.
+fn wait_lock_free(db: &TestDb) {
+    let name = format!("seqfix.dedupe.{}.broadcast_messages", db.name);
+    let start = Instant::now();
+    while db.conn().exec_first::<i64, _, _>("SELECT IS_FREE_LOCK(?)", (&name,)).unwrap() != Some(1) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the killed run's lock was never released");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn archived_count(db: &TestDb) -> u64 {
+    db.conn().query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten().unwrap_or(0)
+}
+
+/// Spawns a slow dedupe (small batches, a pause between them) and SIGKILLs it once the
+/// archive holds `more` rows beyond `base` (0: at once, during the scan), plus `extra` to
+/// land at varying points of the batch cycle.
+fn kill_during(db: &TestDb, more: u64, extra: Duration) {
+    wait_lock_free(db);
+    let base = archived_count(db);
     let mut child =
         db.seqfix().args(["dedupe", "--yes", "--batch-size", "15", "--sleep", "40ms", "--no-progress"]).spawn();
-    std::thread::sleep(after);
+    let start = Instant::now();
+    while more > 0 && archived_count(db) < base + more && start.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!("dedupe ended before it could be killed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(extra);
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
 }
@@ -172,20 +199,17 @@ fn sigkill_at_any_point_loses_nothing_and_a_rerun_finishes() {
     let rows = db.load_messages(&Spec::new(5_000, 33));
     let exp = Expected::of(&rows);
     assert!(exp.surplus() / 15 > 15, "enough batches to kill in the middle");
-    let mut archived_counts = Vec::new();
-    for ms in [150, 500, 900] {
-        kill_after(&db, Duration::from_millis(ms));
+    // During the scan, then after some batches at different points of the batch cycle.
+    for (more, extra_ms) in [(0, 30), (15, 0), (30, 7), (45, 21), (15, 33)] {
+        kill_during(&db, more, Duration::from_millis(extra_ms));
         assert_live_xor_archived(&db, &rows);
-        archived_counts.push(if table_exists(&db, "seqfix_archive") { db.count("seqfix_archive") } else { 0 });
     }
-    assert!(
-        archived_counts.iter().any(|&n| n > 0 && n < exp.surplus() as u64),
-        "at least one kill landed mid-run: {archived_counts:?} of {}",
-        exp.surplus()
-    );
+    let n = archived_count(&db);
+    assert!(n > 0 && n < exp.surplus() as u64, "the kills landed mid-run: {n} of {} archived", exp.surplus());
     let running: u64 =
         db.conn().query_first("SELECT COUNT(*) FROM seqfix_runs WHERE status = 'running'").unwrap().unwrap();
-    assert!(running >= 1, "killed runs stay marked running");
+    assert!(running >= 4, "killed runs stay marked running");
+    wait_lock_free(&db);
     db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
     assert_exact(&db, &rows);
 }
