@@ -110,7 +110,7 @@ pub fn check_existing(db: &mut Db, source: &TableInfo, archive: &Ident) -> Resul
     if let Some(problem) = incompatibilities(source, &info) {
         bail!(
             "archive table {}.{archive} exists but cannot hold rows of {}: it {problem}; \
-             pass another --archive-table or drop that table (nothing was changed)",
+             pass another --archive-table, or alter that table to match (nothing was changed)",
             db.database,
             source.name
         );

@@ -498,3 +498,37 @@ fn waits_for_a_lagging_replica() {
     assert!(stderr.contains("is not replicating") && stderr.contains("SQL thread"), "{stderr}");
     assert_exact(&db, &rows);
 }
+
+#[test]
+fn copies_equal_under_the_collation_are_duplicates() {
+    // Hand-made: the unique index compares with utf8mb4_unicode_ci, so a copy whose step and
+    // device ids differ only in letter case is a duplicate; the batch's re-check must agree.
+    let db = TestDb::new("dedupe_collation");
+    db.create_schema();
+    let base = seqfix::fixture::generate(&Spec::new(50, 41)).find(|m| m.sequence_stepid.is_some()).unwrap();
+    let step = "abcdef00-0000-4000-8000-000000000001".to_string();
+    let device = "abcdef00-0000-4000-8000-0000000000d1".to_string();
+    let row = |id: &str, step: &str, device: &str, created: Option<i64>| Message {
+        id: id.into(),
+        sequence_stepid: Some(step.into()),
+        device_id: device.into(),
+        recipient_phone: "60123456789".into(),
+        created_at: created,
+        ..base.clone()
+    };
+    let rows = vec![
+        row("00000000-0000-4000-8000-00000000000b", &step, &device, Some(1_750_000_000)),
+        row("00000000-0000-4000-8000-00000000000a", &step.to_uppercase(), &device.to_uppercase(), Some(1_750_000_001)),
+        row("00000000-0000-4000-8000-00000000000c", &step.to_uppercase(), &device, None),
+    ];
+    db.insert(&rows);
+    let j = db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["deleted_rows"], 2);
+    assert_eq!(db.ids("broadcast_messages"), ["00000000-0000-4000-8000-00000000000b"]);
+    let want: BTreeMap<String, String> = [
+        ("00000000-0000-4000-8000-00000000000a".to_string(), "00000000-0000-4000-8000-00000000000b".to_string()),
+        ("00000000-0000-4000-8000-00000000000c".to_string(), "00000000-0000-4000-8000-00000000000b".to_string()),
+    ]
+    .into();
+    assert_eq!(archived(&db), want);
+}
