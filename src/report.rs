@@ -185,8 +185,8 @@ pub fn audit(r: &AuditReport) -> String {
 
 pub fn dedupe(r: &DedupeReport) -> String {
     let mut out = String::new();
-    let title = if r.dry_run { "Dry run: nothing was changed" } else { "Dedupe" };
-    out += &format!("{title}: duplicate sequence messages in {}.{} ({})\n", r.database, r.table, r.server);
+    let title = if r.dry_run { "Dedupe dry run (nothing was changed)" } else { "Dedupe" };
+    out += &format!("{title} of duplicate sequence messages in {}.{} ({})\n", r.database, r.table, r.server);
     let mut rows: Vec<(&str, String)> = vec![
         ("run id", r.run_id.clone().unwrap_or_else(|| "(dry run: none)".into())),
         ("status", r.status.clone()),
@@ -261,8 +261,8 @@ pub fn dedupe(r: &DedupeReport) -> String {
 
 pub fn restore(r: &RestoreReport) -> String {
     let mut out = String::new();
-    let title = if r.dry_run { "Dry run: nothing was changed" } else { "Restore" };
-    out += &format!("{title}: rows of dedupe run {} into {}.{}\n", r.run_id, r.database, r.table);
+    let title = if r.dry_run { "Restore dry run (nothing was changed)" } else { "Restore" };
+    out += &format!("{title} of the rows dedupe run {} archived, into {}.{}\n", r.run_id, r.database, r.table);
     out += &facts(&[
         ("status", r.status.clone()),
         ("archived rows of the run", format!("{} (in {})", r.archived_rows, r.archive_table)),
