@@ -406,6 +406,12 @@ fn bad_input_changes_nothing() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dead = format!("mysql://u:p@127.0.0.1:{port}/x");
     db.seqfix().args(["dedupe", "--yes", "--replica", &dead]).run().expect_error("--replica u@127.0.0.1");
+    // A --replica that is not a replica; a lag limit without a replica.
+    db.seqfix().args(["dedupe", "--yes", "--replica", &db.url]).run().expect_error("is not a replica");
+    db.seqfix()
+        .args(["dedupe", "--yes", "--max-replica-lag", "5s"])
+        .run()
+        .expect_error("--max-replica-lag needs at least one --replica");
     assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
 
     // Another dedupe holds the lock: the error names its connection.
