@@ -341,6 +341,9 @@ fn execute(
     report: &mut DedupeReport,
     run_id: &str,
 ) -> Result<Outcome> {
+    if report.surplus_rows == 0 {
+        return Ok(Outcome::Ok);
+    }
     if !archive_exists {
         archive::create(db, info, &opts.archive)?;
     }
