@@ -71,6 +71,10 @@ pub enum Format {
 pub enum Command {
     /// Report duplicate sequence messages (read-only; needs only SELECT).
     Audit(AuditArgs),
+    /// Delete the surplus copies of duplicate sequence messages, in small archived batches.
+    Dedupe(DedupeArgs),
+    /// Put the rows a dedupe run archived back into the table.
+    Restore(RestoreArgs),
 
     /// Say whether the database is healthy: unique index, duplicates, pending migrations, last
     /// runs, process lock, overdue contacts (read-only). Exit 0 healthy, 1 a check failed.
@@ -127,6 +131,70 @@ pub struct AuditArgs {
     /// Exit with status 1 when surplus rows exist (for scripts and monitoring).
     #[arg(long)]
     pub fail_on_duplicates: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DedupeArgs {
+    /// Victims per batch; each batch is one short transaction.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: u64,
+
+    /// Table that receives every deleted row (created on first use).
+    #[arg(long, default_value = "seqfix_archive", value_name = "NAME")]
+    pub archive_table: String,
+
+    /// Change nothing: report what a run would delete.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write every victim with the row kept in its place to FILE as CSV
+    /// (victim_id,kept_id,sequence_stepid,recipient_phone,device_id).
+    #[arg(long, value_name = "FILE")]
+    pub plan_file: Option<std::path::PathBuf>,
+
+    /// Do not ask for confirmation (required when there is no terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Pause this long between batches (e.g. 100ms) to leave the server room.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub sleep: Option<Duration>,
+
+    /// Before each batch, wait while a --replica is further behind than this (default 10s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub max_replica_lag: Option<Duration>,
+
+    /// A replica to watch for lag (repeatable): mysql://user:password@host:port/database
+    #[arg(long, value_name = "URL")]
+    pub replica: Vec<String>,
+
+    /// How long a batch waits for a row the application holds before it is rolled back
+    /// and retried (whole seconds, at least 1s).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_wait_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The run id a dedupe printed (also in the seqfix_runs table).
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run_id: String,
+
+    /// The archive table the dedupe used.
+    #[arg(long, default_value = "seqfix_archive", value_name = "NAME")]
+    pub archive_table: String,
+
+    /// Change nothing: report what would be restored.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required when there is no terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Rows per batch; each batch is one transaction.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: u64,
 }
 
 /// Parses a human duration such as `500ms`, `10s`, `2m`, `24h`.

@@ -309,6 +309,51 @@ impl Config {
     }
 }
 
+/// Largest accepted `--batch-size`: bigger batches hold locks longer than an online
+/// change should.
+pub const MAX_BATCH_SIZE: u64 = 100_000;
+
+fn batch_size(n: u64) -> Result<usize> {
+    if n == 0 || n > MAX_BATCH_SIZE {
+        bail!("--batch-size must be between 1 and {MAX_BATCH_SIZE} (got {n}); the default is 1000");
+    }
+    Ok(n as usize)
+}
+
+/// Checks `dedupe`'s arguments.
+pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Result<crate::dedupe::Options> {
+    let archive = Ident::new("archive table", &args.archive_table)?;
+    if args.max_replica_lag.is_some() && args.replica.is_empty() {
+        bail!("--max-replica-lag needs at least one --replica URL to watch");
+    }
+    let mut replicas = Vec::new();
+    for url in &args.replica {
+        replicas.push(DbConfig::from_url(url, global.connect_timeout).context("--replica")?);
+    }
+    Ok(crate::dedupe::Options {
+        batch_size: batch_size(args.batch_size)?,
+        archive,
+        dry_run: args.dry_run,
+        plan_file: args.plan_file.clone(),
+        yes: args.yes,
+        sleep: args.sleep.unwrap_or_default(),
+        max_replica_lag: args.max_replica_lag.unwrap_or(Duration::from_secs(10)),
+        replicas,
+        lock_wait_timeout: args.lock_wait_timeout.max(Duration::from_secs(1)),
+    })
+}
+
+/// Checks `restore`'s arguments.
+pub fn restore_options(args: &crate::cli::RestoreArgs) -> Result<crate::restore::Options> {
+    Ok(crate::restore::Options {
+        run_id: args.run_id.trim().to_string(),
+        archive: Ident::new("archive table", &args.archive_table)?,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        batch_size: batch_size(args.batch_size)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,19 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Result};
 
+/// True when there is a terminal to ask on (stdin and stderr); without one, `confirm`
+/// refuses unless `--yes`. Lets a command fail before slow read-only work.
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// Returns Ok when the user agreed (or `--yes`), an error otherwise. `what` describes the
 /// action, e.g. "delete 8,213 rows from app.broadcast_messages".
 pub fn confirm(what: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+    if !can_ask() {
         bail!("refusing to {what} without confirmation: no terminal to ask on; pass --yes to proceed (nothing was changed)");
     }
     eprint!("seqfix will {what}. Type yes to proceed: ");

@@ -3,11 +3,13 @@
 //! Data flows one way: `cli` (arguments) → `config` (checked) → `db` (connection) →
 //! an operation (`audit`, ...) returning a report → `report` (table or JSON). Only
 //! `main` turns the `Outcome` into an exit code.
+pub mod archive;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod confirm;
 pub mod db;
+pub mod dedupe;
 pub mod fixture;
 pub mod interrupt;
 pub mod ledger;
@@ -15,7 +17,9 @@ pub mod logging;
 pub mod metrics;
 pub mod optionfile;
 pub mod progress;
+pub mod replica;
 pub mod report;
+pub mod restore;
 pub mod scan;
 pub mod schema;
 pub mod shell;
@@ -82,7 +86,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         _ => {}
     }
     if cli.global.metrics_file.is_some() && !writes_metrics(&cli.command) {
-        anyhow::bail!("--metrics-file is written by audit and status only");
+        anyhow::bail!("--metrics-file is written by audit, dedupe, process and status only");
     }
     let cfg = Config::from_args(&cli.global)?;
     let started = Instant::now();
@@ -93,6 +97,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
+        }
+        Command::Dedupe(args) => {
+            let opts = config::dedupe_options(&args, &cli.global)?;
+            let (report, outcome) = dedupe::run(&cfg, &opts)?;
+            write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started))?;
+            report::emit(cfg.format, &report, report::dedupe)?;
+            Ok(outcome)
+        }
+        Command::Restore(args) => {
+            let opts = config::restore_options(&args)?;
+            let (report, outcome) = restore::run(&cfg, &opts)?;
+            report::emit(cfg.format, &report, report::restore)?;
+            Ok(outcome)
         }
         Command::Status(args) => {
             let mut db = db::connect(&cfg.db)?;
@@ -108,7 +125,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 
 /// The commands that honour `--metrics-file`; any other refuses it rather than ignore it.
 fn writes_metrics(command: &Command) -> bool {
-    matches!(command, Command::Audit(_) | Command::Status(_))
+    matches!(command, Command::Audit(_) | Command::Status(_) | Command::Dedupe(_))
 }
 
 /// Writes `--metrics-file` when asked, building the metrics only then. Called after the

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::audit::{AuditReport, KeyCount};
 use crate::cli::Format;
+use crate::dedupe::DedupeReport;
+use crate::restore::RestoreReport;
 
 /// Prints a report in the chosen format.
 pub fn emit<T: Serialize>(format: Format, report: &T, render_table: impl Fn(&T) -> String) -> Result<()> {
@@ -205,5 +207,97 @@ pub fn status(r: &crate::status::StatusReport) -> String {
     } else {
         out += &format!("UNHEALTHY: {} failed\n", failed.join(", "));
     }
+    out
+}
+pub fn dedupe(r: &DedupeReport) -> String {
+    let mut out = String::new();
+    let title = if r.dry_run { "Dedupe dry run (nothing was changed)" } else { "Dedupe" };
+    out += &format!("{title} of duplicate sequence messages in {}.{} ({})\n", r.database, r.table, r.server);
+    let mut rows: Vec<(&str, String)> = vec![
+        ("run id", r.run_id.clone().unwrap_or_else(|| "(dry run: none)".into())),
+        ("status", r.status.clone()),
+        ("sequence messages scanned", r.sequence_messages.to_string()),
+        ("duplicate groups", r.duplicate_groups.to_string()),
+        ("surplus rows found", r.surplus_rows.to_string()),
+    ];
+    if !r.dry_run {
+        rows.extend([
+            ("deleted rows", r.deleted_rows.to_string()),
+            ("archived rows", format!("{} (in {})", r.archived_rows, r.archive_table)),
+            (
+                "skipped groups (kept row gone or changed)",
+                format!("{} ({} rows left)", r.skipped_groups, r.skipped_rows),
+            ),
+            ("victims already gone / changed", format!("{} / {}", r.vanished_rows, r.changed_rows)),
+            ("batches", format!("{} of up to {}", r.batches, r.batch_size)),
+            (
+                "batch transaction p50 / p99 / max",
+                format!("{:.1} / {:.1} / {:.1} ms", r.batch_times.p50_ms, r.batch_times.p99_ms, r.batch_times.max_ms),
+            ),
+        ]);
+        if r.replica_wait_ms > 0 {
+            rows.push(("waited for replicas", format!("{:.1} s", r.replica_wait_ms as f64 / 1000.0)));
+        }
+    }
+    rows.push(("elapsed", format!("{:.1} s (scan {:.1} s)", r.elapsed_ms as f64 / 1000.0, r.scan_ms as f64 / 1000.0)));
+    if let Some(p) = &r.plan_file {
+        rows.push(("plan file", p.clone()));
+    }
+    out += &facts(&rows).to_string();
+    out.push('\n');
+    out += &counts("Surplus rows by status", "status", &r.by_status, 20);
+    if !r.examples.is_empty() {
+        let mut t = new_table(&["sequence_stepid / device_id / phone", "kept", "deleted"]);
+        for g in &r.examples {
+            t.add_row(vec![
+                Cell::new(format!("{}\n{}\n{}", g.sequence_stepid, g.device_id, g.recipient_phone)),
+                Cell::new(&g.kept_id),
+                Cell::new(g.victim_ids.join("\n")),
+            ]);
+        }
+        out += &format!("\nLargest groups\n{t}\n");
+    }
+    if !r.skipped_examples.is_empty() {
+        let mut t = new_table(&["kept id", "sequence_stepid / device_id / phone", "rows left", "why"]);
+        for s in &r.skipped_examples {
+            t.add_row(vec![
+                Cell::new(&s.kept_id),
+                Cell::new(format!("{}\n{}\n{}", s.sequence_stepid, s.device_id, s.recipient_phone)),
+                num(s.rows_kept),
+                Cell::new(&s.reason),
+            ]);
+        }
+        out += &format!("\nSkipped groups (their copies stay; run dedupe again to re-plan them)\n{t}\n");
+    }
+    if r.near_duplicate_groups > 0 {
+        out += &format!(
+            "\n  ! {} near-duplicate groups (phones differing only in punctuation) are not touched; see `seqfix audit`\n",
+            r.near_duplicate_groups
+        );
+    }
+    if r.dry_run && r.surplus_rows > 0 {
+        out += "\nNext: `seqfix dedupe` deletes these rows (archived, in batches).\n";
+    } else if let (false, Some(id)) = (r.dry_run, &r.run_id) {
+        if r.archived_rows > 0 {
+            out += &format!("\nUndo: `seqfix restore --run {id}` puts the archived rows back.\n");
+        }
+    }
+    out
+}
+
+pub fn restore(r: &RestoreReport) -> String {
+    let mut out = String::new();
+    let title = if r.dry_run { "Restore dry run (nothing was changed)" } else { "Restore" };
+    out += &format!("{title} of the rows dedupe run {} archived, into {}.{}\n", r.run_id, r.database, r.table);
+    out += &facts(&[
+        ("status", r.status.clone()),
+        ("archived rows of the run", format!("{} (in {})", r.archived_rows, r.archive_table)),
+        ("restored rows", r.restored_rows.to_string()),
+        ("batches", r.batches.to_string()),
+        ("elapsed", format!("{:.1} s", r.elapsed_ms as f64 / 1000.0)),
+    ])
+    .to_string();
+    out.push('\n');
+    out += &counts("Archived rows by status", "status", &r.by_status, 20);
     out
 }

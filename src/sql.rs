@@ -23,14 +23,25 @@ pub const LEDGER_FINISH: &str = include_str!("../sql/ledger/finish.sql");
 pub const STATUS_WSREP_ON: &str = include_str!("../sql/status/wsrep_on.sql");
 pub const STATUS_GROUP_REPLICATION_MODE: &str = include_str!("../sql/status/group_replication_mode.sql");
 pub const STATUS_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/status/group_replication_members.sql");
-/// `SHOW REPLICA STATUS` from MariaDB 10.5 / MySQL 8.0.22 (`ServerInfo::has_show_replica_status`).
-pub const SHOW_REPLICA_STATUS: &str = include_str!("../sql/status/show_replica_status.sql");
-pub const SHOW_SLAVE_STATUS: &str = include_str!("../sql/status/show_slave_status.sql");
 pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.sql");
 pub const STATUS_MIGRATION_HISTORY: &str = include_str!("../sql/status/migration_history.sql");
 pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
 pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql");
 pub const STATUS_OVERDUE_CONTACTS: &str = include_str!("../sql/status/overdue_contacts.sql");
+pub const BATCH_SESSION: &str = include_str!("../sql/dedupe/session.sql");
+pub const BATCH_LOCK_WAIT: &str = include_str!("../sql/dedupe/lock_wait.sql");
+pub const DEDUPE_LOCK_BATCH: &str = include_str!("../sql/dedupe/lock_batch.sql");
+pub const DEDUPE_ARCHIVE_BATCH: &str = include_str!("../sql/dedupe/archive_batch.sql");
+pub const DEDUPE_DELETE_BATCH: &str = include_str!("../sql/dedupe/delete_batch.sql");
+pub const DEDUPE_PROBE_DELETE: &str = include_str!("../sql/dedupe/probe_delete.sql");
+pub const ARCHIVE_CREATE: &str = include_str!("../sql/archive/create.sql");
+pub const RESTORE_COUNT: &str = include_str!("../sql/restore/count.sql");
+pub const RESTORE_NEXT_IDS: &str = include_str!("../sql/restore/next_ids.sql");
+pub const RESTORE_INSERT: &str = include_str!("../sql/restore/insert.sql");
+pub const RESTORE_DELETE: &str = include_str!("../sql/restore/delete.sql");
+/// `SHOW REPLICA STATUS` from MariaDB 10.5 / MySQL 8.0.22 (`ServerInfo::has_show_replica_status`).
+pub const SHOW_REPLICA_STATUS: &str = include_str!("../sql/replica/show_replica_status.sql");
+pub const SHOW_SLAVE_STATUS: &str = include_str!("../sql/replica/show_slave_status.sql");
 
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
 pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {
@@ -42,6 +53,58 @@ pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {
     out
 }
 
+/// A piece of SQL text built only from validated identifiers, server-reported column types
+/// or `?` placeholders, never from values: what `render_parts` may splice into a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fragment(String);
+
+impl Fragment {
+    /// `a`, `b`, `c` (backtick-quoted).
+    pub fn columns(cols: &[Ident]) -> Fragment {
+        Fragment(cols.iter().map(Ident::quoted).collect::<Vec<_>>().join(", "))
+    }
+
+    /// `?, ?, ?`: n placeholders for an `IN (...)` list.
+    pub fn placeholders(n: usize) -> Fragment {
+        Fragment(vec!["?"; n].join(", "))
+    }
+
+    /// `CASE `col` WHEN ? THEN ? ... END`: maps n values of `col` to n bound results.
+    pub fn case_map(col: &Ident, n: usize) -> Fragment {
+        Fragment(format!("CASE {} {} END", col.quoted(), vec!["WHEN ? THEN ?"; n].join(" ")))
+    }
+
+    /// A validated name written bare, where SQL wants a word (a character set or collation).
+    pub fn word(name: &Ident) -> Fragment {
+        Fragment(name.as_str().to_string())
+    }
+
+    /// Column definitions `name type ...` whose type text comes from `information_schema`
+    /// (`COLUMN_TYPE`, as the server itself prints it). Built by `archive` only.
+    pub fn definitions(defs: Vec<(Ident, String)>) -> Fragment {
+        Fragment(defs.into_iter().map(|(n, d)| format!("{} {d}", n.quoted())).collect::<Vec<_>>().join(",\n  "))
+    }
+
+    /// A column type as `information_schema.COLUMNS.COLUMN_TYPE` reports it (plus
+    /// `CHARACTER SET`/`COLLATE` words from the same source).
+    pub fn column_type(server_text: &str) -> Fragment {
+        Fragment(server_text.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `render`, plus `{name}` placeholders filled with fragments (column lists, `?` lists).
+pub fn render_parts(template: &str, idents: &[(&str, &Ident)], parts: &[(&str, &Fragment)]) -> String {
+    let mut out = render(template, idents);
+    for (name, part) in parts {
+        out = out.replace(&format!("{{{name}}}"), part.as_str());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +113,21 @@ mod tests {
     fn render_quotes_identifiers() {
         let t = Ident::new("table", "msgs").unwrap();
         assert_eq!(render("SELECT 1 FROM {table} WHERE id = ?", &[("table", &t)]), "SELECT 1 FROM `msgs` WHERE id = ?");
+    }
+
+    #[test]
+    fn fragments() {
+        let id = Ident::new("column", "id").unwrap();
+        let cols = Fragment::columns(&[id.clone(), Ident::new("column", "status").unwrap()]);
+        let t = Ident::new("table", "msgs").unwrap();
+        let sql = render_parts(
+            "SELECT {columns}, {kept} FROM {table} WHERE id IN ({ids})",
+            &[("table", &t)],
+            &[("columns", &cols), ("kept", &Fragment::case_map(&id, 2)), ("ids", &Fragment::placeholders(3))],
+        );
+        assert_eq!(
+            sql,
+            "SELECT `id`, `status`, CASE `id` WHEN ? THEN ? WHEN ? THEN ? END FROM `msgs` WHERE id IN (?, ?, ?)"
+        );
     }
 }

@@ -3,5 +3,6 @@
 mod common;
 
 mod audit;
+mod dedupe;
 mod ops;
 mod status;

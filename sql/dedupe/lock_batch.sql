@@ -1,0 +1,14 @@
+-- First statement of a batch transaction: lock the batch's victims AND their survivors by
+-- primary key (only these rows: `id IN (...)` is a set of unique-key lookups), and say
+-- which of them still share a duplicate key.
+--
+-- DENSE_RANK over (sequence_stepid, recipient_phone, device_id) gives rows whose keys are
+-- equal under the columns' collation the same number: the window's ORDER BY compares with
+-- the collation exactly as the unique index will (case, trailing spaces). Comparing the
+-- strings in the client would not. A victim is deleted only when its rank equals its
+-- survivor's; rows that no longer exist are simply absent from the result.
+SELECT id, sequence_stepid IS NULL AS not_sequence,
+       DENSE_RANK() OVER (ORDER BY sequence_stepid, recipient_phone, device_id) AS key_rank
+FROM {table}
+WHERE id IN ({ids})
+FOR UPDATE

@@ -1,0 +1,426 @@
+//! `seqfix dedupe`: delete the surplus copies of duplicate sequence messages in small,
+//! archived, resumable batches while the application keeps writing.
+//!
+//! Two phases on the one connection that holds the advisory lock:
+//! 1. **plan**: the shared read-only `scan` streams duplicate groups; each victim becomes a
+//!    `PlanRow` (victim, survivor, key) written to an anonymous temporary file (and to
+//!    `--plan-file`). Memory stays flat however large the table; the file holds only victims.
+//!    Spooling rather than deleting while the scan streams keeps the scan's result set from
+//!    sitting open for the whole run (the server drops a client that stops reading for
+//!    `net_write_timeout`, which replica waits would exceed), and gives the progress bar and
+//!    the confirmation the exact number of rows.
+//! 2. **execute**: the plan is read back `--batch-size` rows at a time; each batch is one
+//!    transaction (`execute_batch`): lock victims and survivors by primary key, re-check that
+//!    each victim still shares its survivor's key (`decide`, pure), copy to the archive,
+//!    delete, commit. A crash loses at most the open transaction, which the server rolls back;
+//!    the next run's scan finds exactly the victims that are left.
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::TxOpts;
+use serde::Serialize;
+
+use crate::archive;
+use crate::audit::{KeyCount, ReportHead, Tally};
+use crate::config::{Config, DbConfig, Ident};
+use crate::db::{self, Db};
+use crate::ledger::{self, RunStatus};
+use crate::progress::Progress;
+use crate::replica::{self, Replica};
+use crate::schema::{self, TableInfo};
+use crate::sql;
+use crate::{confirm, interrupt, Outcome};
+
+mod batch;
+pub use batch::{
+    decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision, PlanRow,
+    SkippedGroup, Target, BATCH_RETRIES,
+};
+
+/// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 5;
+/// How many examples (groups, skipped groups) the report keeps.
+pub const EXAMPLES: usize = 10;
+
+/// Everything `dedupe` needs besides the global `Config`, checked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub batch_size: usize,
+    pub archive: Ident,
+    pub dry_run: bool,
+    pub plan_file: Option<PathBuf>,
+    pub yes: bool,
+    pub sleep: Duration,
+    pub max_replica_lag: Duration,
+    pub replicas: Vec<DbConfig>,
+    pub lock_wait_timeout: Duration,
+}
+
+/// A duplicate group as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupExample {
+    pub sequence_stepid: String,
+    pub recipient_phone: String,
+    pub device_id: String,
+    pub kept_id: String,
+    pub victim_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DedupeReport {
+    pub run_id: Option<String>,
+    pub dry_run: bool,
+    /// succeeded, interrupted or dry-run.
+    pub status: String,
+    pub database: String,
+    pub table: String,
+    pub archive_table: String,
+    pub server: String,
+    pub sequence_messages: u64,
+    pub duplicate_groups: u64,
+    /// Victims found by the scan (what a dry run would delete).
+    pub surplus_rows: u64,
+    pub deleted_rows: u64,
+    pub archived_rows: u64,
+    pub skipped_groups: u64,
+    /// Victims left in place because their group was skipped.
+    pub skipped_rows: u64,
+    pub vanished_rows: u64,
+    pub changed_rows: u64,
+    pub batches: u64,
+    pub batch_size: usize,
+    pub batch_retries: u64,
+    pub batch_times: BatchTimes,
+    pub replica_wait_ms: u64,
+    pub scan_ms: u64,
+    pub elapsed_ms: u64,
+    pub by_status: Vec<KeyCount>,
+    pub examples: Vec<GroupExample>,
+    pub skipped_examples: Vec<SkippedGroup>,
+    pub near_duplicate_groups: u64,
+    pub plan_file: Option<String>,
+}
+
+/// The advisory lock that keeps two dedupes (or a dedupe and a restore) off one table.
+/// `GET_LOCK` names are limited to 64 characters; longer ones are shortened by a hash.
+pub fn lock_name(database: &str, table: &Ident) -> String {
+    let name = format!("seqfix.dedupe.{database}.{table}");
+    if name.len() <= 64 {
+        return name;
+    }
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher13::new();
+    h.write(name.as_bytes());
+    format!("seqfix.dedupe.{:016x}", h.finish())
+}
+
+/// What the plan phase learned.
+struct Planned {
+    report: crate::audit::AuditReport,
+    spool: Option<File>,
+    scan: Duration,
+}
+
+/// Phase 1: scan and write the victims to the spool and/or the plan file.
+fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
+    let started = Instant::now();
+    let progress = Progress::bar(cfg.progress, "scanning (the server sorts first)", info.estimated_rows.max(1));
+    let mut spool_w = if spool {
+        Some(csv::Writer::from_writer(tempfile::tempfile().context("cannot create a temporary file for the plan")?))
+    } else {
+        None
+    };
+    let mut plan_w = match plan_file {
+        Some(p) => {
+            Some(csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?)
+        }
+        None => None,
+    };
+    let mut tally = Tally::new(EXAMPLES);
+    // With the unique index in place exact copies cannot exist; the key-only scan is cheaper.
+    let totals = crate::scan::scan(
+        db,
+        &cfg.table,
+        info.unique_key_index().is_some(),
+        |n| {
+            if n % 4096 == 0 {
+                progress.set(n)
+            }
+        },
+        |near| {
+            tally.add(&near);
+            for g in near.groups.iter().filter(|g| g.is_duplicate()) {
+                for row in plan_rows(g) {
+                    if let Some(w) = spool_w.as_mut() {
+                        w.serialize(&row).context("cannot write the plan to a temporary file")?;
+                    }
+                    if let Some(w) = plan_w.as_mut() {
+                        w.serialize(&row).context("cannot write the plan file")?;
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    progress.finish();
+    if let Some(mut w) = plan_w {
+        w.flush().context("cannot write the plan file")?;
+    }
+    let spool = match spool_w {
+        Some(w) => {
+            let mut f = w.into_inner().map_err(|e| anyhow::anyhow!("cannot write the plan: {}", e.error()))?;
+            f.seek(SeekFrom::Start(0))?;
+            Some(f)
+        }
+        None => None,
+    };
+    let report = tally.finish(ReportHead {
+        database: db.database.clone(),
+        table: cfg.table.to_string(),
+        server: db.server.version.clone(),
+        sequence_messages: totals.sequence_messages,
+        unique_index_name: None,
+    });
+    Ok(Planned { report, spool, scan: started.elapsed() })
+}
+
+fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> DedupeReport {
+    let a = &planned.report;
+    DedupeReport {
+        run_id: None,
+        dry_run: opts.dry_run,
+        status: "dry-run".into(),
+        database: db.database.clone(),
+        table: cfg.table.to_string(),
+        archive_table: opts.archive.to_string(),
+        server: db.server.version.clone(),
+        sequence_messages: a.sequence_messages,
+        duplicate_groups: a.duplicate_groups,
+        surplus_rows: a.surplus_rows,
+        deleted_rows: 0,
+        archived_rows: 0,
+        skipped_groups: 0,
+        skipped_rows: 0,
+        vanished_rows: 0,
+        changed_rows: 0,
+        batches: 0,
+        batch_size: opts.batch_size,
+        batch_retries: 0,
+        batch_times: BatchTimes::default(),
+        replica_wait_ms: 0,
+        scan_ms: planned.scan.as_millis() as u64,
+        elapsed_ms: 0,
+        by_status: a.by_status.clone(),
+        examples: a
+            .top_groups
+            .iter()
+            .map(|g| GroupExample {
+                sequence_stepid: g.sequence_stepid.clone(),
+                recipient_phone: g.recipient_phone.clone(),
+                device_id: g.device_id.clone(),
+                kept_id: g.survivor().id.clone(),
+                victim_ids: g.victims().iter().map(|c| c.id.clone()).collect(),
+            })
+            .collect(),
+        skipped_examples: Vec::new(),
+        near_duplicate_groups: a.near_duplicates.groups,
+        plan_file: opts.plan_file.as_ref().map(|p| p.display().to_string()),
+    }
+}
+
+/// Checks, before anything changes, that the user may delete from the table: the probe
+/// runs in a transaction that is rolled back.
+fn probe_privileges(db: &mut Db, table: &Ident) -> Result<()> {
+    let mut tx = db.conn.start_transaction(TxOpts::default())?;
+    let probe = sql::render(sql::DEDUPE_PROBE_DELETE, &[("table", table)]);
+    let result = tx.query_drop(probe);
+    tx.rollback()?;
+    result.map_err(|e| {
+        anyhow::anyhow!(
+            "user {} may not delete from {}.{table}: {e} (grant DELETE, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
+            db.user,
+            db.database
+        )
+    })
+}
+
+/// Runs `dedupe`. Returns the report and how the run ended.
+pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
+    let started = Instant::now();
+    if opts.archive == cfg.table {
+        bail!("--archive-table must differ from --table ({})", cfg.table);
+    }
+    let mut db = db::connect(&cfg.db)?;
+    let info = schema::check(&mut db, &cfg.table, schema::MESSAGE_COLUMNS)?;
+    let columns = archive::copy_columns(&info)?;
+    let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
+
+    if opts.dry_run {
+        let planned = plan(&mut db, cfg, &info, false, opts.plan_file.as_ref())?;
+        let mut report = base_report(&db, cfg, opts, &planned);
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok((report, Outcome::Ok));
+    }
+
+    if !opts.yes && !confirm::can_ask() {
+        confirm::confirm(&format!("delete duplicate sequence messages from {}.{}", db.database, cfg.table), false)?;
+    }
+    let mut replicas = Vec::new();
+    for r in &opts.replicas {
+        replicas.push(Replica::connect(r)?);
+    }
+    let database = db.database.clone();
+    let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    probe_privileges(&mut guard, &cfg.table)?;
+
+    let planned = plan(&mut guard, cfg, &info, true, opts.plan_file.as_ref())?;
+    let mut report = base_report(&guard, cfg, opts, &planned);
+    report.dry_run = false;
+    if report.surplus_rows > 0 {
+        confirm::confirm(
+            &format!(
+                "delete {} surplus rows of {} duplicate groups from {}.{} (archiving them in {})",
+                report.surplus_rows, report.duplicate_groups, database, cfg.table, opts.archive
+            ),
+            opts.yes,
+        )?;
+    }
+
+    // From here on the database changes: the ledger first, so every later failure is recorded.
+    let user = guard.user.clone();
+    let run = ledger::start(&mut guard.conn, "dedupe", &user)?;
+    report.run_id = Some(run.id.clone());
+    let result = execute(
+        &mut guard,
+        cfg,
+        opts,
+        &info,
+        columns,
+        archive_exists,
+        planned.spool,
+        &mut replicas,
+        &mut report,
+        &run.id,
+    );
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(outcome) => {
+            report.status = if outcome == Outcome::Interrupted { "interrupted" } else { "succeeded" }.into();
+            let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
+            ledger::finish(&mut guard.conn, &run, status, &report)?;
+            Ok((report, outcome))
+        }
+        Err(e) => {
+            report.status = "failed".into();
+            if let Err(le) = ledger::finish(&mut guard.conn, &run, RunStatus::Failed, &report) {
+                log::warn!("could not record the failure of run {} in seqfix_runs: {le:#}", run.id);
+            }
+            Err(e.context(format!(
+                "dedupe run {} stopped after deleting {} rows (each archived; every committed batch is complete); run dedupe again to finish",
+                run.id, report.deleted_rows
+            )))
+        }
+    }
+}
+
+/// Phase 2: the batches.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    db: &mut Db,
+    cfg: &Config,
+    opts: &Options,
+    info: &TableInfo,
+    columns: Vec<Ident>,
+    archive_exists: bool,
+    spool: Option<File>,
+    replicas: &mut [Replica],
+    report: &mut DedupeReport,
+    run_id: &str,
+) -> Result<Outcome> {
+    if report.surplus_rows == 0 {
+        return Ok(Outcome::Ok);
+    }
+    if !archive_exists {
+        archive::create(db, info, &opts.archive)?;
+    }
+    db.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
+    db.conn
+        .exec_drop(sql::BATCH_LOCK_WAIT, (opts.lock_wait_timeout.as_secs().max(1),))
+        .context("cannot set innodb_lock_wait_timeout for the batches")?;
+    interrupt::install();
+    let target =
+        Target { table: cfg.table.clone(), archive: opts.archive.clone(), columns, run_id: run_id.to_string() };
+    let progress = Progress::bar(cfg.progress, "deleting", report.surplus_rows);
+    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(spool.context("no plan to execute")?));
+    let mut times: Vec<Duration> = Vec::new();
+    let mut batch: Vec<PlanRow> = Vec::with_capacity(opts.batch_size);
+    let mut rows = reader.deserialize::<PlanRow>();
+    let mut last_skipped: Option<String> = None;
+    loop {
+        batch.clear();
+        for row in rows.by_ref().take(opts.batch_size) {
+            batch.push(row.context("cannot read the plan back from its temporary file")?);
+        }
+        if batch.is_empty() {
+            break;
+        }
+        if interrupt::requested() {
+            return Ok(Outcome::Interrupted);
+        }
+        if !replicas.is_empty() {
+            let waited = replica::wait_for(replicas, opts.max_replica_lag, &progress, interrupt::requested)?;
+            report.replica_wait_ms += waited.as_millis() as u64;
+            if interrupt::requested() {
+                return Ok(Outcome::Interrupted);
+            }
+        }
+        let r = execute_batch_with_retry(&mut db.conn, &target, &batch).with_context(|| {
+            format!("batch {} ({} victims) failed and was rolled back", report.batches + 1, batch.len())
+        })?;
+        report.batches += 1;
+        report.batch_retries += u64::from(r.retries);
+        report.deleted_rows += r.archived;
+        report.archived_rows += r.archived;
+        report.vanished_rows += r.decision.vanished;
+        report.changed_rows += r.decision.changed;
+        for s in r.decision.skipped {
+            report.skipped_rows += s.rows_kept;
+            // A group cut by a batch boundary is counted once.
+            if last_skipped.as_deref() != Some(s.kept_id.as_str()) {
+                report.skipped_groups += 1;
+                last_skipped = Some(s.kept_id.clone());
+                if report.skipped_examples.len() < EXAMPLES {
+                    report.skipped_examples.push(s);
+                }
+            }
+        }
+        times.push(r.duration);
+        report.batch_times = BatchTimes::of(&times);
+        progress.inc(batch.len() as u64);
+        if !opts.sleep.is_zero() {
+            let until = Instant::now() + opts.sleep;
+            while Instant::now() < until && !interrupt::requested() {
+                std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+            }
+        }
+    }
+    progress.finish();
+    Ok(if interrupt::requested() { Outcome::Interrupted } else { Outcome::Ok })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names_fit_get_lock() {
+        let t = Ident::new("table", "broadcast_messages").unwrap();
+        assert_eq!(lock_name("app", &t), "seqfix.dedupe.app.broadcast_messages");
+        let long = lock_name(&"d".repeat(64), &t);
+        assert!(long.len() <= 64 && long.starts_with("seqfix.dedupe."), "{long}");
+    }
+}

@@ -1,0 +1,331 @@
+//! One batch of a dedupe: the plan rows it works on, the pure decision of which victims
+//! may go (`decide`), and the transaction that locks, re-checks, archives and deletes them
+//! (`execute_batch`). Kept apart from the run loop so tests can drive a batch directly,
+//! e.g. with a plan whose survivor someone deleted after planning.
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::{Conn, TxOpts, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Ident;
+use crate::db;
+use crate::scan::ExactGroup;
+use crate::sql::{self, Fragment};
+
+/// How many times a batch that hit a lock wait timeout or a deadlock is tried again.
+pub const BATCH_RETRIES: u32 = 5;
+
+/// One victim of the plan: the row to delete, the row kept in its place, and the key they
+/// share. Also the CSV record of `--plan-file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRow {
+    pub victim_id: String,
+    pub kept_id: String,
+    pub sequence_stepid: String,
+    pub recipient_phone: String,
+    pub device_id: String,
+}
+
+/// The plan rows of one duplicate group, survivor first out.
+pub fn plan_rows(g: &ExactGroup) -> impl Iterator<Item = PlanRow> + '_ {
+    g.victims().iter().map(move |v| PlanRow {
+        victim_id: v.id.clone(),
+        kept_id: g.survivor().id.clone(),
+        sequence_stepid: g.sequence_stepid.clone(),
+        recipient_phone: g.recipient_phone.clone(),
+        device_id: g.device_id.clone(),
+    })
+}
+
+/// A group a batch left alone because its survivor is gone or no longer has the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedGroup {
+    pub kept_id: String,
+    pub sequence_stepid: String,
+    pub recipient_phone: String,
+    pub device_id: String,
+    /// Victims of this batch left in place.
+    pub rows_kept: u64,
+    pub reason: String,
+}
+
+/// What a batch does with its plan rows, given what the locking read found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// (victim, survivor) pairs to archive and delete.
+    pub delete: Vec<(String, String)>,
+    pub skipped: Vec<SkippedGroup>,
+    /// Victims already gone (deleted by someone else or an earlier run).
+    pub vanished: u64,
+    /// Victims whose key changed, so they no longer duplicate their survivor.
+    pub changed: u64,
+}
+
+/// Decides a batch. `locked` maps each id the locking read found to its key rank (rows
+/// with equal ranks share the key under the collation; `None`: not a sequence message
+/// any more). Never deletes a victim unless its survivor exists with the same key, so
+/// the last copy of a message is never deleted. Pure.
+pub fn decide(batch: &[PlanRow], locked: &HashMap<String, Option<u64>>) -> Decision {
+    let mut d = Decision::default();
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_kept: HashMap<&str, Vec<&PlanRow>> = HashMap::new();
+    for r in batch {
+        by_kept.entry(&r.kept_id).or_insert_with(|| {
+            order.push(&r.kept_id);
+            Vec::new()
+        });
+        by_kept.get_mut(r.kept_id.as_str()).unwrap().push(r);
+    }
+    for kept in order {
+        let rows = &by_kept[kept];
+        let skip = |reason: &str| SkippedGroup {
+            kept_id: kept.to_string(),
+            sequence_stepid: rows[0].sequence_stepid.clone(),
+            recipient_phone: rows[0].recipient_phone.clone(),
+            device_id: rows[0].device_id.clone(),
+            rows_kept: rows.iter().filter(|r| locked.contains_key(&r.victim_id)).count() as u64,
+            reason: reason.to_string(),
+        };
+        let key = match locked.get(kept) {
+            None => {
+                d.skipped.push(skip("the kept row no longer exists"));
+                continue;
+            }
+            Some(None) => {
+                d.skipped.push(skip("the kept row is no longer a sequence message"));
+                continue;
+            }
+            Some(Some(k)) => *k,
+        };
+        let (mut present, mut changed) = (0, 0);
+        for r in rows {
+            match locked.get(&r.victim_id) {
+                None => d.vanished += 1,
+                Some(Some(k)) if *k == key => {
+                    present += 1;
+                    d.delete.push((r.victim_id.clone(), r.kept_id.clone()))
+                }
+                Some(_) => {
+                    present += 1;
+                    changed += 1
+                }
+            }
+        }
+        d.changed += changed;
+        // No remaining copy shares the kept row's key any more: most likely the kept row
+        // itself was changed. Report the group as skipped.
+        if changed > 0 && changed == present {
+            d.skipped.push(skip("the kept row's key changed"));
+        }
+    }
+    d
+}
+
+/// Where a batch copies from and to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub table: Ident,
+    pub archive: Ident,
+    /// The source's columns, as the server reports them.
+    pub columns: Vec<Ident>,
+    pub run_id: String,
+}
+
+/// What one committed batch did.
+#[derive(Debug, Clone, Default)]
+pub struct BatchResult {
+    pub archived: u64,
+    pub decision: Decision,
+    /// Attempts beyond the first (lock wait timeouts, deadlocks).
+    pub retries: u32,
+    /// Time of the committed attempt, from START TRANSACTION to COMMIT.
+    pub duration: Duration,
+}
+
+fn values(items: impl IntoIterator<Item = String>) -> Vec<Value> {
+    items.into_iter().map(Value::from).collect()
+}
+
+/// Runs one batch as one transaction on `conn` (the connection holding the advisory lock).
+/// Public so that tests can drive it with a plan whose rows they changed after planning.
+pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Result<BatchResult> {
+    if batch.is_empty() {
+        return Ok(BatchResult::default());
+    }
+    let started = Instant::now();
+    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
+    let mut ids: Vec<String> = Vec::with_capacity(batch.len() * 2);
+    let mut seen = std::collections::HashSet::new();
+    for r in batch {
+        for id in [&r.victim_id, &r.kept_id] {
+            if seen.insert(id.as_str()) {
+                ids.push(id.clone());
+            }
+        }
+    }
+    // Padded to twice the batch (repeating an id changes nothing in an IN list) so that
+    // every full batch sends the same statement text, which the driver then prepares once.
+    ids.resize(batch.len() * 2, ids[0].clone());
+    let lock = sql::render_parts(
+        sql::DEDUPE_LOCK_BATCH,
+        &[("table", &target.table)],
+        &[("ids", &Fragment::placeholders(ids.len()))],
+    );
+    let rows: Vec<(String, i64, u64)> =
+        tx.exec(lock, values(ids)).context("cannot lock the batch's rows (SELECT ... FOR UPDATE)")?;
+    let locked: HashMap<String, Option<u64>> =
+        rows.into_iter().map(|(id, not_seq, rank)| (id, (not_seq == 0).then_some(rank))).collect();
+    let decision = decide(batch, &locked);
+    let locked_at = started.elapsed();
+    let n = decision.delete.len();
+    if n > 0 {
+        let id_col = Ident::new("column", "id")?;
+        let insert = sql::render_parts(
+            sql::DEDUPE_ARCHIVE_BATCH,
+            &[("table", &target.table), ("archive", &target.archive)],
+            &[
+                ("columns", &Fragment::columns(&target.columns)),
+                ("kept_id", &Fragment::case_map(&id_col, n)),
+                ("ids", &Fragment::placeholders(n)),
+            ],
+        );
+        let mut params: Vec<Value> = vec![Value::from(target.run_id.as_str())];
+        for (victim, kept) in &decision.delete {
+            params.push(Value::from(victim.as_str()));
+            params.push(Value::from(kept.as_str()));
+        }
+        params.extend(decision.delete.iter().map(|(v, _)| Value::from(v.as_str())));
+        tx.exec_drop(insert, params).with_context(|| format!("cannot copy the batch into {}", target.archive))?;
+        if tx.affected_rows() != n as u64 {
+            bail!("archiving copied {} rows where {n} were locked; rolled back", tx.affected_rows());
+        }
+        let delete = sql::render_parts(
+            sql::DEDUPE_DELETE_BATCH,
+            &[("table", &target.table)],
+            &[("ids", &Fragment::placeholders(n))],
+        );
+        tx.exec_drop(delete, values(decision.delete.iter().map(|(v, _)| v.clone())))
+            .with_context(|| format!("cannot delete the batch from {}", target.table))?;
+        if tx.affected_rows() != n as u64 {
+            bail!("deleting removed {} rows where {n} were archived; rolled back", tx.affected_rows());
+        }
+    }
+    let written_at = started.elapsed();
+    tx.commit().context("cannot commit the batch")?;
+    log::debug!(
+        "batch of {} rows: lock {:?}, archive+delete {:?}, commit {:?}",
+        batch.len(),
+        locked_at,
+        written_at - locked_at,
+        started.elapsed() - written_at
+    );
+    Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed() })
+}
+
+/// `execute_batch`, tried again after a lock wait timeout (1205) or a deadlock (1213):
+/// the server rolled the transaction back (we also drop it), so a retry starts clean.
+pub fn execute_batch_with_retry(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Result<BatchResult> {
+    let mut attempt = 0;
+    loop {
+        match execute_batch(conn, target, batch) {
+            Ok(mut r) => {
+                r.retries = attempt;
+                return Ok(r);
+            }
+            Err(e) if attempt < BATCH_RETRIES && matches!(db::server_error_code(&e), Some(1205 | 1213)) => {
+                attempt += 1;
+                log::warn!("batch hit {e:#}; retrying ({attempt}/{BATCH_RETRIES})");
+                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Per-batch transaction times, for the report (and the benchmarks that read it).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BatchTimes {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl BatchTimes {
+    /// Nearest-rank percentiles. Pure.
+    pub fn of(durations: &[Duration]) -> BatchTimes {
+        if durations.is_empty() {
+            return BatchTimes::default();
+        }
+        let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(|a, b| a.total_cmp(b));
+        let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        BatchTimes { p50_ms: round(rank(0.50)), p99_ms: round(rank(0.99)), max_ms: round(ms[ms.len() - 1]) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(victim: &str, kept: &str) -> PlanRow {
+        PlanRow {
+            victim_id: victim.into(),
+            kept_id: kept.into(),
+            sequence_stepid: "s".into(),
+            recipient_phone: "60".into(),
+            device_id: "d".into(),
+        }
+    }
+
+    fn locked(rows: &[(&str, Option<u64>)]) -> HashMap<String, Option<u64>> {
+        rows.iter().map(|(id, k)| (id.to_string(), *k)).collect()
+    }
+
+    #[test]
+    fn deletes_victims_sharing_the_survivors_key() {
+        let batch = [row("b", "a"), row("c", "a"), row("e", "d")];
+        let d =
+            decide(&batch, &locked(&[("a", Some(1)), ("b", Some(1)), ("c", Some(1)), ("d", Some(2)), ("e", Some(2))]));
+        assert_eq!(d.delete, vec![("b".into(), "a".into()), ("c".into(), "a".into()), ("e".into(), "d".into())]);
+        assert!(d.skipped.is_empty());
+    }
+
+    #[test]
+    fn never_deletes_when_the_survivor_is_gone() {
+        let batch = [row("b", "a"), row("c", "a"), row("e", "d")];
+        let d = decide(&batch, &locked(&[("b", Some(1)), ("c", Some(1)), ("d", Some(2)), ("e", Some(2))]));
+        assert_eq!(d.delete, vec![("e".into(), "d".into())]);
+        assert_eq!(d.skipped.len(), 1);
+        assert_eq!((d.skipped[0].kept_id.as_str(), d.skipped[0].rows_kept), ("a", 2));
+        let d = decide(&batch[..1], &locked(&[("a", None), ("b", Some(1))]));
+        assert!(d.delete.is_empty());
+        assert!(d.skipped[0].reason.contains("no longer a sequence message"));
+    }
+
+    #[test]
+    fn vanished_and_changed_victims_are_left_alone() {
+        let batch = [row("b", "a"), row("c", "a"), row("x", "a")];
+        let d = decide(&batch, &locked(&[("a", Some(1)), ("b", Some(2))]));
+        assert!(d.delete.is_empty());
+        assert_eq!((d.vanished, d.changed), (2, 1));
+        assert_eq!(d.skipped.len(), 1, "every remaining victim differs: the survivor's key changed");
+        let d = decide(&batch, &locked(&[("a", Some(1)), ("b", Some(2)), ("c", Some(1))]));
+        assert_eq!(d.delete, vec![("c".into(), "a".into())]);
+        assert!(d.skipped.is_empty());
+    }
+
+    #[test]
+    fn percentiles() {
+        let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
+        let t = BatchTimes::of(&ms(&[5, 1, 3, 2, 4]));
+        assert_eq!((t.p50_ms, t.p99_ms, t.max_ms), (3.0, 5.0, 5.0));
+        assert_eq!(BatchTimes::of(&[]), BatchTimes::default());
+        let hundred: Vec<u64> = (1..=100).collect();
+        let t = BatchTimes::of(&ms(&hundred));
+        assert_eq!((t.p50_ms, t.p99_ms, t.max_ms), (50.0, 99.0, 100.0));
+    }
+}

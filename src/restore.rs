@@ -1,0 +1,200 @@
+//! `seqfix restore --run RUN_ID`: put the rows a dedupe run archived back into the source
+//! table, in batches, each one transaction that inserts the rows and removes them from the
+//! archive together (so a row is live or archived, never both). Refuses while the unique
+//! index exists: the restored rows are exactly the duplicates it forbids.
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::{TxOpts, Value};
+use serde::Serialize;
+
+use crate::archive;
+use crate::audit::KeyCount;
+use crate::config::{Config, Ident};
+use crate::db::{self, Db};
+use crate::dedupe::{lock_name, BatchTimes};
+use crate::ledger::{self, RunStatus};
+use crate::progress::Progress;
+use crate::schema;
+use crate::sql::{self, Fragment};
+use crate::{confirm, interrupt, Outcome};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub run_id: String,
+    pub archive: Ident,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// The dedupe run whose rows are restored.
+    pub run_id: String,
+    /// This restore's own run in the ledger (none for a dry run).
+    pub restore_run_id: Option<String>,
+    pub dry_run: bool,
+    pub status: String,
+    pub database: String,
+    pub table: String,
+    pub archive_table: String,
+    /// Rows of the run found in the archive.
+    pub archived_rows: u64,
+    pub restored_rows: u64,
+    pub batches: u64,
+    pub batch_times: BatchTimes,
+    pub by_status: Vec<KeyCount>,
+    pub elapsed_ms: u64,
+}
+
+/// Restores one batch; returns how many rows came back (0: nothing left).
+fn restore_batch(db: &mut Db, table: &Ident, archive: &Ident, columns: &[Ident], opts: &Options) -> Result<u64> {
+    let mut tx = db.conn.start_transaction(TxOpts::default())?;
+    let next = sql::render(sql::RESTORE_NEXT_IDS, &[("archive", archive)]);
+    let ids: Vec<String> =
+        tx.exec(next, (opts.run_id.as_str(), opts.batch_size as u64)).context("cannot read the next batch")?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = ids.len();
+    let mut params: Vec<Value> = vec![Value::from(opts.run_id.as_str())];
+    params.extend(ids.iter().map(|i| Value::from(i.as_str())));
+    let insert = sql::render_parts(
+        sql::RESTORE_INSERT,
+        &[("table", table), ("archive", archive)],
+        &[("columns", &Fragment::columns(columns)), ("ids", &Fragment::placeholders(n))],
+    );
+    tx.exec_drop(insert, params.clone()).map_err(|e| {
+        let hint = match &e {
+            mysql::Error::MySqlError(m) if m.code == 1062 => {
+                " (a row with one of these ids, or with the same key under a unique index, is live again)"
+            }
+            _ => "",
+        };
+        anyhow::Error::new(e).context(format!("cannot put archived rows back into {table}{hint}"))
+    })?;
+    if tx.affected_rows() != n as u64 {
+        bail!("restoring inserted {} rows where {n} were archived; rolled back", tx.affected_rows());
+    }
+    let delete =
+        sql::render_parts(sql::RESTORE_DELETE, &[("archive", archive)], &[("ids", &Fragment::placeholders(n))]);
+    tx.exec_drop(delete, params).with_context(|| format!("cannot remove restored rows from {archive}"))?;
+    tx.commit().context("cannot commit the batch")?;
+    Ok(n as u64)
+}
+
+pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
+    let started = Instant::now();
+    if uuid::Uuid::parse_str(&opts.run_id).is_err() {
+        bail!("--run {:?} is not a run id: pass the run_id a dedupe printed (see the seqfix_runs table)", opts.run_id);
+    }
+    let mut db = db::connect(&cfg.db)?;
+    let info = schema::check(&mut db, &cfg.table, schema::MESSAGE_COLUMNS)?;
+    if let Some(ix) = info.unique_key_index() {
+        bail!(
+            "{}.{} has the unique index {} on (sequence_stepid, recipient_phone, device_id), which the restored duplicates would violate; \
+             drop it first with `seqfix migrate --down` or `ALTER TABLE {} DROP INDEX {}` (nothing was changed)",
+            db.database,
+            cfg.table,
+            ix.name,
+            cfg.table.quoted(),
+            ix.name
+        );
+    }
+    if !archive::check_existing(&mut db, &info, &opts.archive)? {
+        bail!(
+            "archive table {}.{} does not exist: nothing to restore (check --archive-table)",
+            db.database,
+            opts.archive
+        );
+    }
+    let columns = archive::copy_columns(&info)?;
+    let count = sql::render(sql::RESTORE_COUNT, &[("archive", &opts.archive)]);
+    let by_status: Vec<(Option<String>, u64)> = db.conn.exec(count, (opts.run_id.as_str(),))?;
+    let archived_rows: u64 = by_status.iter().map(|(_, n)| n).sum();
+    if archived_rows == 0 {
+        bail!(
+            "unknown run {}: archive table {}.{} holds no rows of it (already restored, or a different --archive-table?)",
+            opts.run_id,
+            db.database,
+            opts.archive
+        );
+    }
+    let mut report = RestoreReport {
+        run_id: opts.run_id.clone(),
+        restore_run_id: None,
+        dry_run: opts.dry_run,
+        status: "dry-run".into(),
+        database: db.database.clone(),
+        table: cfg.table.to_string(),
+        archive_table: opts.archive.to_string(),
+        archived_rows,
+        restored_rows: 0,
+        batches: 0,
+        batch_times: BatchTimes::default(),
+        by_status: by_status
+            .into_iter()
+            .map(|(s, rows)| KeyCount { key: s.unwrap_or_else(|| "(null)".into()), rows })
+            .collect(),
+        elapsed_ms: 0,
+    };
+    if opts.dry_run {
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok((report, Outcome::Ok));
+    }
+    confirm::confirm(
+        &format!(
+            "put {archived_rows} archived rows of run {} back into {}.{}",
+            opts.run_id, report.database, cfg.table
+        ),
+        opts.yes,
+    )?;
+    let database = db.database.clone();
+    let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    let user = guard.user.clone();
+    let run = ledger::start(&mut guard.conn, "restore", &user)?;
+    report.restore_run_id = Some(run.id.clone());
+    guard.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
+    guard
+        .conn
+        .exec_drop(sql::BATCH_LOCK_WAIT, (crate::dedupe::DEFAULT_LOCK_WAIT_SECS,))
+        .context("cannot set innodb_lock_wait_timeout for the batches")?;
+    interrupt::install();
+    let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
+    let mut times = Vec::new();
+    let result: Result<Outcome> = (|| loop {
+        if interrupt::requested() {
+            return Ok(Outcome::Interrupted);
+        }
+        let t = Instant::now();
+        let n = restore_batch(&mut guard, &cfg.table, &opts.archive, &columns, opts)
+            .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
+        if n == 0 {
+            return Ok(Outcome::Ok);
+        }
+        times.push(t.elapsed());
+        report.batches += 1;
+        report.restored_rows += n;
+        report.batch_times = BatchTimes::of(&times);
+        progress.inc(n);
+    })();
+    progress.finish();
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(outcome) => {
+            let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
+            report.status = status.as_str().into();
+            ledger::finish(&mut guard.conn, &run, status, &report)?;
+            Ok((report, outcome))
+        }
+        Err(e) => {
+            report.status = "failed".into();
+            if let Err(le) = ledger::finish(&mut guard.conn, &run, RunStatus::Failed, &report) {
+                log::warn!("could not record the failure of run {} in seqfix_runs: {le:#}", run.id);
+            }
+            Err(e.context(format!("restore stopped after {} rows; run it again to continue", report.restored_rows)))
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! `seqfix dedupe` and `seqfix restore` against generated data whose answer the test computes
+//! itself (`Expected`): exactness, dry run, crashes of the process and of the server,
+//! concurrent writers, a survivor deleted under a plan, restore, bad input, replica lag.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+use seqfix::fixture::{Message, Spec};
+
+use crate::common::{enc, Expected, Server, ServerOpts, TestDb, TEST_PASSWORD, TEST_USER};
+
+fn set(ids: Vec<String>) -> BTreeSet<String> {
+    ids.into_iter().collect()
+}
+
+fn table_exists(db: &TestDb, table: &str) -> bool {
+    let n: u64 = db
+        .conn()
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            (table,),
+        )
+        .unwrap()
+        .unwrap();
+    n == 1
+}
+
+/// victim id → kept id, as the archive records it.
+fn archived(db: &TestDb) -> BTreeMap<String, String> {
+    db.conn().query("SELECT id, seqfix_kept_id FROM seqfix_archive").unwrap().into_iter().collect()
+}
+
+/// Every original row is live XOR archived: never both, never neither.
+fn assert_live_xor_archived(db: &TestDb, rows: &[Message]) {
+    let live = set(db.ids("broadcast_messages"));
+    let arch: BTreeSet<String> =
+        if table_exists(db, "seqfix_archive") { archived(db).into_keys().collect() } else { BTreeSet::new() };
+    let both: Vec<&String> = live.intersection(&arch).collect();
+    assert!(both.is_empty(), "rows both live and archived: {both:?}");
+    let original: BTreeSet<String> = rows.iter().map(|m| m.id.clone()).collect();
+    let union: BTreeSet<String> = live.union(&arch).cloned().collect();
+    assert_eq!(union, original, "every original row must be live or archived");
+}
+
+/// After a complete dedupe: exactly the expected rows live, exactly the victims archived
+/// with their survivors.
+fn assert_exact(db: &TestDb, rows: &[Message]) {
+    let exp = Expected::of(rows);
+    let victims: BTreeSet<String> = exp.victims().into_iter().collect();
+    let want_live: BTreeSet<String> = rows.iter().map(|m| m.id.clone()).filter(|id| !victims.contains(id)).collect();
+    assert_eq!(set(db.ids("broadcast_messages")), want_live);
+    assert_eq!(archived(db), exp.survivor_of());
+    assert_eq!(db.count("broadcast_messages") + db.count("seqfix_archive"), rows.len() as u64);
+}
+
+fn run_status(db: &TestDb, run_id: &str) -> String {
+    db.conn().exec_first("SELECT status FROM seqfix_runs WHERE run_id = ?", (run_id,)).unwrap().unwrap()
+}
+
+#[test]
+fn deletes_exactly_the_victims_and_archives_them() {
+    let db = TestDb::new("dedupe_exact");
+    let rows = db.load_messages(&Spec::new(6_000, 31));
+    let exp = Expected::of(&rows);
+    assert!(exp.surplus() > 200, "the generator should make duplicates");
+    let nulls = exp.duplicate_groups().iter().any(|g| g.iter().any(|m| m.created_at.is_none()));
+    let ties = exp.duplicate_groups().iter().any(|g| g.len() > 1 && g[0].created_at == g[1].created_at);
+    assert!(nulls && ties && rows.iter().any(|m| m.sequence_stepid.is_none()), "generator covers the hard cases");
+
+    let j =
+        db.seqfix().args(["dedupe", "--yes", "--batch-size", "100", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["dry_run"], false);
+    assert_eq!(j["duplicate_groups"], exp.duplicate_groups().len() as u64);
+    assert_eq!(j["surplus_rows"], exp.surplus() as u64);
+    assert_eq!(j["deleted_rows"], exp.surplus() as u64);
+    assert_eq!(j["archived_rows"], exp.surplus() as u64);
+    assert_eq!(j["skipped_groups"], 0);
+    assert_eq!(j["batches"], exp.surplus().div_ceil(100) as u64);
+    assert!(j["batch_times"]["max_ms"].as_f64().unwrap() > 0.0);
+    assert_exact(&db, &rows);
+    let run_id = j["run_id"].as_str().unwrap().to_string();
+    assert_eq!(run_status(&db, &run_id), "succeeded");
+    let in_run: u64 = db
+        .conn()
+        .exec_first("SELECT COUNT(*) FROM seqfix_archive WHERE seqfix_run_id = ?", (&run_id,))
+        .unwrap()
+        .unwrap();
+    assert_eq!(in_run, exp.surplus() as u64);
+
+    // The archive holds the victims' values as generated.
+    let by_id: BTreeMap<&str, &Message> = rows.iter().map(|m| (m.id.as_str(), m)).collect();
+    let got: Vec<(String, String, String, Option<i64>, String)> = db
+        .conn()
+        .query("SELECT id, status, content, UNIX_TIMESTAMP(created_at), recipient_name FROM seqfix_archive")
+        .unwrap();
+    for (id, status, content, created, name) in got {
+        let m = by_id[id.as_str()];
+        assert_eq!(
+            (status, content, created, name),
+            (m.status.clone(), m.content.clone(), m.created_at, m.recipient_name.clone())
+        );
+    }
+
+    // Deterministic rule: a second run finds nothing.
+    let j2 = db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j2["deleted_rows"], 0);
+    assert_eq!(j2["duplicate_groups"], 0);
+    assert_exact(&db, &rows);
+
+    // The table report renders.
+    let out = db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
+    assert!(out.stdout.contains("deleted rows"), "{}", out.stdout);
+}
+
+#[test]
+fn dry_run_changes_nothing_and_writes_the_plan() {
+    let db = TestDb::new("dedupe_dry");
+    let rows = db.load_messages(&Spec::new(3_000, 32));
+    let exp = Expected::of(&rows);
+    let before = db.checksum("broadcast_messages");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.csv");
+    let j = db
+        .seqfix()
+        .args(["dedupe", "--dry-run", "--format", "json", "--plan-file", plan.to_str().unwrap()])
+        .run()
+        .expect_code(0)
+        .json();
+    assert_eq!(j["dry_run"], true);
+    assert!(j["run_id"].is_null());
+    assert_eq!(j["surplus_rows"], exp.surplus() as u64);
+    assert_eq!(j["duplicate_groups"], exp.duplicate_groups().len() as u64);
+    assert_eq!(j["deleted_rows"], 0);
+    let by_status_total: u64 = j["by_status"].as_array().unwrap().iter().map(|k| k["rows"].as_u64().unwrap()).sum();
+    assert_eq!(by_status_total, exp.surplus() as u64);
+    assert!(!j["examples"].as_array().unwrap().is_empty());
+    assert_eq!(db.checksum("broadcast_messages"), before);
+    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+
+    let mut reader = csv::Reader::from_path(&plan).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header, ["victim_id", "kept_id", "sequence_stepid", "recipient_phone", "device_id"]);
+    let mut got = BTreeMap::new();
+    for rec in reader.records() {
+        let rec = rec.unwrap();
+        let key = (rec[2].to_string(), rec[3].to_string(), rec[4].to_string());
+        let group = &exp.groups[&key];
+        assert_eq!(group[0].id, rec[1], "kept id is the group's survivor");
+        got.insert(rec[0].to_string(), rec[1].to_string());
+    }
+    assert_eq!(got, exp.survivor_of());
+
+    // Without a terminal and without --yes a real run refuses, nothing changed.
+    db.seqfix().args(["dedupe"]).run().expect_error("pass --yes");
+    assert_eq!(db.checksum("broadcast_messages"), before);
+    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+}
+
+/// A process killed with SIGKILL while the server was running its statement keeps its
+/// connection, and so its advisory lock, until the server notices; wait for that.
+fn wait_lock_free(db: &TestDb) {
+    let name = format!("seqfix.dedupe.{}.broadcast_messages", db.name);
+    let start = Instant::now();
+    while db.conn().exec_first::<i64, _, _>("SELECT IS_FREE_LOCK(?)", (&name,)).unwrap() != Some(1) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the killed run's lock was never released");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn archived_count(db: &TestDb) -> u64 {
+    db.conn().query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten().unwrap_or(0)
+}
+
+/// Spawns a slow dedupe (small batches, a pause between them) and SIGKILLs it once the
+/// archive holds `more` rows beyond `base` (0: at once, during the scan), plus `extra` to
+/// land at varying points of the batch cycle.
+fn kill_during(db: &TestDb, more: u64, extra: Duration) {
+    wait_lock_free(db);
+    let base = archived_count(db);
+    let mut child =
+        db.seqfix().args(["dedupe", "--yes", "--batch-size", "15", "--sleep", "40ms", "--no-progress"]).spawn();
+    let start = Instant::now();
+    while more > 0 && archived_count(db) < base + more && start.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!("dedupe ended before it could be killed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(extra);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+}
+
+#[test]
+fn sigkill_at_any_point_loses_nothing_and_a_rerun_finishes() {
+    let db = TestDb::new("dedupe_sigkill");
+    let rows = db.load_messages(&Spec::new(5_000, 33));
+    let exp = Expected::of(&rows);
+    assert!(exp.surplus() / 15 > 15, "enough batches to kill in the middle");
+    // During the scan, then after some batches at different points of the batch cycle.
+    for (more, extra_ms) in [(0, 30), (15, 0), (30, 7), (45, 21), (15, 33)] {
+        kill_during(&db, more, Duration::from_millis(extra_ms));
+        assert_live_xor_archived(&db, &rows);
+    }
+    let n = archived_count(&db);
+    assert!(n > 0 && n < exp.surplus() as u64, "the kills landed mid-run: {n} of {} archived", exp.surplus());
+    let running: u64 =
+        db.conn().query_first("SELECT COUNT(*) FROM seqfix_runs WHERE status = 'running'").unwrap().unwrap();
+    assert!(running >= 4, "killed runs stay marked running");
+    wait_lock_free(&db);
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
+    assert_exact(&db, &rows);
+}
+
+#[test]
+fn server_killed_mid_run_loses_nothing_and_a_rerun_finishes() {
+    let mut server = Server::start(ServerOpts::default());
+    let db = server.fresh_db("dedupe_server_kill");
+    let rows = db.load_messages(&Spec::new(4_000, 34));
+    let mut child =
+        db.seqfix().args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "40ms", "--no-progress"]).spawn();
+    // Kill the server once some batches have committed.
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let mut c = db.conn();
+        let done: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+        if done.unwrap_or(0) > 30 || start.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+    }
+    server.kill();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("run dedupe again"), "{stderr}");
+    server.restart();
+    assert_live_xor_archived(&db, &rows);
+    assert!(db.count("seqfix_archive") > 0);
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
+    assert_exact(&db, &rows);
+}
+
+#[test]
+fn concurrent_inserts_are_neither_lost_nor_blocked() {
+    let db = TestDb::new("dedupe_concurrent");
+    let rows = db.load_messages(&Spec::new(5_000, 35));
+    let template = rows.iter().find(|m| m.sequence_stepid.is_some()).unwrap().clone();
+    let mut child =
+        db.seqfix().args(["dedupe", "--yes", "--batch-size", "50", "--sleep", "10ms", "--no-progress"]).spawn();
+    let mut conn = db.conn();
+    let mut inserted = Vec::new();
+    let mut max_latency = Duration::ZERO;
+    let mut n = 0u64;
+    while child.try_wait().unwrap().is_none() || n < 20 {
+        n += 1;
+        // A new message: fresh id and fresh step, so never a duplicate of anything.
+        let id = format!("c0ffee00-0000-4000-8000-{n:012}");
+        let step = format!("5e9e0000-0000-4000-8000-{n:012}");
+        let t = Instant::now();
+        conn.exec_drop(
+            "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, recipient_phone, message_type, \
+             content, status, created_at, sequence_stepid) VALUES (?, ?, ?, ?, ?, 'text', 'hi', 'pending', NOW(), ?)",
+            (&id, &template.user_id, &template.device_id, &template.sequence_id, &template.recipient_phone, &step),
+        )
+        .unwrap();
+        max_latency = max_latency.max(t.elapsed());
+        inserted.push(id);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let live = set(db.ids("broadcast_messages"));
+    for id in &inserted {
+        assert!(live.contains(id), "concurrent insert {id} was lost");
+    }
+    // Generous bound tied to the batch lock wait timeout (5 s), not a speed claim: an
+    // insert must never queue behind a lock dedupe holds for longer than a batch may.
+    assert!(max_latency < Duration::from_secs(5), "an insert waited {max_latency:?}");
+    let all: Vec<Message> = rows;
+    let exp = Expected::of(&all);
+    assert_eq!(archived(&db), exp.survivor_of());
+    assert_eq!(db.count("broadcast_messages"), (all.len() - exp.surplus() + inserted.len()) as u64);
+}
+
+#[test]
+fn a_group_whose_survivor_vanished_is_skipped() {
+    use seqfix::dedupe::{execute_batch, PlanRow, Target};
+    let db = TestDb::new("dedupe_survivor_gone");
+    let rows = db.load_messages(&Spec::new(2_000, 36));
+    let exp = Expected::of(&rows);
+    let groups = exp.duplicate_groups();
+    let (gone, kept) = (groups[0], groups[1]);
+    let plan_of = |g: &Vec<Message>| -> Vec<PlanRow> {
+        g[1..]
+            .iter()
+            .map(|m| PlanRow {
+                victim_id: m.id.clone(),
+                kept_id: g[0].id.clone(),
+                sequence_stepid: m.sequence_stepid.clone().unwrap(),
+                recipient_phone: m.recipient_phone.clone(),
+                device_id: m.device_id.clone(),
+            })
+            .collect()
+    };
+    let plan: Vec<PlanRow> = plan_of(gone).into_iter().chain(plan_of(kept)).collect();
+    // Someone else deletes the survivor of the first group after the plan was made.
+    db.conn().exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (&gone[0].id,)).unwrap();
+
+    let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
+    let mut sdb = seqfix::db::connect(&cfg).unwrap();
+    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+    let archive = seqfix::config::Ident::new("table", "seqfix_archive").unwrap();
+    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
+    seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+    let target =
+        Target { table, archive, columns: seqfix::archive::copy_columns(&info).unwrap(), run_id: "r".repeat(36) };
+    let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
+
+    assert_eq!(r.archived as usize, kept.len() - 1);
+    assert_eq!(r.decision.skipped.len(), 1);
+    assert_eq!(r.decision.skipped[0].kept_id, gone[0].id);
+    let live = set(db.ids("broadcast_messages"));
+    for m in &gone[1..] {
+        assert!(live.contains(&m.id), "a copy of a group whose survivor vanished must stay");
+    }
+    for m in &kept[1..] {
+        assert!(!live.contains(&m.id));
+    }
+    assert!(live.contains(&kept[0].id));
+    let want: BTreeMap<String, String> = kept[1..].iter().map(|m| (m.id.clone(), kept[0].id.clone())).collect();
+    assert_eq!(archived(&db), want);
+}
+
+#[test]
+fn restore_puts_every_row_back() {
+    let db = TestDb::new("dedupe_restore");
+    let rows = db.load_messages(&Spec::new(3_000, 37));
+    let exp = Expected::of(&rows);
+    let before = db.checksum("broadcast_messages");
+    let j = db.seqfix().args(["dedupe", "--yes", "--batch-size", "70", "--format", "json"]).run().expect_code(0).json();
+    let run_id = j["run_id"].as_str().unwrap().to_string();
+    assert_exact(&db, &rows);
+
+    // Unknown run: clear error, nothing changed.
+    let after_dedupe = db.checksum("broadcast_messages");
+    db.seqfix()
+        .args(["restore", "--yes", "--run", "00000000-0000-4000-8000-000000000000"])
+        .run()
+        .expect_error("unknown run");
+    db.seqfix().args(["restore", "--yes", "--run", "nope"]).run().expect_error("not a run id");
+
+    // With the unique index in place restore refuses and says how to drop it.
+    db.conn()
+        .query_drop(
+            "ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message (sequence_stepid, recipient_phone, device_id)",
+        )
+        .unwrap();
+    let with_index = db.checksum("broadcast_messages");
+    db.seqfix().args(["restore", "--yes", "--run", &run_id]).run().expect_error("seqfix migrate --down");
+    assert_eq!(db.checksum("broadcast_messages"), with_index);
+    db.conn().query_drop("ALTER TABLE broadcast_messages DROP INDEX unique_sequence_message").unwrap();
+    assert_eq!(db.checksum("broadcast_messages"), after_dedupe);
+
+    let dry = db.seqfix().args(["restore", "--dry-run", "--run", &run_id, "--format", "json"]).run().expect_code(0);
+    assert_eq!(dry.json()["archived_rows"], exp.surplus() as u64);
+    assert_eq!(db.checksum("broadcast_messages"), after_dedupe);
+
+    let r = db
+        .seqfix()
+        .args(["restore", "--yes", "--batch-size", "50", "--run", &run_id, "--format", "json"])
+        .run()
+        .expect_code(0)
+        .json();
+    assert_eq!(r["restored_rows"], exp.surplus() as u64);
+    assert_eq!(db.checksum("broadcast_messages"), before, "row for row the original table");
+    assert_eq!(db.count("seqfix_archive"), 0);
+    assert_eq!(run_status(&db, r["restore_run_id"].as_str().unwrap()), "succeeded");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let db = TestDb::new("dedupe_bad_input");
+    db.load_messages(&Spec::new(1_000, 38));
+    let before = db.checksum("broadcast_messages");
+
+    db.seqfix().args(["dedupe", "--yes", "--batch-size", "0"]).run().expect_error("--batch-size must be between 1");
+    db.seqfix().args(["dedupe", "--yes", "--archive-table", "a`b"]).run().expect_error("invalid archive table name");
+    db.seqfix()
+        .args(["dedupe", "--yes", "--archive-table", "broadcast_messages"])
+        .run()
+        .expect_error("--archive-table must differ");
+
+    // A user without DELETE: refused before anything is created.
+    let url = db.user_with("seqfix_nodel", "nd-pw", "SELECT, INSERT, CREATE");
+    crate::common::Seqfix::new()
+        .args(["--database-url", &url, "dedupe", "--yes"])
+        .run()
+        .expect_error("may not delete from");
+    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+
+    // --replica that cannot be reached.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("mysql://u:p@127.0.0.1:{port}/x");
+    db.seqfix().args(["dedupe", "--yes", "--replica", &dead]).run().expect_error("--replica u@127.0.0.1");
+    // A --replica that is not a replica; a lag limit without a replica.
+    db.seqfix().args(["dedupe", "--yes", "--replica", &db.url]).run().expect_error("is not a replica");
+    db.seqfix()
+        .args(["dedupe", "--yes", "--max-replica-lag", "5s"])
+        .run()
+        .expect_error("--max-replica-lag needs at least one --replica");
+    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+
+    // Another dedupe holds the lock: the error names its connection.
+    let mut holder = db.conn();
+    let got: i64 = holder
+        .exec_first("SELECT GET_LOCK(?, 0)", (format!("seqfix.dedupe.{}.broadcast_messages", db.name),))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, 1);
+    let holder_id = holder.connection_id();
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_error(&format!("held by connection {holder_id}"));
+    drop(holder);
+
+    // An archive table of another structure.
+    db.conn().query_drop("CREATE TABLE seqfix_archive (id INT PRIMARY KEY, note TEXT)").unwrap();
+    let archive_before = db.checksum("seqfix_archive");
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_error("exists but cannot hold rows");
+    assert_eq!(db.checksum("seqfix_archive"), archive_before);
+
+    assert_eq!(db.checksum("broadcast_messages"), before);
+    assert!(!table_exists(&db, "seqfix_runs"));
+}
+
+#[test]
+fn sigint_finishes_the_batch_and_marks_the_run_interrupted() {
+    let db = TestDb::new("dedupe_sigint");
+    let rows = db.load_messages(&Spec::new(3_000, 39));
+    let child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "100ms", "--no-progress", "--format", "json"])
+        .spawn();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+        let n: Option<u64> = db.conn().query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+        if n.unwrap_or(0) >= 20 {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["status"], "interrupted");
+    let deleted = j["deleted_rows"].as_u64().unwrap();
+    assert!(deleted > 0 && deleted < Expected::of(&rows).surplus() as u64);
+    assert_eq!(db.count("seqfix_archive"), deleted, "the last batch was committed whole");
+    assert_live_xor_archived(&db, &rows);
+    assert_eq!(run_status(&db, j["run_id"].as_str().unwrap()), "interrupted");
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
+    assert_exact(&db, &rows);
+}
+
+#[test]
+fn waits_for_a_lagging_replica() {
+    let primary = Server::start(ServerOpts { args: vec!["--log-bin=binlog".into(), "--server-id=11".into()] });
+    let replica = Server::start(ServerOpts { args: vec!["--server-id=12".into()] });
+    let mut rc = replica.admin_conn();
+    rc.query_drop(format!(
+        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='{TEST_USER}', MASTER_PASSWORD='{TEST_PASSWORD}', MASTER_USE_GTID=slave_pos",
+        primary.port
+    ))
+    .unwrap();
+    rc.query_drop("START SLAVE").unwrap();
+    let db = primary.fresh_db("dedupe_replica");
+    let rows = db.load_messages(&Spec::new(2_000, 40));
+    let replica_url = format!("mysql://{TEST_USER}:{}@127.0.0.1:{}/{}", enc(TEST_PASSWORD), replica.port, db.name);
+    let start = Instant::now();
+    loop {
+        let n: Option<u64> =
+            rc.query_first(format!("SELECT COUNT(*) FROM `{}`.broadcast_messages", db.name)).ok().flatten();
+        if n == Some(rows.len() as u64) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "replica did not catch up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rc.query_drop("STOP SLAVE SQL_THREAD").unwrap();
+    let before = db.checksum("broadcast_messages");
+    let child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--no-progress", "--replica", &replica_url, "--max-replica-lag", "1s"])
+        .spawn();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(db.checksum("broadcast_messages"), before, "nothing deleted while the replica is stopped");
+    rc.query_drop("START SLAVE SQL_THREAD").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("is not replicating") && stderr.contains("SQL thread"), "{stderr}");
+    assert_exact(&db, &rows);
+}
+
+#[test]
+fn copies_equal_under_the_collation_are_duplicates() {
+    // Hand-made: the unique index compares with utf8mb4_unicode_ci, so a copy whose step and
+    // device ids differ only in letter case is a duplicate; the batch's re-check must agree.
+    let db = TestDb::new("dedupe_collation");
+    db.create_schema();
+    let base = seqfix::fixture::generate(&Spec::new(50, 41)).find(|m| m.sequence_stepid.is_some()).unwrap();
+    let step = "abcdef00-0000-4000-8000-000000000001".to_string();
+    let device = "abcdef00-0000-4000-8000-0000000000d1".to_string();
+    let row = |id: &str, step: &str, device: &str, created: Option<i64>| Message {
+        id: id.into(),
+        sequence_stepid: Some(step.into()),
+        device_id: device.into(),
+        recipient_phone: "60123456789".into(),
+        created_at: created,
+        ..base.clone()
+    };
+    let rows = vec![
+        row("00000000-0000-4000-8000-00000000000b", &step, &device, Some(1_750_000_000)),
+        row("00000000-0000-4000-8000-00000000000a", &step.to_uppercase(), &device.to_uppercase(), Some(1_750_000_001)),
+        row("00000000-0000-4000-8000-00000000000c", &step.to_uppercase(), &device, None),
+    ];
+    db.insert(&rows);
+    let j = db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["deleted_rows"], 2);
+    assert_eq!(db.ids("broadcast_messages"), ["00000000-0000-4000-8000-00000000000b"]);
+    let want: BTreeMap<String, String> = [
+        ("00000000-0000-4000-8000-00000000000a".to_string(), "00000000-0000-4000-8000-00000000000b".to_string()),
+        ("00000000-0000-4000-8000-00000000000c".to_string(), "00000000-0000-4000-8000-00000000000b".to_string()),
+    ]
+    .into();
+    assert_eq!(archived(&db), want);
+}
