@@ -58,16 +58,16 @@ pub fn survivor_order(a: &Copy, b: &Copy) -> std::cmp::Ordering {
     key(a).cmp(&key(b))
 }
 
-/// Splits a partition's rows into exact groups by the phone's collation weight and puts
-/// each group in survivor order. Pure, for unit tests.
-pub fn split_partition(rows: Vec<(Vec<u8>, String, String, Copy)>) -> NearGroup {
-    // (phone weight, step, device, copy); step and device are equal within a partition.
-    let mut groups: Vec<(Vec<u8>, ExactGroup)> = Vec::new();
-    for (weight, step, device, copy) in rows {
-        match groups.iter_mut().find(|(w, _)| *w == weight) {
+/// Splits a partition's rows into exact groups by the server's rank of the phone (equal
+/// rank = equal under the collation) and puts each group in survivor order. Pure, for unit tests.
+pub fn split_partition(rows: Vec<(u64, String, String, Copy)>) -> NearGroup {
+    // (phone rank, step, device, copy); step and device are equal within a partition.
+    let mut groups: Vec<(u64, ExactGroup)> = Vec::new();
+    for (rank, step, device, copy) in rows {
+        match groups.iter_mut().find(|(r, _)| *r == rank) {
             Some((_, g)) => g.copies.push(copy),
             None => groups.push((
-                weight,
+                rank,
                 ExactGroup {
                     sequence_stepid: step,
                     device_id: device,
@@ -104,7 +104,7 @@ pub fn scan(
     let template = if keys_only { crate::sql::SCAN_KEYS } else { crate::sql::SCAN };
     let query = crate::sql::render(template, &[("table", table)]);
     let mut totals = ScanTotals::default();
-    let mut current: Vec<(Vec<u8>, String, String, Copy)> = Vec::new();
+    let mut current: Vec<(u64, String, String, Copy)> = Vec::new();
     // The partition key as the client sees it: (step, device) plus the digits of the phone.
     let mut current_key: Option<(String, String, String)> = None;
     let mut streamed = 0u64;
@@ -115,7 +115,7 @@ pub fn scan(
     for row in result {
         let row = row.with_context(|| format!("reading the scan of {}", table))?;
         #[allow(clippy::type_complexity)]
-        let (id, step, device, phone, sequence_id, status, created_ts, total, weight): (
+        let (id, step, device, phone, sequence_id, status, created_ts, total, rank): (
             String,
             String,
             String,
@@ -124,7 +124,7 @@ pub fn scan(
             Option<String>,
             Option<i64>,
             u64,
-            Vec<u8>,
+            u64,
         ) = mysql::from_row_opt(row).context("unexpected row shape in the scan")?;
         totals.sequence_messages = total;
         streamed += 1;
@@ -134,7 +134,7 @@ pub fn scan(
             on_group(split_partition(std::mem::take(&mut current)))?;
         }
         current_key = Some(key);
-        current.push((weight, step, device, Copy { id, recipient_phone: phone, sequence_id, status, created_ts }));
+        current.push((rank, step, device, Copy { id, recipient_phone: phone, sequence_id, status, created_ts }));
     }
     if !current.is_empty() {
         on_group(split_partition(current))?;
@@ -167,10 +167,10 @@ mod tests {
     #[test]
     fn survivor_is_oldest_then_smallest_id_null_last() {
         let rows = vec![
-            (b"p".to_vec(), "s".into(), "d".into(), copy("c", "60", None)),
-            (b"p".to_vec(), "s".into(), "d".into(), copy("b", "60", Some(10))),
-            (b"p".to_vec(), "s".into(), "d".into(), copy("a", "60", Some(10))),
-            (b"p".to_vec(), "s".into(), "d".into(), copy("0", "60", Some(11))),
+            (1, "s".into(), "d".into(), copy("c", "60", None)),
+            (1, "s".into(), "d".into(), copy("b", "60", Some(10))),
+            (1, "s".into(), "d".into(), copy("a", "60", Some(10))),
+            (1, "s".into(), "d".into(), copy("0", "60", Some(11))),
         ];
         let g = split_partition(rows);
         assert_eq!(g.groups.len(), 1);
@@ -182,18 +182,18 @@ mod tests {
     #[test]
     fn all_null_timestamps_fall_back_to_id() {
         let rows = vec![
-            (b"p".to_vec(), "s".into(), "d".into(), copy("f", "60", None)),
-            (b"p".to_vec(), "s".into(), "d".into(), copy("e", "60", None)),
+            (1, "s".into(), "d".into(), copy("f", "60", None)),
+            (1, "s".into(), "d".into(), copy("e", "60", None)),
         ];
         assert_eq!(split_partition(rows).groups[0].survivor().id, "e");
     }
 
     #[test]
-    fn splits_near_duplicates_by_weight() {
+    fn splits_near_duplicates_by_rank() {
         let rows = vec![
-            (b"60123".to_vec(), "s".into(), "d".into(), copy("a", "60123", Some(1))),
-            (b"+60 123".to_vec(), "s".into(), "d".into(), copy("b", "+60 123", Some(1))),
-            (b"60123".to_vec(), "s".into(), "d".into(), copy("c", "60123 ", Some(2))),
+            (1, "s".into(), "d".into(), copy("a", "60123", Some(1))),
+            (2, "s".into(), "d".into(), copy("b", "+60 123", Some(1))),
+            (1, "s".into(), "d".into(), copy("c", "60123 ", Some(2))),
         ];
         let g = split_partition(rows);
         assert_eq!(g.groups.len(), 2);

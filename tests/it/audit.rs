@@ -236,3 +236,41 @@ fn bad_flags() {
     let out = db.seqfix().args(["--connect-timeout", "soon", "audit"]).run().expect_code(2);
     assert!(out.stderr.contains("--connect-timeout"), "{}", out.stderr);
 }
+
+#[test]
+fn copies_equal_under_the_collation_are_one_group() {
+    // The unique index compares with utf8mb4_unicode_ci: '60123' = '60123 ' (PAD SPACE) and
+    // letter case does not matter. Hand-built: one message, a copy whose phone has a trailing
+    // space, a copy whose device id is upper-case, and a real near-duplicate '+60 123'.
+    let db = TestDb::new("audit_collation");
+    db.create_schema();
+    let base = seqfix::fixture::generate(&Spec::new(50, 21)).find(|m| m.sequence_stepid.is_some()).unwrap();
+    let mut rows = Vec::new();
+    for (i, (phone, upper)) in
+        [("60123", false), ("60123 ", false), ("60123", true), ("+60 123", false)].iter().enumerate()
+    {
+        let mut m = base.clone();
+        m.id = format!("00000000-0000-0000-0000-00000000000{i}");
+        m.recipient_phone = phone.to_string();
+        m.created_at = Some(1_750_000_000 + i as i64);
+        if *upper {
+            m.device_id = m.device_id.to_uppercase();
+        }
+        rows.push(m);
+    }
+    db.insert(&rows);
+    let j = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["duplicate_groups"], 1);
+    assert_eq!(j["surplus_rows"], 2);
+    assert_eq!(j["near_duplicates"]["groups"], 1);
+    let kept = j["top_groups"][0]["copies"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(kept, "00000000-0000-0000-0000-000000000000");
+    db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0);
+    assert_eq!(
+        db.ids("broadcast_messages"),
+        ["00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000003"]
+    );
+    db.conn()
+        .query_drop("ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message (sequence_stepid, recipient_phone, device_id)")
+        .unwrap();
+}
