@@ -203,7 +203,9 @@ pub fn migrate(r: &crate::migrate::MigrateReport) -> String {
         t.add_row(vec![
             Cell::new(m.version),
             Cell::new(&m.name),
-            Cell::new(serde_json::to_value(m.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+            Cell::new(
+                serde_json::to_value(m.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            ),
             Cell::new(opt(&m.started_at)),
             Cell::new(opt(&m.finished_at)),
             Cell::new(opt(&m.installed_by)),
@@ -250,8 +252,19 @@ pub fn migrate(r: &crate::migrate::MigrateReport) -> String {
     if !r.notes.is_empty() {
         out.push('\n');
     }
-    let list = |v: &[u32]| if v.is_empty() { "none".to_string() } else { v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ") };
-    out += &format!("\napplied now: {}; already applied: {}; pending: {}", list(&r.applied), list(&r.already_applied), list(&r.pending));
+    let list = |v: &[u32]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        }
+    };
+    out += &format!(
+        "\napplied now: {}; already applied: {}; pending: {}",
+        list(&r.applied),
+        list(&r.already_applied),
+        list(&r.pending)
+    );
     if !r.recorded.is_empty() {
         out += &format!("; recorded without building: {}", list(&r.recorded));
     }

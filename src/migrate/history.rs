@@ -36,7 +36,19 @@ pub fn load(db: &mut Db, table: &Ident) -> Result<Vec<HistoryRow>> {
     Ok(rows
         .into_iter()
         .map(
-            |(version, name, checksum, started_at, finished_at, success, installed_by, host, seqfix_version, ms, error)| {
+            |(
+                version,
+                name,
+                checksum,
+                started_at,
+                finished_at,
+                success,
+                installed_by,
+                host,
+                seqfix_version,
+                ms,
+                error,
+            )| {
                 HistoryRow {
                     version,
                     name,

@@ -165,8 +165,8 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
         report.unique_index = present_index(&info);
         match opts.action {
             Action::Status => {}
-            Action::Up => up(db, table, opts, &entries, &info, &mut report)?,
-            Action::Down => down(db, table, opts, &entries, &info, &mut report)?,
+            Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut None)?,
+            Action::Down => down(db, table, opts, &entries, &info, &mut report, &mut None)?,
         }
         finish_lines(db, table, &mut report)?;
         return Ok(report);
@@ -176,29 +176,55 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     let db: &mut Db = &mut guard;
     let (entries, info) = survey(db, table)?;
     report.unique_index = present_index(&info);
-    let run = ledger::start(&mut db.conn, "migrate", &db.user)?;
+    if opts.action == Action::Down {
+        // Ask before anything is written, the ledger included.
+        if let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) {
+            crate::confirm::confirm(
+                &format!(
+                    "revert {} on {}.{}: drop the unique index, after which duplicate sequence messages can be queued again",
+                    e.migration.label(),
+                    db.database,
+                    table
+                ),
+                opts.yes,
+            )?;
+        }
+    }
+    // The ledger row is written only once something is about to change, so a run refused by
+    // the preflight leaves no trace at all.
+    let mut run: Option<ledger::Run> = None;
     let result = match opts.action {
-        Action::Up => up(db, table, opts, &entries, &info, &mut report),
-        Action::Down => down(db, table, opts, &entries, &info, &mut report),
+        Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut run),
+        Action::Down => down(db, table, opts, &entries, &info, &mut report, &mut run),
         Action::Status => unreachable!("handled above"),
     };
-    let status = match &result {
-        Ok(()) if report.refusal.is_none() => RunStatus::Succeeded,
-        _ if crate::interrupt::requested() => RunStatus::Interrupted,
-        _ => RunStatus::Failed,
-    };
-    let summary = serde_json::json!({
-        "table": report.table, "action": report.action, "applied": report.applied,
-        "already_applied": report.already_applied, "recorded": report.recorded, "reverted": report.reverted,
-        "refusal": report.refusal, "error": result.as_ref().err().map(crate::error_line),
-        "attempts": report.attempts, "build_ms": report.build_ms,
-    });
-    if let Err(e) = ledger::finish(&mut db.conn, &run, status, &summary) {
-        log::warn!("{e:#}");
+    if let Some(run) = run {
+        let status = match &result {
+            Ok(()) if report.refusal.is_none() => RunStatus::Succeeded,
+            _ if crate::interrupt::requested() => RunStatus::Interrupted,
+            _ => RunStatus::Failed,
+        };
+        let summary = serde_json::json!({
+            "table": report.table, "action": report.action, "applied": report.applied,
+            "already_applied": report.already_applied, "recorded": report.recorded, "reverted": report.reverted,
+            "refusal": report.refusal, "error": result.as_ref().err().map(crate::error_line),
+            "attempts": report.attempts, "build_ms": report.build_ms,
+        });
+        if let Err(e) = ledger::finish(&mut db.conn, &run, status, &summary) {
+            log::warn!("{e:#}");
+        }
     }
     result?;
     finish_lines(db, table, &mut report)?;
     Ok(report)
+}
+
+/// Records the run in the ledger before its first write (once).
+fn begin(db: &mut Db, run: &mut Option<ledger::Run>) -> Result<()> {
+    if run.is_none() {
+        *run = Some(ledger::start(&mut db.conn, "migrate", &db.user)?);
+    }
+    Ok(())
 }
 
 /// Reads and verifies the history, and checks the table. Read-only.
@@ -261,6 +287,7 @@ fn up(
     entries: &[Entry],
     info: &TableInfo,
     report: &mut MigrateReport,
+    run: &mut Option<ledger::Run>,
 ) -> Result<()> {
     for e in entries {
         let m = &e.migration;
@@ -314,6 +341,7 @@ fn up(
                     ));
                 }
                 if !opts.dry_run {
+                    begin(db, run)?;
                     history::record_applied(db, table, m)?;
                 }
                 report.already_applied.push(m.version);
@@ -334,6 +362,7 @@ fn up(
         if opts.dry_run {
             continue;
         }
+        begin(db, run)?;
         history::start(db, table, m)?;
         let build = Instant::now();
         let result = run_ddl(db, &sql, opts, report);
@@ -345,8 +374,11 @@ fn up(
                 report.applied.push(m.version);
             }
             Err(err) => {
-                let line = crate::error_line(&err);
-                history::finish(db, table, m, ms, Err(line.clone()))?;
+                let recorded = match db::server_error_code(&err) {
+                    Some(ER_DUP_ENTRY) => format!("the build stopped at a duplicate: {}", server_message(&err)),
+                    _ => crate::error_line(&err),
+                };
+                history::finish(db, table, m, ms, Err(recorded))?;
                 if db::server_error_code(&err) == Some(ER_DUP_ENTRY) {
                     report.refusal = Some(duplicate_refusal(db, table, &err, report)?);
                     return Ok(());
@@ -367,7 +399,11 @@ fn checks_pass(
     info: &TableInfo,
     report: &mut MigrateReport,
 ) -> Result<bool> {
-    report.preflight.push(Check::new("table", CheckStatus::Pass, format!("InnoDB, key columns present ({})", info.row_format.as_deref().unwrap_or("row format unknown"))));
+    report.preflight.push(Check::new(
+        "table",
+        CheckStatus::Pass,
+        format!("InnoDB, key columns present ({})", info.row_format.as_deref().unwrap_or("row format unknown")),
+    ));
     let key = plan::key_length(&info.columns, info.row_format.as_deref());
     if let Some(problem) = key.problem() {
         bail!(
@@ -441,11 +477,16 @@ fn checks_pass(
         Ok(TrxWait::Clear(d)) if d >= Duration::from_secs(1) => report.preflight.push(Check::new(
             "long transactions",
             CheckStatus::Pass,
-            format!("none open longer than {limit} (after waiting {})", humantime::format_duration(Duration::from_secs(d.as_secs()))),
+            format!(
+                "none open longer than {limit} (after waiting {})",
+                humantime::format_duration(Duration::from_secs(d.as_secs()))
+            ),
         )),
-        Ok(TrxWait::Clear(_)) => {
-            report.preflight.push(Check::new("long transactions", CheckStatus::Pass, format!("none open longer than {limit}")))
-        }
+        Ok(TrxWait::Clear(_)) => report.preflight.push(Check::new(
+            "long transactions",
+            CheckStatus::Pass,
+            format!("none open longer than {limit}"),
+        )),
         Ok(TrxWait::NotVisible) => {
             let line = format!(
                 "cannot list open transactions (INNODB_TRX needs the PROCESS privilege); relying on --lock-wait-timeout {} to give up quickly",
@@ -484,7 +525,7 @@ fn run_ddl(db: &mut Db, sql: &str, opts: &Options, report: &mut MigrateReport) -
         let code = db::server_error_code(&err);
         if code == Some(ER_LOCK_WAIT_TIMEOUT) && attempt <= opts.retries && !crate::interrupt::requested() {
             let pause = plan::backoff(attempt);
-            log::warn!(
+            log::info!(
                 "the ALTER could not get the metadata lock on {} within {secs} s (attempt {attempt} of {}); retrying in {}",
                 report.table,
                 opts.retries + 1,
@@ -557,9 +598,12 @@ fn down(
     entries: &[Entry],
     info: &TableInfo,
     report: &mut MigrateReport,
+    run: &mut Option<ledger::Run>,
 ) -> Result<()> {
     let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) else {
-        report.notes.push(format!("no migration is recorded as applied to {}.{}; nothing to revert", db.database, table));
+        report
+            .notes
+            .push(format!("no migration is recorded as applied to {}.{}; nothing to revert", db.database, table));
         return Ok(());
     };
     let m: &Migration = &e.migration;
@@ -585,15 +629,7 @@ fn down(
         report.reverted.push(m.version);
         return Ok(());
     }
-    crate::confirm::confirm(
-        &format!(
-            "revert {} on {}.{}: drop the unique index, after which duplicate sequence messages can be queued again",
-            m.label(),
-            db.database,
-            table
-        ),
-        opts.yes,
-    )?;
+    begin(db, run)?;
     if named {
         let started = Instant::now();
         run_ddl(db, &sql, opts, report)?;

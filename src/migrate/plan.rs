@@ -137,9 +137,9 @@ pub fn bytes_per_char(charset: &str) -> u64 {
         "utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030" => 4,
         "utf8mb3" | "utf8" | "ujis" | "eucjpms" => 3,
         "ucs2" | "big5" | "sjis" | "cp932" | "gbk" | "gb2312" | "euckr" => 2,
-        "latin1" | "latin2" | "latin5" | "latin7" | "ascii" | "binary" | "cp1250" | "cp1251" | "cp1256"
-        | "cp1257" | "cp850" | "cp852" | "cp866" | "dec8" | "greek" | "hebrew" | "hp8" | "keybcs2" | "koi8r"
-        | "koi8u" | "macce" | "macroman" | "swe7" | "tis620" | "armscii8" | "geostd8" | "armscii" => 1,
+        "latin1" | "latin2" | "latin5" | "latin7" | "ascii" | "binary" | "cp1250" | "cp1251" | "cp1256" | "cp1257"
+        | "cp850" | "cp852" | "cp866" | "dec8" | "greek" | "hebrew" | "hp8" | "keybcs2" | "koi8r" | "koi8u"
+        | "macce" | "macroman" | "swe7" | "tis620" | "armscii8" | "geostd8" | "armscii" => 1,
         _ => 4,
     }
 }
@@ -355,19 +355,29 @@ mod tests {
 
     #[test]
     fn key_length_of_the_production_columns() {
-        let cols =
-            [col("sequence_stepid", 36, "utf8mb4"), col("recipient_phone", 50, "utf8mb4"), col("device_id", 36, "utf8mb4")];
+        let cols = [
+            col("sequence_stepid", 36, "utf8mb4"),
+            col("recipient_phone", 50, "utf8mb4"),
+            col("device_id", 36, "utf8mb4"),
+        ];
         let k = key_length(&cols, Some("Dynamic"));
         assert_eq!(k.total, 144 + 200 + 144);
         assert_eq!(k.problem(), None);
         // A wide phone column in COMPACT format: 255 chars × 4 bytes = 1020 > 767.
-        let wide = [col("sequence_stepid", 36, "utf8mb4"), col("recipient_phone", 255, "utf8mb4"), col("device_id", 36, "utf8mb4")];
+        let wide = [
+            col("sequence_stepid", 36, "utf8mb4"),
+            col("recipient_phone", 255, "utf8mb4"),
+            col("device_id", 36, "utf8mb4"),
+        ];
         let p = key_length(&wide, Some("Compact")).problem().unwrap();
         assert!(p.contains("recipient_phone takes 1020 bytes") && p.contains("767"), "{p}");
         assert_eq!(key_length(&wide, Some("DYNAMIC")).problem(), None);
         // Over the whole-key limit.
-        let huge =
-            [col("sequence_stepid", 700, "utf8mb4"), col("recipient_phone", 700, "utf8mb4"), col("device_id", 36, "utf8mb4")];
+        let huge = [
+            col("sequence_stepid", 700, "utf8mb4"),
+            col("recipient_phone", 700, "utf8mb4"),
+            col("device_id", 36, "utf8mb4"),
+        ];
         assert!(key_length(&huge, Some("Dynamic")).problem().unwrap().contains("3072 bytes per index"));
         assert_eq!(key_length(&[col("sequence_stepid", 36, "latin1")], None).columns[0].1, 36);
         assert_eq!(bytes_per_char("utf8mb3"), 3);

@@ -69,15 +69,18 @@ pub struct Trx {
 impl Trx {
     pub fn describe(&self) -> String {
         let what = if self.query.is_empty() { self.command.clone() } else { format!("running {:?}", self.query) };
-        format!("connection {} ({}@{}, db {}, open {} s, {what})", self.connection_id, self.user, self.host, self.db, self.age_s)
+        format!(
+            "connection {} ({}@{}, db {}, open {} s, {what})",
+            self.connection_id, self.user, self.host, self.db, self.age_s
+        )
     }
 }
 
 /// Transactions open for at least `min_age`; `None` when the user may not see them
 /// (INNODB_TRX needs the PROCESS privilege).
 pub fn long_transactions(db: &mut Db, min_age: Duration) -> Result<Option<Vec<Trx>>> {
-    let rows: mysql::Result<Vec<(u64, String, String, String, i64, String, String)>> =
-        db.conn.exec(crate::sql::LONG_TRANSACTIONS, (min_age.as_secs(),));
+    type Row = (u64, String, String, String, i64, String, String);
+    let rows: mysql::Result<Vec<Row>> = db.conn.exec(crate::sql::LONG_TRANSACTIONS, (min_age.as_secs(),));
     match rows {
         Ok(rows) => Ok(Some(
             rows.into_iter()
@@ -138,6 +141,8 @@ pub fn wait_for_long_transactions(
             );
         }
         on_wait(&list);
-        std::thread::sleep(Duration::from_secs(1).min(wait.saturating_sub(start.elapsed())).max(Duration::from_millis(50)));
+        std::thread::sleep(
+            Duration::from_secs(1).min(wait.saturating_sub(start.elapsed())).max(Duration::from_millis(50)),
+        );
     }
 }
