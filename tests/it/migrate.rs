@@ -558,3 +558,43 @@ fn bad_tables_flags_and_key_lengths() {
     let tables: Vec<String> = c.query("SHOW TABLES LIKE 'seqfix%'").unwrap();
     assert!(tables.is_empty(), "no bookkeeping tables after refused runs: {tables:?}");
 }
+
+#[test]
+fn killed_during_the_alter_then_rerun_recovers() {
+    // The "started" row is written before the DDL; a seqfix killed while its ALTER waits
+    // leaves it unfinished, and the next run settles it from the table itself.
+    let db = TestDb::new("mig_killed");
+    clean_table(&db, 800, 31);
+    let before = db.checksum("broadcast_messages");
+    let mut a = db.conn();
+    a.query_drop("START TRANSACTION").unwrap();
+    let _: Option<u64> = a.query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap();
+    let mut child = db.seqfix().args(["migrate", "--max-trx-age", "1h", "--lock-wait-timeout", "60s"]).spawn();
+    let mut watch = db.conn();
+    let alters = |c: &mut Conn| -> u64 {
+        c.exec_first(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%ALTER TABLE%' \
+             AND ID <> CONNECTION_ID()",
+            (db.name.as_str(),),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    wait_until("the ALTER waits for the metadata lock", || alters(&mut watch) > 0);
+    let h = history(&db);
+    assert_eq!((h[0].0, h[0].1, h[0].2), (1, false, false), "started, not finished, before the DDL completes");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    a.query_drop("COMMIT").unwrap();
+    // The server finishes (or aborts) the orphaned ALTER on its own; wait until it is gone.
+    wait_until("the orphaned ALTER ends", || alters(&mut watch) == 0);
+    let j = mig(&db).args(["--format", "json"]).run().expect_code(0).json();
+    assert!(j["notes"].to_string().contains("never finished"), "{}", j["notes"]);
+    assert_eq!(versions(&j["already_applied"]).len() + versions(&j["applied"]).len(), 1);
+    assert!(has_index(&db, "unique_sequence_message"));
+    let h = history(&db);
+    assert_eq!((h[0].1, h[0].2), (true, true));
+    assert_eq!(db.checksum("broadcast_messages"), before);
+    let ledger: Vec<String> = db.conn().query("SELECT status FROM seqfix_runs ORDER BY started_at").unwrap();
+    assert_eq!(ledger, ["running", "succeeded"], "the killed run stays visible as running");
+}
