@@ -249,12 +249,7 @@ fn finish_lines(db: &mut Db, table: &Ident, report: &mut MigrateReport) -> Resul
     report.pending.clear();
     for m in plan::embedded() {
         let row = rows.iter().find(|r| r.version == m.version);
-        let state = match row {
-            None => State::Pending,
-            Some(r) if r.success => State::Applied,
-            Some(r) if r.finished_at.is_none() => State::Unfinished,
-            Some(_) => State::Failed,
-        };
+        let state = plan::state_of(row);
         // Pending: not applied after this run. A dry run changes nothing, so what it would
         // merely record (an index found in place) is not pending either.
         if state != State::Applied && !report.already_applied.contains(&m.version) {
@@ -378,7 +373,12 @@ fn up(
                     Some(ER_DUP_ENTRY) => format!("the build stopped at a duplicate: {}", server_message(&err)),
                     _ => crate::error_line(&err),
                 };
-                history::finish(db, table, m, ms, Err(recorded))?;
+                // If the connection itself is gone, the row stays unfinished (the next run settles
+                // it from the schema); the DDL's error is the one to report.
+                if let Err(e) = history::finish(db, table, m, ms, Err(recorded)) {
+                    log::warn!("{e:#}");
+                    return Err(err);
+                }
                 if db::server_error_code(&err) == Some(ER_DUP_ENTRY) {
                     report.refusal = Some(duplicate_refusal(db, table, &err, report)?);
                     return Ok(());

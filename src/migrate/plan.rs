@@ -83,6 +83,16 @@ pub struct Entry {
     pub row: Option<HistoryRow>,
 }
 
+/// The state a history row (or its absence) stands for.
+pub fn state_of(row: Option<&HistoryRow>) -> State {
+    match row {
+        None => State::Pending,
+        Some(r) if r.success => State::Applied,
+        Some(r) if r.finished_at.is_none() => State::Unfinished,
+        Some(_) => State::Failed,
+    }
+}
+
 /// Matches the history against the embedded migrations. Errors, naming the migration, when
 /// an applied migration's text changed since (checksum mismatch), when the history holds a
 /// version this seqfix does not know (applied by a newer seqfix), or when a pending
@@ -100,12 +110,7 @@ pub fn plan(migrations: &[Migration], history: &[HistoryRow]) -> Result<Vec<Entr
     let mut entries = Vec::new();
     for m in migrations {
         let row = history.iter().find(|r| r.version == m.version).cloned();
-        let state = match &row {
-            None => State::Pending,
-            Some(r) if r.success => State::Applied,
-            Some(r) if r.finished_at.is_none() => State::Unfinished,
-            Some(_) => State::Failed,
-        };
+        let state = state_of(row.as_ref());
         if let (State::Applied, Some(r)) = (state, &row) {
             let want = m.checksum();
             if r.checksum != want {
