@@ -598,3 +598,38 @@ fn killed_during_the_alter_then_rerun_recovers() {
     let ledger: Vec<String> = db.conn().query("SELECT status FROM seqfix_runs ORDER BY started_at").unwrap();
     assert_eq!(ledger, ["running", "succeeded"], "the killed run stays visible as running");
 }
+
+#[test]
+fn waits_for_a_long_transaction_to_end_then_applies() {
+    let db = TestDb::new("mig_trx_wait");
+    clean_table(&db, 500, 32);
+    let mut a = db.conn();
+    a.query_drop("START TRANSACTION").unwrap();
+    let _: Option<u64> = a.query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap();
+    let a_id = a.connection_id();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let child = db
+        .seqfix()
+        .args(["migrate", "--max-trx-age", "1s", "--trx-wait", "60s", "--format", "json"])
+        .env("RUST_LOG", "seqfix=warn")
+        .spawn();
+    // Once it holds its advisory lock it is past connecting; give it time to see A and wait.
+    let mut watch = db.conn();
+    let name = seqfix::migrate::lock_name(&db.name);
+    wait_until("migrate holds its lock", || {
+        let holder: Option<Option<u64>> = watch.exec_first("SELECT IS_USED_LOCK(?)", (name.as_str(),)).unwrap();
+        holder.flatten().is_some()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!has_index(&db, "unique_sequence_message"), "it waits while A is open");
+    a.query_drop("COMMIT").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("waiting for") && stderr.contains(&format!("connection {a_id} ")), "{stderr}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(versions(&j["applied"]), [1]);
+    let trx = j["preflight"].as_array().unwrap().iter().find(|c| c["name"] == "long transactions").unwrap().clone();
+    assert!(trx["detail"].as_str().unwrap().contains("after waiting"), "{trx}");
+    assert!(has_index(&db, "unique_sequence_message"));
+}
