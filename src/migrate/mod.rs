@@ -362,10 +362,10 @@ fn up(
         let build = Instant::now();
         let result = run_ddl(db, &sql, opts, report);
         let ms = build.elapsed().as_millis() as u64;
+        report.build_ms = Some(ms);
         match result {
             Ok(()) => {
                 history::finish(db, table, m, ms, Ok(()))?;
-                report.build_ms = Some(ms);
                 report.applied.push(m.version);
             }
             Err(err) => {
