@@ -82,8 +82,12 @@ pub fn long_transactions(db: &mut Db, min_age: Duration) -> Result<Option<Vec<Tr
     type Row = (u64, String, String, String, i64, String, String);
     let rows: mysql::Result<Vec<Row>> = db.conn.exec(crate::sql::LONG_TRANSACTIONS, (min_age.as_secs(),));
     match rows {
+        // One connection can own two InnoDB transactions (an ALTER does); list it once,
+        // with its oldest, which comes first.
         Ok(rows) => Ok(Some(
             rows.into_iter()
+                .scan(std::collections::HashSet::new(), |seen, r| Some(seen.insert(r.0).then_some(r)))
+                .flatten()
                 .map(|(connection_id, user, host, db, age, command, query)| Trx {
                     connection_id,
                     user,
