@@ -97,7 +97,7 @@ pub struct MigrateReport {
     /// Reverted by `--down`.
     pub reverted: Vec<u32>,
     pub migrations: Vec<MigrationLine>,
-    /// The unique index as found before this run, if any.
+    /// The name of the unique index on the three columns after this run, if there is one.
     pub unique_index: Option<String>,
     pub preflight: Vec<Check>,
     /// The statements run (or, with `--dry-run`, that would run), in order.
@@ -162,7 +162,6 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     if opts.action == Action::Status || opts.dry_run {
         // Read-only: no lock, nothing recorded.
         let (entries, info) = survey(db, table)?;
-        report.unique_index = present_index(&info);
         match opts.action {
             Action::Status => {}
             Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut None)?,
@@ -175,7 +174,6 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     let mut guard = db.lock_or_fail(&name, opts.lock_wait_timeout, "seqfix migrate on this database")?;
     let db: &mut Db = &mut guard;
     let (entries, info) = survey(db, table)?;
-    report.unique_index = present_index(&info);
     if opts.action == Action::Down {
         // Ask before anything is written, the ledger included.
         if let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) {
@@ -244,6 +242,7 @@ fn present_index(info: &TableInfo) -> Option<String> {
 
 /// Fills the per-migration lines and the pending list from the history as it is now.
 fn finish_lines(db: &mut Db, table: &Ident, report: &mut MigrateReport) -> Result<()> {
+    report.unique_index = schema::describe(db, table)?.as_ref().and_then(present_index);
     let rows = history::load(db, table)?;
     report.migrations.clear();
     report.pending.clear();

@@ -129,7 +129,10 @@ pub fn wait_for_long_transactions(
         if list.is_empty() {
             return Ok(TrxWait::Clear(start.elapsed()));
         }
-        if start.elapsed() >= wait || crate::interrupt::requested() {
+        if crate::interrupt::requested() {
+            bail!("interrupted while waiting for long transactions to end; nothing was changed");
+        }
+        if start.elapsed() >= wait {
             let names: Vec<String> = list.iter().take(5).map(Trx::describe).collect();
             let more = if list.len() > 5 { format!(" and {} more", list.len() - 5) } else { String::new() };
             bail!(
