@@ -6,14 +6,14 @@
 //! preflight (key length, duplicates, long transactions) → "started" row → the ALTER with a
 //! short `lock_wait_timeout`, retried with backoff → "finished" row. Every check before the
 //! "started" row is read-only, so a refusal changes nothing at all.
+pub mod ddl;
 pub mod history;
 pub mod plan;
 pub mod preflight;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use mysql::prelude::Queryable;
+use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::config::{Config, Ident};
@@ -21,7 +21,7 @@ use crate::db::{self, Db};
 use crate::ledger::{self, RunStatus};
 use crate::schema::{self, ColumnReq, Kind, TableInfo, UNIQUE_INDEX_NAME};
 use plan::{Entry, IndexVerdict, Migration, State};
-use preflight::{Check, CheckStatus, Trx, TrxWait};
+use preflight::{Check, Trx};
 
 /// What `migrate` needs of the messages table: the three key columns, indexable as they are.
 pub const KEY_COLUMN_REQS: &[ColumnReq] = &[
@@ -29,12 +29,6 @@ pub const KEY_COLUMN_REQS: &[ColumnReq] = &[
     ColumnReq { name: "recipient_phone", kind: Kind::ShortText, why: "for the unique index" },
     ColumnReq { name: "device_id", kind: Kind::ShortText, why: "for the unique index" },
 ];
-
-/// MySQL error codes the executor reacts to.
-const ER_DUP_ENTRY: u16 = 1062;
-const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
-const ER_ALTER_OPERATION_NOT_SUPPORTED: u16 = 1845;
-const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -345,7 +339,7 @@ fn up(
             _ => {}
         }
         let started = Instant::now();
-        if !checks_pass(db, table, opts, info, report)? {
+        if !preflight::checks_pass(db, table, opts, info, report)? {
             report.preflight_ms = started.elapsed().as_millis() as u64;
             return Ok(());
         }
@@ -359,7 +353,7 @@ fn up(
         begin(db, run)?;
         history::start(db, table, m)?;
         let build = Instant::now();
-        let result = run_ddl(db, &sql, opts, report);
+        let result = ddl::run_ddl(db, &sql, opts, report);
         let ms = build.elapsed().as_millis() as u64;
         report.build_ms = Some(ms);
         match result {
@@ -369,7 +363,9 @@ fn up(
             }
             Err(err) => {
                 let recorded = match db::server_error_code(&err) {
-                    Some(ER_DUP_ENTRY) => format!("the build stopped at a duplicate: {}", server_message(&err)),
+                    Some(ddl::ER_DUP_ENTRY) => {
+                        format!("the build stopped at a duplicate: {}", ddl::server_message(&err))
+                    }
                     _ => crate::error_line(&err),
                 };
                 // If the connection itself is gone, the row stays unfinished (the next run settles
@@ -378,8 +374,8 @@ fn up(
                     log::warn!("{e:#}");
                     return Err(err);
                 }
-                if db::server_error_code(&err) == Some(ER_DUP_ENTRY) {
-                    report.refusal = Some(duplicate_refusal(db, table, &err, report)?);
+                if db::server_error_code(&err) == Some(ddl::ER_DUP_ENTRY) {
+                    report.refusal = Some(ddl::duplicate_refusal(db, table, &err, report)?);
                     return Ok(());
                 }
                 return Err(err);
@@ -387,207 +383,6 @@ fn up(
         }
     }
     Ok(())
-}
-
-/// The preflight for building the index. Returns false (with `report.refusal` set) when the
-/// table is not ready; errors for problems the user must fix first.
-fn checks_pass(
-    db: &mut Db,
-    table: &Ident,
-    opts: &Options,
-    info: &TableInfo,
-    report: &mut MigrateReport,
-) -> Result<bool> {
-    report.preflight.push(Check::new(
-        "table",
-        CheckStatus::Pass,
-        format!("InnoDB, key columns present ({})", info.row_format.as_deref().unwrap_or("row format unknown")),
-    ));
-    let key = plan::key_length(&info.columns, info.row_format.as_deref());
-    if let Some(problem) = key.problem() {
-        bail!(
-            "the unique index cannot be built on {}.{}: {problem} (row format {}); shorten the columns or use ROW_FORMAT=DYNAMIC",
-            db.database,
-            table,
-            info.row_format.as_deref().unwrap_or("unknown")
-        );
-    }
-    report.preflight.push(Check::new(
-        "key length",
-        CheckStatus::Pass,
-        format!("{} bytes (limits: {} per column, {} per index)", key.total, key.column_limit, key.index_limit),
-    ));
-    let redundant = plan::redundant_indexes(&info.indexes);
-    if !redundant.is_empty() {
-        report.notes.push(format!(
-            "non-unique index(es) {} on the same columns become redundant once the unique index exists; consider dropping them afterwards",
-            redundant.join(", ")
-        ));
-    }
-    report.preflight.push(Check::new("existing index", CheckStatus::Pass, "none on these columns; it will be built"));
-
-    if opts.dry_run || opts.check_duplicates_first {
-        let dups = preflight::duplicates(db, table)?;
-        report.surplus_rows = Some(dups.surplus_rows);
-        report.duplicate_groups = Some(dups.groups);
-        if dups.surplus_rows > 0 {
-            let line = format!(
-                "{} duplicate group(s) ({} surplus rows) remain in {}.{}; the unique index cannot be built until they are gone: run `seqfix dedupe` first (nothing was changed)",
-                dups.groups, dups.surplus_rows, db.database, table
-            );
-            report.preflight.push(Check::new("duplicates", CheckStatus::Fail, line.clone()));
-            report.refusal = Some(line);
-            return Ok(false);
-        }
-        report.preflight.push(Check::new("duplicates", CheckStatus::Pass, "none"));
-    } else {
-        // The exact check costs a full scan, as much as the build itself; the build makes
-        // the same check for free: it fails on the first duplicate with ER_DUP_ENTRY and the
-        // server rolls it back, after which seqfix counts what remains and refuses.
-        report.preflight.push(Check::new(
-            "duplicates",
-            CheckStatus::Deferred,
-            "checked by the index build itself (it stops and rolls back at the first duplicate; --check-duplicates-first checks before building, at the cost of one more full scan)",
-        ));
-    }
-
-    let wait = if opts.dry_run { Duration::ZERO } else { opts.trx_wait };
-    let waited = if opts.dry_run {
-        match preflight::long_transactions(db, opts.max_trx_age)? {
-            None => Ok(TrxWait::NotVisible),
-            Some(list) if list.is_empty() => Ok(TrxWait::Clear(Duration::ZERO)),
-            Some(list) => {
-                report.long_transactions = list;
-                Err(())
-            }
-        }
-    } else {
-        Ok(preflight::wait_for_long_transactions(db, table, opts.max_trx_age, wait, |list| {
-            log::warn!(
-                "waiting for {} transaction(s) open longer than {} to end: {}",
-                list.len(),
-                humantime::format_duration(opts.max_trx_age),
-                list.iter().map(Trx::describe).collect::<Vec<_>>().join("; ")
-            )
-        })?)
-    };
-    let limit = humantime::format_duration(opts.max_trx_age);
-    match waited {
-        Ok(TrxWait::Clear(d)) if d >= Duration::from_secs(1) => report.preflight.push(Check::new(
-            "long transactions",
-            CheckStatus::Pass,
-            format!(
-                "none open longer than {limit} (after waiting {})",
-                humantime::format_duration(Duration::from_secs(d.as_secs()))
-            ),
-        )),
-        Ok(TrxWait::Clear(_)) => report.preflight.push(Check::new(
-            "long transactions",
-            CheckStatus::Pass,
-            format!("none open longer than {limit}"),
-        )),
-        Ok(TrxWait::NotVisible) => {
-            let line = format!(
-                "cannot list open transactions (INNODB_TRX needs the PROCESS privilege); relying on --lock-wait-timeout {} to give up quickly",
-                humantime::format_duration(opts.lock_wait_timeout)
-            );
-            log::warn!("{line}");
-            report.preflight.push(Check::new("long transactions", CheckStatus::Warn, line));
-        }
-        Err(()) => report.preflight.push(Check::new(
-            "long transactions",
-            CheckStatus::Warn,
-            format!(
-                "{} open longer than {limit}; a real run waits up to --trx-wait for them, then stops",
-                report.long_transactions.len()
-            ),
-        )),
-    }
-    Ok(true)
-}
-
-/// Runs one DDL statement with the session's `lock_wait_timeout` set, retrying with backoff
-/// when the metadata lock could not be had in time. Between attempts the statement holds
-/// no lock, so the application's queries run.
-fn run_ddl(db: &mut Db, sql: &str, opts: &Options, report: &mut MigrateReport) -> Result<()> {
-    let secs = plan::whole_seconds(opts.lock_wait_timeout);
-    db.conn.exec_drop(crate::sql::LOCK_WAIT_TIMEOUT, (secs,)).context("cannot set the session's lock_wait_timeout")?;
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        report.attempts = attempt;
-        let result = db.conn.query_drop(sql);
-        let err = match result {
-            Ok(()) => return Ok(()),
-            Err(e) => anyhow::Error::new(e),
-        };
-        let code = db::server_error_code(&err);
-        if code == Some(ER_LOCK_WAIT_TIMEOUT) && attempt <= opts.retries && !crate::interrupt::requested() {
-            let pause = plan::backoff(attempt);
-            log::info!(
-                "the ALTER could not get the metadata lock on {} within {secs} s (attempt {attempt} of {}); retrying in {}",
-                report.table,
-                opts.retries + 1,
-                humantime::format_duration(pause)
-            );
-            std::thread::sleep(pause);
-            continue;
-        }
-        return Err(match code {
-            Some(ER_LOCK_WAIT_TIMEOUT) => {
-                let holders = match preflight::long_transactions(db, Duration::ZERO) {
-                    Ok(Some(list)) if !list.is_empty() => format!(
-                        "; open transactions: {}",
-                        list.iter().take(3).map(Trx::describe).collect::<Vec<_>>().join("; ")
-                    ),
-                    _ => String::new(),
-                };
-                anyhow::anyhow!(
-                    "the ALTER could not get the metadata lock on {}.{} within --lock-wait-timeout {secs} s in {attempt} attempt(s): another session holds it (a long transaction or another DDL){holders}; the application was never blocked longer than that; nothing was changed; rerun when it has finished, or raise --lock-wait-timeout / --retries",
-                    report.database,
-                    report.table
-                )
-            }
-            Some(ER_ALTER_OPERATION_NOT_SUPPORTED | ER_ALTER_OPERATION_NOT_SUPPORTED_REASON) => err.context(format!(
-                "the server cannot change {}.{} online (ALGORITHM=INPLACE, LOCK=NONE); nothing was changed",
-                report.database, report.table
-            )),
-            _ => err.context(format!("the ALTER on {}.{} failed", report.database, report.table)),
-        });
-    }
-}
-
-/// The one-line refusal after the build stopped at a duplicate, with what remains now.
-fn duplicate_refusal(db: &mut Db, table: &Ident, err: &anyhow::Error, report: &mut MigrateReport) -> Result<String> {
-    let left = preflight::duplicates(db, table)?;
-    report.surplus_rows = Some(left.surplus_rows);
-    report.duplicate_groups = Some(left.groups);
-    let found = server_message(err);
-    let head = if left.surplus_rows > 0 {
-        format!(
-            "{} duplicate group(s) ({} surplus rows) remain in {}.{} (present before this run, or inserted while the index was being built), so the unique index could not be built ({found})",
-            left.groups, left.surplus_rows, db.database, table
-        )
-    } else {
-        format!(
-            "a duplicate appeared in {}.{} while the index was being built ({found}) and is gone again",
-            db.database, table
-        )
-    };
-    Ok(format!(
-        "{head}; the server rolled the build back, nothing was changed or lost; run `seqfix dedupe`{}, then `seqfix migrate`",
-        if left.surplus_rows > 0 { " (again if it already ran)" } else { " if needed" }
-    ))
-}
-
-/// The server's own message of an error, without our context.
-fn server_message(err: &anyhow::Error) -> String {
-    err.chain()
-        .find_map(|e| match e.downcast_ref::<mysql::Error>() {
-            Some(mysql::Error::MySqlError(m)) => Some(m.message.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| crate::error_line(err))
 }
 
 fn down(
@@ -631,7 +426,7 @@ fn down(
     begin(db, run)?;
     if named {
         let started = Instant::now();
-        run_ddl(db, &sql, opts, report)?;
+        ddl::run_ddl(db, &sql, opts, report)?;
         report.build_ms = Some(started.elapsed().as_millis() as u64);
     }
     history::delete(db, table, m)?;

@@ -1,13 +1,16 @@
-//! The checks `migrate` makes before any DDL, each read-only: duplicates left in the table,
-//! and transactions that may hold metadata locks on it.
+//! The checks `migrate` makes before any DDL, each read-only: key length, existing indexes,
+//! duplicates left in the table, and transactions that may hold metadata locks on it.
+//! `checks_pass` runs them in order, cheapest first, and fills the report.
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 use serde::Serialize;
 
+use super::{plan, MigrateReport, Options};
 use crate::config::Ident;
 use crate::db::Db;
+use crate::schema::TableInfo;
 
 /// How a preflight check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -152,4 +155,121 @@ pub fn wait_for_long_transactions(
             Duration::from_secs(1).min(wait.saturating_sub(start.elapsed())).max(Duration::from_millis(50)),
         );
     }
+}
+
+/// The preflight for building the index. Returns false (with `report.refusal` set) when the
+/// table is not ready; errors for problems the user must fix first.
+pub fn checks_pass(
+    db: &mut Db,
+    table: &Ident,
+    opts: &Options,
+    info: &TableInfo,
+    report: &mut MigrateReport,
+) -> Result<bool> {
+    report.preflight.push(Check::new(
+        "table",
+        CheckStatus::Pass,
+        format!("InnoDB, key columns present ({})", info.row_format.as_deref().unwrap_or("row format unknown")),
+    ));
+    let key = plan::key_length(&info.columns, info.row_format.as_deref());
+    if let Some(problem) = key.problem() {
+        bail!(
+            "the unique index cannot be built on {}.{}: {problem} (row format {}); shorten the columns or use ROW_FORMAT=DYNAMIC",
+            db.database,
+            table,
+            info.row_format.as_deref().unwrap_or("unknown")
+        );
+    }
+    report.preflight.push(Check::new(
+        "key length",
+        CheckStatus::Pass,
+        format!("{} bytes (limits: {} per column, {} per index)", key.total, key.column_limit, key.index_limit),
+    ));
+    let redundant = plan::redundant_indexes(&info.indexes);
+    if !redundant.is_empty() {
+        report.notes.push(format!(
+            "non-unique index(es) {} on the same columns become redundant once the unique index exists; consider dropping them afterwards",
+            redundant.join(", ")
+        ));
+    }
+    report.preflight.push(Check::new("existing index", CheckStatus::Pass, "none on these columns; it will be built"));
+
+    if opts.dry_run || opts.check_duplicates_first {
+        let dups = duplicates(db, table)?;
+        report.surplus_rows = Some(dups.surplus_rows);
+        report.duplicate_groups = Some(dups.groups);
+        if dups.surplus_rows > 0 {
+            let line = format!(
+                "{} duplicate group(s) ({} surplus rows) remain in {}.{}; the unique index cannot be built until they are gone: run `seqfix dedupe` first (nothing was changed)",
+                dups.groups, dups.surplus_rows, db.database, table
+            );
+            report.preflight.push(Check::new("duplicates", CheckStatus::Fail, line.clone()));
+            report.refusal = Some(line);
+            return Ok(false);
+        }
+        report.preflight.push(Check::new("duplicates", CheckStatus::Pass, "none"));
+    } else {
+        // The exact check costs a full scan, as much as the build itself; the build makes
+        // the same check for free: it fails on the first duplicate with ER_DUP_ENTRY and the
+        // server rolls it back, after which seqfix counts what remains and refuses.
+        report.preflight.push(Check::new(
+            "duplicates",
+            CheckStatus::Deferred,
+            "checked by the index build itself (it stops and rolls back at the first duplicate; --check-duplicates-first checks before building, at the cost of one more full scan)",
+        ));
+    }
+
+    let wait = if opts.dry_run { Duration::ZERO } else { opts.trx_wait };
+    let waited = if opts.dry_run {
+        match long_transactions(db, opts.max_trx_age)? {
+            None => Ok(TrxWait::NotVisible),
+            Some(list) if list.is_empty() => Ok(TrxWait::Clear(Duration::ZERO)),
+            Some(list) => {
+                report.long_transactions = list;
+                Err(())
+            }
+        }
+    } else {
+        Ok(wait_for_long_transactions(db, table, opts.max_trx_age, wait, |list| {
+            log::warn!(
+                "waiting for {} transaction(s) open longer than {} to end: {}",
+                list.len(),
+                humantime::format_duration(opts.max_trx_age),
+                list.iter().map(Trx::describe).collect::<Vec<_>>().join("; ")
+            )
+        })?)
+    };
+    let limit = humantime::format_duration(opts.max_trx_age);
+    match waited {
+        Ok(TrxWait::Clear(d)) if d >= Duration::from_secs(1) => report.preflight.push(Check::new(
+            "long transactions",
+            CheckStatus::Pass,
+            format!(
+                "none open longer than {limit} (after waiting {})",
+                humantime::format_duration(Duration::from_secs(d.as_secs()))
+            ),
+        )),
+        Ok(TrxWait::Clear(_)) => report.preflight.push(Check::new(
+            "long transactions",
+            CheckStatus::Pass,
+            format!("none open longer than {limit}"),
+        )),
+        Ok(TrxWait::NotVisible) => {
+            let line = format!(
+                "cannot list open transactions (INNODB_TRX needs the PROCESS privilege); relying on --lock-wait-timeout {} to give up quickly",
+                humantime::format_duration(opts.lock_wait_timeout)
+            );
+            log::warn!("{line}");
+            report.preflight.push(Check::new("long transactions", CheckStatus::Warn, line));
+        }
+        Err(()) => report.preflight.push(Check::new(
+            "long transactions",
+            CheckStatus::Warn,
+            format!(
+                "{} open longer than {limit}; a real run waits up to --trx-wait for them, then stops",
+                report.long_transactions.len()
+            ),
+        )),
+    }
+    Ok(true)
 }

@@ -4,3 +4,4 @@ mod common;
 
 mod audit;
 mod migrate;
+mod migrate_locks;
