@@ -3,9 +3,11 @@
 //!
 //! Order of work for `up`: advisory lock (one migrate per database) → history read and
 //! verified (`plan`) → schema check → for each migration: is its index already there? →
-//! preflight (key length, duplicates, long transactions) → "started" row → the ALTER with a
-//! short `lock_wait_timeout`, retried with backoff → "finished" row. Every check before the
-//! "started" row is read-only, so a refusal changes nothing at all.
+//! preflight (key length, long transactions; duplicates too with `--check-duplicates-first`
+//! or `--dry-run`) → "started" row → the ALTER with a short `lock_wait_timeout`, retried with
+//! backoff → "finished" row. Every check before the "started" row is read-only, so a refusal
+//! there changes nothing at all; the build itself is the exact duplicate check otherwise
+//! (it fails with ER_DUP_ENTRY and the server rolls it back), leaving one failed history row.
 pub mod ddl;
 pub mod history;
 pub mod plan;
