@@ -86,6 +86,9 @@ pub enum Command {
     /// Print the man page (roff) to stdout, or write one page per command with --dir.
     #[command(alias = "manpage")]
     Man(ManArgs),
+
+    /// Add the unique index on (sequence_stepid, recipient_phone, device_id) online, once.
+    Migrate(MigrateArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -195,6 +198,45 @@ pub struct RestoreArgs {
     /// Rows per batch; each batch is one transaction.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch_size: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// List applied and pending migrations, and change nothing.
+    #[arg(long, conflicts_with_all = ["dry_run", "down", "yes"])]
+    pub status: bool,
+
+    /// Run the preflight checks (including the full duplicate check) and print the exact SQL; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Revert the last applied migration (drops the unique index). Asks for confirmation.
+    #[arg(long)]
+    pub down: bool,
+
+    /// Do not ask for confirmation (needed for --down without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Transactions open longer than this may hold metadata locks on the table: wait for them (see --trx-wait).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_trx_age: Duration,
+
+    /// How long to wait for such transactions to end before stopping without a change (0s: stop at once).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub trx_wait: Duration,
+
+    /// How long the ALTER may wait for the table's metadata lock before giving up (whole seconds, at least 1s); the application's queries on the table wait at most this long behind it. Also bounds the wait for another migrate's lock.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_wait_timeout: Duration,
+
+    /// Retries after a metadata-lock timeout, with backoff (0.5s, 1s, 2s, ... at most 30s).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100), value_name = "N")]
+    pub retries: u32,
+
+    /// Check for duplicates with a full scan before building, instead of letting the build find them (slower: one more full scan).
+    #[arg(long)]
+    pub check_duplicates_first: bool,
 }
 
 /// Parses a human duration such as `500ms`, `10s`, `2m`, `24h`.

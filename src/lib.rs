@@ -15,6 +15,7 @@ pub mod interrupt;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;
+pub mod migrate;
 pub mod optionfile;
 pub mod progress;
 pub mod replica;
@@ -110,6 +111,33 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let (report, outcome) = restore::run(&cfg, &opts)?;
             report::emit(cfg.format, &report, report::restore)?;
             Ok(outcome)
+        }
+        Command::Migrate(args) => {
+            let opts = migrate::Options {
+                action: if args.status {
+                    migrate::Action::Status
+                } else if args.down {
+                    migrate::Action::Down
+                } else {
+                    migrate::Action::Up
+                },
+                dry_run: args.dry_run,
+                yes: args.yes,
+                max_trx_age: args.max_trx_age,
+                trx_wait: args.trx_wait,
+                lock_wait_timeout: args.lock_wait_timeout,
+                retries: args.retries,
+                check_duplicates_first: args.check_duplicates_first,
+            };
+            interrupt::install();
+            let mut db = db::connect(&cfg.db)?;
+            let report = migrate::run(&mut db, &cfg, &opts)?;
+            report::emit(cfg.format, &report, report::migrate)?;
+            if let Some(line) = &report.refusal {
+                report::refusal(line);
+                return Ok(Outcome::CheckFailed);
+            }
+            Ok(if interrupt::requested() { Outcome::Interrupted } else { Outcome::Ok })
         }
         Command::Status(args) => {
             let mut db = db::connect(&cfg.db)?;

@@ -301,3 +301,100 @@ pub fn restore(r: &RestoreReport) -> String {
     out += &counts("Archived rows by status", "status", &r.by_status, 20);
     out
 }
+
+/// The one line on stderr for a refusal (exit 1): the database is not in the state needed.
+pub fn refusal(line: &str) {
+    eprintln!("seqfix: {line}");
+}
+
+pub fn migrate(r: &crate::migrate::MigrateReport) -> String {
+    use crate::migrate::Action;
+    let mut out = String::new();
+    let what = match (r.action, r.dry_run) {
+        (Action::Status, _) => "Migrations",
+        (Action::Up, true) => "Migrate (dry run: nothing is changed)",
+        (Action::Up, false) => "Migrate",
+        (Action::Down, true) => "Revert (dry run: nothing is changed)",
+        (Action::Down, false) => "Revert",
+    };
+    out += &format!("{what} of {}.{} ({})\n", r.database, r.table, r.server);
+    let mut t = new_table(&["version", "name", "state", "started", "finished", "by", "host", "ms"]);
+    for m in &r.migrations {
+        let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+        t.add_row(vec![
+            Cell::new(m.version),
+            Cell::new(&m.name),
+            Cell::new(
+                serde_json::to_value(m.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            ),
+            Cell::new(opt(&m.started_at)),
+            Cell::new(opt(&m.finished_at)),
+            Cell::new(opt(&m.installed_by)),
+            Cell::new(opt(&m.host)),
+            Cell::new(m.execution_ms.map(|n| n.to_string()).unwrap_or_default()),
+        ]);
+    }
+    out += &format!("{t}\n");
+    out += &format!(
+        "unique index on (sequence_stepid, recipient_phone, device_id): {}\n",
+        r.unique_index.as_deref().map(|n| format!("present ({n})")).unwrap_or_else(|| "missing".into())
+    );
+    if !r.preflight.is_empty() {
+        let mut p = new_table(&["preflight", "result", "detail"]);
+        for c in &r.preflight {
+            let status = serde_json::to_value(c.status).ok().and_then(|v| v.as_str().map(str::to_string));
+            p.add_row(vec![Cell::new(c.name), Cell::new(status.unwrap_or_default()), Cell::new(&c.detail)]);
+        }
+        out += &format!("\n{p}\n");
+    }
+    if !r.long_transactions.is_empty() {
+        let mut lt = new_table(&["connection", "user", "host", "db", "open (s)", "query"]);
+        for x in &r.long_transactions {
+            lt.add_row(vec![
+                Cell::new(x.connection_id),
+                Cell::new(&x.user),
+                Cell::new(&x.host),
+                Cell::new(&x.db),
+                num(x.age_s),
+                Cell::new(if x.query.is_empty() { &x.command } else { &x.query }),
+            ]);
+        }
+        out += &format!("\nLong transactions\n{lt}\n");
+    }
+    if !r.sql.is_empty() {
+        out += &format!("\n{}\n", if r.dry_run { "SQL that would run:" } else { "SQL run:" });
+        for s in &r.sql {
+            out += &format!("{};\n", s.trim_end());
+        }
+    }
+    for n in &r.notes {
+        out += &format!("\n  ! {n}");
+    }
+    if !r.notes.is_empty() {
+        out.push('\n');
+    }
+    let list = |v: &[u32]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        }
+    };
+    out += &format!(
+        "\napplied now: {}; already applied: {}; pending: {}",
+        list(&r.applied),
+        list(&r.already_applied),
+        list(&r.pending)
+    );
+    if !r.recorded.is_empty() {
+        out += &format!("; recorded without building: {}", list(&r.recorded));
+    }
+    if r.action == Action::Down {
+        out += &format!("; {}: {}", if r.dry_run { "would revert" } else { "reverted" }, list(&r.reverted));
+    }
+    out.push('\n');
+    if let Some(ms) = r.build_ms {
+        out += &format!("preflight {} ms, DDL {} ms in {} attempt(s)\n", r.preflight_ms, ms, r.attempts);
+    }
+    out
+}

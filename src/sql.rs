@@ -42,6 +42,27 @@ pub const RESTORE_DELETE: &str = include_str!("../sql/restore/delete.sql");
 /// `SHOW REPLICA STATUS` from MariaDB 10.5 / MySQL 8.0.22 (`ServerInfo::has_show_replica_status`).
 pub const SHOW_REPLICA_STATUS: &str = include_str!("../sql/replica/show_replica_status.sql");
 pub const SHOW_SLAVE_STATUS: &str = include_str!("../sql/replica/show_slave_status.sql");
+pub const HISTORY_CREATE: &str = include_str!("../sql/migrate/history_create.sql");
+pub const HISTORY_EXISTS: &str = include_str!("../sql/migrate/history_exists.sql");
+pub const HISTORY_SELECT: &str = include_str!("../sql/migrate/history_select.sql");
+pub const HISTORY_START: &str = include_str!("../sql/migrate/history_start.sql");
+pub const HISTORY_FINISH: &str = include_str!("../sql/migrate/history_finish.sql");
+pub const HISTORY_DELETE: &str = include_str!("../sql/migrate/history_delete.sql");
+pub const DUPLICATES_EXIST: &str = include_str!("../sql/migrate/duplicates_exist.sql");
+pub const DUPLICATE_GROUPS: &str = include_str!("../sql/migrate/duplicate_groups.sql");
+pub const LONG_TRANSACTIONS: &str = include_str!("../sql/migrate/long_transactions.sql");
+pub const LOCK_WAIT_TIMEOUT: &str = include_str!("../sql/migrate/lock_wait_timeout.sql");
+
+/// The schema migrations `seqfix migrate` applies to the messages table, in order:
+/// (version, name, up template, down template). Templates take `{table}`. Their checksum
+/// (see `migrate::plan::checksum`) is recorded when applied, so never edit a released one:
+/// add a new migration instead.
+pub const MIGRATIONS: &[(u32, &str, &str, &str)] = &[(
+    1,
+    "unique_sequence_message",
+    include_str!("../sql/migrations/0001_unique_sequence_message.up.sql"),
+    include_str!("../sql/migrations/0001_unique_sequence_message.down.sql"),
+)];
 
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
 pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {

@@ -23,8 +23,8 @@ pub use judge::{classify_cluster, classify_run, plan_migrations};
 /// A `running` run older than this whose lock is free has died without finishing.
 pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
 
-/// The migrations seqfix ships, by version. `seqfix migrate` owns the real list; status
-/// only needs to know which versions a complete history holds.
+/// The migrations seqfix ships, by version and name, as status names them. The list
+/// `seqfix migrate` applies is `sql::MIGRATIONS`; a unit test keeps the two equal.
 pub const KNOWN_MIGRATIONS: &[(&str, &str)] = &[("1", "unique_sequence_message")];
 
 /// The advisory lock `seqfix process` holds while it runs.
@@ -32,11 +32,24 @@ pub fn process_lock_name(database: &str) -> String {
     format!("seqfix.process.{database}")
 }
 
+#[cfg(test)]
+mod known_migrations_tests {
+    #[test]
+    fn known_migrations_are_the_embedded_ones() {
+        let embedded: Vec<(String, &str)> =
+            crate::sql::MIGRATIONS.iter().map(|(v, name, _, _)| (v.to_string(), *name)).collect();
+        let known: Vec<(String, &str)> = super::KNOWN_MIGRATIONS.iter().map(|(v, n)| (v.to_string(), *n)).collect();
+        assert_eq!(known, embedded);
+    }
+}
+
 /// The advisory lock a command holds while it runs, when status knows it: used to tell a
 /// run that is still going from one that died. Other commands are judged by age alone.
-pub fn lock_name_for(command: &str, database: &str) -> Option<String> {
+pub fn lock_name_for(command: &str, database: &str, table: &crate::config::Ident) -> Option<String> {
     match command {
         "process" => Some(process_lock_name(database)),
+        "dedupe" | "restore" => Some(crate::dedupe::lock_name(database, table)),
+        "migrate" => Some(crate::migrate::lock_name(database)),
         _ => None,
     }
 }
@@ -225,13 +238,13 @@ pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
 /// version without a successful row is pending and every row with success = 0 failed;
 /// without it, the unique-index migration is pending unless the index exists already.
 /// `None` when the history cannot be read.
-pub fn pending_migrations(db: &mut Db, index_present: bool) -> Result<Option<Migrations>> {
+pub fn pending_migrations(db: &mut Db, table: &str, index_present: bool) -> Result<Option<Migrations>> {
     if !table_exists(db, "seqfix_schema_history")? {
         let pending =
             if index_present { vec![] } else { KNOWN_MIGRATIONS.iter().map(|(v, _)| v.to_string()).collect() };
         return Ok(Some(Migrations { pending, failed: vec![], history: false }));
     }
-    let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.query(crate::sql::STATUS_MIGRATION_HISTORY) {
+    let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.exec(crate::sql::STATUS_MIGRATION_HISTORY, (table,)) {
         Ok(r) => r,
         Err(e) => {
             log::warn!("cannot read seqfix_schema_history: {e}");
@@ -265,10 +278,10 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
 
     let found = table_findings(db, cfg, opts, &mut checks)?;
 
-    let migrations = pending_migrations(db, found.index.is_some())?;
+    let migrations = pending_migrations(db, cfg.table.as_str(), found.index.is_some())?;
     checks.push(judge::migrations_check(migrations.as_ref()));
 
-    let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db)? } else { Vec::new() };
+    let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db, &cfg.table)? } else { Vec::new() };
     if last_runs.is_empty() {
         checks.push(check("last_run", State::Ok, "no runs recorded in seqfix_runs"));
     }
@@ -377,13 +390,13 @@ fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
     Ok((groups, surplus))
 }
 
-fn last_runs_of(db: &mut Db) -> Result<Vec<LastRun>> {
+fn last_runs_of(db: &mut Db, table: &crate::config::Ident) -> Result<Vec<LastRun>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
         db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
     let mut runs = Vec::new();
     for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
-        let lock_free = match (status.as_str(), lock_name_for(&command, &db.database)) {
+        let lock_free = match (status.as_str(), lock_name_for(&command, &db.database, table)) {
             ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
             _ => None,
         };

@@ -4,5 +4,7 @@ mod common;
 
 mod audit;
 mod dedupe;
+mod migrate;
+mod migrate_locks;
 mod ops;
 mod status;

@@ -1,0 +1,450 @@
+//! `seqfix migrate`: adds the unique index online, safely and idempotently, from the
+//! migrations in `sql/migrations/`, recording each in `seqfix_schema_history`.
+//!
+//! Order of work for `up`: advisory lock (one migrate per database) → history read and
+//! verified (`plan`) → schema check → for each migration: is its index already there? →
+//! preflight (key length, long transactions; duplicates too with `--check-duplicates-first`
+//! or `--dry-run`) → "started" row → the ALTER with a short `lock_wait_timeout`, retried with
+//! backoff → "finished" row. Every check before the "started" row is read-only, so a refusal
+//! there changes nothing at all; the build itself is the exact duplicate check otherwise
+//! (it fails with ER_DUP_ENTRY and the server rolls it back), leaving one failed history row.
+pub mod ddl;
+pub mod history;
+pub mod plan;
+pub mod preflight;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::config::{Config, Ident};
+use crate::db::{self, Db};
+use crate::ledger::{self, RunStatus};
+use crate::schema::{self, ColumnReq, Kind, TableInfo, UNIQUE_INDEX_NAME};
+use plan::{Entry, IndexVerdict, Migration, State};
+use preflight::{Check, Trx};
+
+/// What `migrate` needs of the messages table: the three key columns, indexable as they are.
+pub const KEY_COLUMN_REQS: &[ColumnReq] = &[
+    ColumnReq { name: "sequence_stepid", kind: Kind::ShortText, why: "for the unique index" },
+    ColumnReq { name: "recipient_phone", kind: Kind::ShortText, why: "for the unique index" },
+    ColumnReq { name: "device_id", kind: Kind::ShortText, why: "for the unique index" },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Apply pending migrations.
+    Up,
+    /// Revert the last applied migration.
+    Down,
+    /// List applied and pending migrations.
+    Status,
+}
+
+/// Checked options (no clap types here).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub action: Action,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub max_trx_age: Duration,
+    pub trx_wait: Duration,
+    pub lock_wait_timeout: Duration,
+    pub retries: u32,
+    /// Run the exact duplicate check before building (one more full scan) instead of
+    /// letting the build itself find duplicates.
+    pub check_duplicates_first: bool,
+}
+
+/// One migration as the report shows it, after this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationLine {
+    pub version: u32,
+    pub name: String,
+    pub checksum: String,
+    pub state: State,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub installed_by: Option<String>,
+    pub host: Option<String>,
+    pub execution_ms: Option<u64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateReport {
+    pub database: String,
+    pub table: String,
+    pub server: String,
+    pub flavor: db::Flavor,
+    pub action: Action,
+    pub dry_run: bool,
+    /// Applied by this run (the DDL ran).
+    pub applied: Vec<u32>,
+    /// Already in place before this run (recorded earlier, or found and recorded now).
+    pub already_applied: Vec<u32>,
+    /// Found in the schema without a history row (index created by hand, or an unfinished
+    /// run whose DDL completed) and recorded as applied by this run.
+    pub recorded: Vec<u32>,
+    /// Not applied (after this run; for `--dry-run` and `--status`: what `migrate` would apply).
+    pub pending: Vec<u32>,
+    /// Reverted by `--down`.
+    pub reverted: Vec<u32>,
+    pub migrations: Vec<MigrationLine>,
+    /// The name of the unique index on the three columns after this run, if there is one.
+    pub unique_index: Option<String>,
+    pub preflight: Vec<Check>,
+    /// The statements run (or, with `--dry-run`, that would run), in order.
+    pub sql: Vec<String>,
+    pub long_transactions: Vec<Trx>,
+    pub duplicate_groups: Option<u64>,
+    pub surplus_rows: Option<u64>,
+    /// ALTER attempts made (more than one after lock-wait timeouts).
+    pub attempts: u32,
+    pub preflight_ms: u64,
+    pub build_ms: Option<u64>,
+    pub notes: Vec<String>,
+    /// Why the database is not in the state the migration needs (exit 1), in one line.
+    pub refusal: Option<String>,
+}
+
+impl MigrateReport {
+    fn new(db: &Db, table: &Ident, opts: &Options) -> MigrateReport {
+        MigrateReport {
+            database: db.database.clone(),
+            table: table.to_string(),
+            server: db.server.version.clone(),
+            flavor: db.server.flavor,
+            action: opts.action,
+            dry_run: opts.dry_run,
+            applied: vec![],
+            already_applied: vec![],
+            recorded: vec![],
+            pending: vec![],
+            reverted: vec![],
+            migrations: vec![],
+            unique_index: None,
+            preflight: vec![],
+            sql: vec![],
+            long_transactions: vec![],
+            duplicate_groups: None,
+            surplus_rows: None,
+            attempts: 0,
+            preflight_ms: 0,
+            build_ms: None,
+            notes: vec![],
+            refusal: None,
+        }
+    }
+}
+
+/// The advisory lock name for migrations of one database (GET_LOCK names are at most 64
+/// characters; a longer one is shortened with a checksum of the database name).
+pub fn lock_name(database: &str) -> String {
+    let name = format!("seqfix.migrate.{database}");
+    if name.len() <= 64 {
+        name
+    } else {
+        format!("seqfix.migrate.{}", plan::checksum(database))
+    }
+}
+
+/// Runs `migrate` as `opts` asks.
+pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
+    let table = &cfg.table;
+    let mut report = MigrateReport::new(db, table, opts);
+    if opts.action == Action::Status || opts.dry_run {
+        // Read-only: no lock, nothing recorded.
+        let (entries, info) = survey(db, table)?;
+        match opts.action {
+            Action::Status => {}
+            Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut None)?,
+            Action::Down => down(db, table, opts, &entries, &info, &mut report, &mut None)?,
+        }
+        finish_lines(db, table, &mut report)?;
+        return Ok(report);
+    }
+    let name = lock_name(&db.database);
+    let mut guard = db.lock_or_fail(&name, opts.lock_wait_timeout, "seqfix migrate on this database")?;
+    let db: &mut Db = &mut guard;
+    let (entries, info) = survey(db, table)?;
+    if opts.action == Action::Down {
+        // Ask before anything is written, the ledger included.
+        if let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) {
+            crate::confirm::confirm(
+                &format!(
+                    "revert {} on {}.{}: drop the unique index, after which duplicate sequence messages can be queued again",
+                    e.migration.label(),
+                    db.database,
+                    table
+                ),
+                opts.yes,
+            )?;
+        }
+    }
+    // The ledger row is written only once something is about to change, so a run refused by
+    // the preflight leaves no trace at all.
+    let mut run: Option<ledger::Run> = None;
+    let result = match opts.action {
+        Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut run),
+        Action::Down => down(db, table, opts, &entries, &info, &mut report, &mut run),
+        Action::Status => unreachable!("handled above"),
+    };
+    if let Some(run) = run {
+        let status = match &result {
+            Ok(()) if report.refusal.is_none() => RunStatus::Succeeded,
+            _ if crate::interrupt::requested() => RunStatus::Interrupted,
+            _ => RunStatus::Failed,
+        };
+        let summary = serde_json::json!({
+            "table": report.table, "action": report.action, "applied": report.applied,
+            "already_applied": report.already_applied, "recorded": report.recorded, "reverted": report.reverted,
+            "refusal": report.refusal, "error": result.as_ref().err().map(crate::error_line),
+            "attempts": report.attempts, "build_ms": report.build_ms,
+        });
+        if let Err(e) = ledger::finish(&mut db.conn, &run, status, &summary) {
+            log::warn!("{e:#}");
+        }
+    }
+    result?;
+    finish_lines(db, table, &mut report)?;
+    Ok(report)
+}
+
+/// Records the run in the ledger before its first write (once).
+fn begin(db: &mut Db, run: &mut Option<ledger::Run>) -> Result<()> {
+    if run.is_none() {
+        *run = Some(ledger::start(&mut db.conn, "migrate", &db.user)?);
+    }
+    Ok(())
+}
+
+/// Reads and verifies the history, and checks the table. Read-only.
+fn survey(db: &mut Db, table: &Ident) -> Result<(Vec<Entry>, TableInfo)> {
+    let history = history::load(db, table)?;
+    let entries = plan::plan(&plan::embedded(), &history)?;
+    let info = schema::check(db, table, KEY_COLUMN_REQS)?;
+    Ok((entries, info))
+}
+
+fn present_index(info: &TableInfo) -> Option<String> {
+    match plan::index_verdict(&info.indexes) {
+        IndexVerdict::Present { name } => Some(name),
+        _ => None,
+    }
+}
+
+/// Fills the per-migration lines and the pending list from the history as it is now.
+fn finish_lines(db: &mut Db, table: &Ident, report: &mut MigrateReport) -> Result<()> {
+    report.unique_index = schema::describe(db, table)?.as_ref().and_then(present_index);
+    let rows = history::load(db, table)?;
+    report.migrations.clear();
+    report.pending.clear();
+    for m in plan::embedded() {
+        let row = rows.iter().find(|r| r.version == m.version);
+        let state = plan::state_of(row);
+        // Pending: not applied after this run. A dry run changes nothing, so what it would
+        // merely record (an index found in place) is not pending either.
+        if state != State::Applied && !report.already_applied.contains(&m.version) {
+            report.pending.push(m.version);
+        }
+        report.migrations.push(MigrationLine {
+            version: m.version,
+            name: m.name.to_string(),
+            checksum: m.checksum(),
+            state,
+            started_at: row.map(|r| r.started_at.clone()),
+            finished_at: row.and_then(|r| r.finished_at.clone()),
+            installed_by: row.map(|r| r.installed_by.clone()),
+            host: row.map(|r| r.host.clone()),
+            execution_ms: row.and_then(|r| r.execution_ms),
+            error: row.and_then(|r| r.error.clone()),
+        });
+    }
+    if report.action == Action::Status {
+        report.already_applied =
+            report.migrations.iter().filter(|l| l.state == State::Applied).map(|l| l.version).collect();
+    }
+    Ok(())
+}
+
+fn up(
+    db: &mut Db,
+    table: &Ident,
+    opts: &Options,
+    entries: &[Entry],
+    info: &TableInfo,
+    report: &mut MigrateReport,
+    run: &mut Option<ledger::Run>,
+) -> Result<()> {
+    for e in entries {
+        let m = &e.migration;
+        let verdict = plan::index_verdict(&info.indexes);
+        if let IndexVerdict::Conflict { definition } = &verdict {
+            bail!(
+                "table {}.{} already has an index named {UNIQUE_INDEX_NAME} defined as {definition}, not UNIQUE (sequence_stepid, recipient_phone, device_id): seqfix will not replace it; drop or rename it (ALTER TABLE {} DROP INDEX {UNIQUE_INDEX_NAME}) and rerun",
+                db.database,
+                table,
+                table.quoted()
+            );
+        }
+        if let Some(row) = &e.row {
+            match e.state {
+                State::Unfinished => report.notes.push(format!(
+                    "{} was started at {} by {} on {} and never finished (the process died during the DDL); {}",
+                    m.label(),
+                    row.started_at,
+                    row.installed_by,
+                    row.host,
+                    if matches!(verdict, IndexVerdict::Present { .. }) {
+                        "the index exists with the right definition, so it is recorded as applied"
+                    } else {
+                        "the index is not there, so the migration runs again"
+                    }
+                )),
+                State::Failed => report.notes.push(format!(
+                    "{} failed at {}: {}; it runs again",
+                    m.label(),
+                    row.finished_at.as_deref().unwrap_or("?"),
+                    row.error.as_deref().unwrap_or("no error recorded")
+                )),
+                State::Applied if verdict == IndexVerdict::Absent => report.notes.push(format!(
+                    "{} is recorded as applied at {} but the index is missing (dropped outside seqfix?); it runs again",
+                    m.label(),
+                    row.started_at
+                )),
+                _ => {}
+            }
+        }
+        match (&verdict, e.state) {
+            (IndexVerdict::Present { .. }, State::Applied) => {
+                report.already_applied.push(m.version);
+                continue;
+            }
+            (IndexVerdict::Present { name }, _) => {
+                if name != UNIQUE_INDEX_NAME {
+                    report.notes.push(format!(
+                        "the unique index exists as `{name}` (created outside seqfix); {} is recorded as applied without building another",
+                        m.label()
+                    ));
+                }
+                if !opts.dry_run {
+                    begin(db, run)?;
+                    history::record_applied(db, table, m)?;
+                }
+                report.already_applied.push(m.version);
+                report.recorded.push(m.version);
+                continue;
+            }
+            _ => {}
+        }
+        let started = Instant::now();
+        if !preflight::checks_pass(db, table, opts, info, report)? {
+            report.preflight_ms = started.elapsed().as_millis() as u64;
+            return Ok(());
+        }
+        report.preflight_ms = started.elapsed().as_millis() as u64;
+        let sql = crate::sql::render(m.up, &[("table", table)]);
+        report.sql.push(format!("SET SESSION lock_wait_timeout = {}", plan::whole_seconds(opts.lock_wait_timeout)));
+        report.sql.push(sql.clone());
+        if opts.dry_run {
+            continue;
+        }
+        begin(db, run)?;
+        history::start(db, table, m)?;
+        let build = Instant::now();
+        let result = ddl::run_ddl(db, &sql, opts, report);
+        let ms = build.elapsed().as_millis() as u64;
+        report.build_ms = Some(ms);
+        match result {
+            Ok(()) => {
+                history::finish(db, table, m, ms, Ok(()))?;
+                report.applied.push(m.version);
+            }
+            Err(err) => {
+                let recorded = match db::server_error_code(&err) {
+                    Some(ddl::ER_DUP_ENTRY) => {
+                        format!("the build stopped at a duplicate: {}", ddl::server_message(&err))
+                    }
+                    _ => crate::error_line(&err),
+                };
+                // If the connection itself is gone, the row stays unfinished (the next run settles
+                // it from the schema); the DDL's error is the one to report.
+                if let Err(e) = history::finish(db, table, m, ms, Err(recorded)) {
+                    log::warn!("{e:#}");
+                    return Err(err);
+                }
+                if db::server_error_code(&err) == Some(ddl::ER_DUP_ENTRY) {
+                    report.refusal = Some(ddl::duplicate_refusal(db, table, &err, report)?);
+                    return Ok(());
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn down(
+    db: &mut Db,
+    table: &Ident,
+    opts: &Options,
+    entries: &[Entry],
+    info: &TableInfo,
+    report: &mut MigrateReport,
+    run: &mut Option<ledger::Run>,
+) -> Result<()> {
+    let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) else {
+        report
+            .notes
+            .push(format!("no migration is recorded as applied to {}.{}; nothing to revert", db.database, table));
+        return Ok(());
+    };
+    let m: &Migration = &e.migration;
+    let named = info.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(UNIQUE_INDEX_NAME));
+    if !named {
+        if let Some(other) = present_index(info) {
+            bail!(
+                "the unique index on {}.{} is `{other}`, created outside seqfix: seqfix only drops the index it creates ({UNIQUE_INDEX_NAME}); drop it yourself (ALTER TABLE {} DROP INDEX `{other}`) if that is what you want",
+                db.database,
+                table,
+                table.quoted()
+            );
+        }
+    }
+    let sql = crate::sql::render(m.down, &[("table", table)]);
+    if named {
+        report.sql.push(format!("SET SESSION lock_wait_timeout = {}", plan::whole_seconds(opts.lock_wait_timeout)));
+        report.sql.push(sql.clone());
+    } else {
+        report.notes.push(format!("the index {UNIQUE_INDEX_NAME} is already gone; only the history row is removed"));
+    }
+    if opts.dry_run {
+        report.reverted.push(m.version);
+        return Ok(());
+    }
+    begin(db, run)?;
+    if named {
+        let started = Instant::now();
+        ddl::run_ddl(db, &sql, opts, report)?;
+        report.build_ms = Some(started.elapsed().as_millis() as u64);
+    }
+    history::delete(db, table, m)?;
+    report.reverted.push(m.version);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names_fit_get_lock() {
+        assert_eq!(lock_name("app"), "seqfix.migrate.app");
+        let long = "d".repeat(64);
+        assert!(lock_name(&long).len() <= 64);
+        assert_ne!(lock_name(&long), lock_name(&"e".repeat(64)));
+    }
+}
