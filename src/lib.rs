@@ -9,9 +9,11 @@ pub mod config;
 pub mod confirm;
 pub mod db;
 pub mod fixture;
+pub mod fixture_contacts;
 pub mod interrupt;
 pub mod ledger;
 pub mod logging;
+pub mod process;
 pub mod progress;
 pub mod report;
 pub mod scan;
@@ -63,6 +65,27 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let report = audit::run(&mut db, &cfg, args.top as usize)?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
+        }
+        Command::Process(args) => {
+            interrupt::install();
+            let opts = process::Options {
+                dry_run: args.dry_run,
+                batch_size: args.batch_size as usize,
+                limit: args.limit,
+                step_interval_secs: args.step_interval.as_secs(),
+                lock_timeout: args.lock_timeout,
+                min_interval: args.min_interval,
+                allow_node_local_lock: args.allow_node_local_lock,
+                allow_without_index: args.allow_without_index,
+            };
+            let mut db = db::connect(&cfg.db)?;
+            let report = process::run(&mut db, &cfg, &opts)?;
+            report::emit(cfg.format, &report, report::process)?;
+            Ok(match report.skipped {
+                Some(_) => Outcome::Skipped(args.busy_exit_code),
+                None if report.interrupted => Outcome::Interrupted,
+                None => Outcome::Ok,
+            })
         }
     }
 }
