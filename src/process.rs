@@ -527,6 +527,7 @@ fn snapshot(conn: &mut Conn, t: &Tables, limit: Option<u64>) -> Result<u64> {
     conn.query_drop(sql::PROCESS_DROP_TEMPORARY).context(ctx)?;
     conn.exec_drop(t.render(sql::PROCESS_DUE), (limit.unwrap_or(u64::MAX),)).context(ctx)?;
     conn.query_drop(t.render(sql::PROCESS_FIRST_LEADS)).context(ctx)?;
+    conn.query_drop(t.render(sql::PROCESS_STEPS)).context(ctx)?;
     let n: Option<u64> = conn.query_first(sql::PROCESS_DUE_COUNT).context(ctx)?;
     Ok(n.unwrap_or(0))
 }
@@ -587,8 +588,8 @@ fn text(row: &mut Row, i: usize) -> Option<String> {
     row.take::<Option<String>, _>(i).flatten()
 }
 
-/// Reads one batch and folds the rows into one candidate per contact (the smallest step id
-/// wins when a sequence has two steps for the same day: rows come ordered by contact, step).
+/// Reads one batch: one candidate per contact (the joins are all primary-key lookups, so a
+/// contact yields one row; the check on repeats only guards the invariant).
 fn read_batch(conn: &mut Conn, stmt: &str, after: &str, last: &str) -> Result<Vec<Candidate>> {
     let rows: Vec<Row> = conn.exec(stmt, (after, last)).context("cannot read a batch of due contacts")?;
     let mut out: Vec<Candidate> = Vec::with_capacity(rows.len());

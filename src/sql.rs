@@ -30,6 +30,7 @@ pub const PROCESS_PROBE_UPDATE: &str = include_str!("../sql/process/probe_update
 pub const PROCESS_DROP_TEMPORARY: &str = include_str!("../sql/process/drop_temporary.sql");
 pub const PROCESS_DUE: &str = include_str!("../sql/process/due.sql");
 pub const PROCESS_DUE_COUNT: &str = include_str!("../sql/process/due_count.sql");
+pub const PROCESS_STEPS: &str = include_str!("../sql/process/steps.sql");
 pub const PROCESS_FIRST_LEADS: &str = include_str!("../sql/process/first_leads.sql");
 pub const PROCESS_BATCH_IDS: &str = include_str!("../sql/process/batch_ids.sql");
 pub const PROCESS_BATCH: &str = include_str!("../sql/process/batch.sql");
