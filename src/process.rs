@@ -524,12 +524,20 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
 /// Builds the due snapshot and the first-lead table; returns how many contacts are due.
 fn snapshot(conn: &mut Conn, t: &Tables, limit: Option<u64>) -> Result<u64> {
     let ctx = "cannot build the pass's snapshot of due contacts (does the user have CREATE TEMPORARY TABLES?)";
+    let t0 = Instant::now();
     conn.query_drop(sql::PROCESS_DROP_TEMPORARY).context(ctx)?;
     conn.exec_drop(t.render(sql::PROCESS_DUE), (limit.unwrap_or(u64::MAX),)).context(ctx)?;
+    let n: u64 = conn.query_first(sql::PROCESS_DUE_COUNT).context(ctx)?.unwrap_or(0);
+    log::info!("{n} due contacts in {:.2?}", t0.elapsed());
+    let t0 = Instant::now();
+    conn.query_drop(sql::PROCESS_LEAD_KEYS).context(ctx)?;
+    conn.query_drop(t.render(sql::PROCESS_FIRST_LEADS_CREATE)).context(ctx)?;
     conn.query_drop(t.render(sql::PROCESS_FIRST_LEADS)).context(ctx)?;
+    log::info!("first leads of their phones in {:.2?}", t0.elapsed());
+    let t0 = Instant::now();
     conn.query_drop(t.render(sql::PROCESS_STEPS)).context(ctx)?;
-    let n: Option<u64> = conn.query_first(sql::PROCESS_DUE_COUNT).context(ctx)?;
-    Ok(n.unwrap_or(0))
+    log::info!("steps by sequence and day in {:.2?}", t0.elapsed());
+    Ok(n)
 }
 
 fn pass(
