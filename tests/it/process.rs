@@ -579,3 +579,33 @@ fn lock_held_elsewhere_and_min_interval_skip() {
     db.seqfix().args(["process", "--busy-exit-code", "75"]).run().expect_code(75);
     assert_eq!(db.count("seqfix_runs"), 1, "skips do not reset the interval");
 }
+
+#[test]
+fn lost_lock_connection_stops_the_run() {
+    let db = TestDb::new("process_lost_lock");
+    let w = load(&db, 1_500, 12, true);
+    let exp = expected(&w);
+    let before = server_now(&db);
+    let mut child = db.seqfix().args(["process", "--batch-size", "1", "--min-interval", "0s"]).spawn();
+    let mut conn = db.conn();
+    let name = format!("seqfix.process.{}", db.name);
+    loop {
+        let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+        if logs >= 10 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pass ended before its connection was killed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let holder: Option<u64> = conn.exec_first("SELECT IS_USED_LOCK(?)", (&name,)).unwrap().unwrap();
+    conn.query_drop(format!("KILL {}", holder.expect("the run holds the lock"))).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
+    assert!(logs < queued, "stopped in the middle");
+
+    db.seqfix().args(["process", "--min-interval", "0s"]).run().expect_code(0);
+    let after = server_now(&db);
+    verify_state(&db, &w, &exp, before, after);
+}
