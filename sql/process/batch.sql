@@ -19,4 +19,4 @@ WHERE d.id > ? AND d.id <= ?
   AND sc.status = 'active'
   AND s.is_active = 1
   AND (sc.next_trigger_time IS NULL OR sc.next_trigger_time <= NOW())
-ORDER BY sc.id
+ORDER BY d.id
