@@ -132,35 +132,46 @@ pub(super) fn check_schema(db: &mut Db, t: &Tables) -> Result<bool> {
     Ok(info.unique_key_index().is_some())
 }
 
-/// Proves the user may write what the pass writes, before anything is written: statements
-/// that change no row still make the server check INSERT/UPDATE privileges, and they run in
-/// a transaction that is rolled back. Temporary tables are checked by the snapshot itself,
-/// which is built before the ledger row.
-pub(super) fn check_privileges(db: &mut Db, t: &Tables) -> Result<()> {
-    let user = db.user.clone();
+/// Proves the user may do what the pass does, before anything is written: statements that
+/// change no row but still make the server check INSERT/UPDATE privileges, in a transaction
+/// that is rolled back, then a throw-away temporary table.
+pub(super) fn check_privileges(db: &mut Db, t: &Tables, dry_run: bool) -> Result<()> {
+    let missing = |what: String| {
+        anyhow::anyhow!(
+            "user {} may not {what}: seqfix process needs SELECT on the sequence tables, INSERT on {} and \
+             sequence_logs, UPDATE on sequence_contacts, CREATE TEMPORARY TABLES, and CREATE, INSERT, UPDATE on \
+             seqfix_runs (GRANT them; --dry-run needs only SELECT and CREATE TEMPORARY TABLES)",
+            db.user,
+            t.messages
+        )
+    };
+    let denied = |e: &mysql::Error| matches!(e, mysql::Error::MySqlError(m) if matches!(m.code, 1044 | 1142 | 1143));
     let database = db.database.clone();
-    let mut tx = db.conn.start_transaction(TxOpts::default())?;
-    for (template, table, what) in [
-        (sql::PROCESS_PROBE_INSERT, &t.messages, "INSERT"),
-        (sql::PROCESS_PROBE_INSERT, &t.logs, "INSERT"),
-        (sql::PROCESS_PROBE_UPDATE, &t.contacts, "UPDATE"),
-    ] {
-        let stmt = sql::render(template, &[("table", table)]);
-        if let Err(e) = tx.query_drop(&stmt) {
-            let e = anyhow::Error::from(e);
-            if matches!(crate::db::server_error_code(&e), Some(1142 | 1143)) {
-                bail!(
-                    "user {user} may not {what} {database}.{table}: seqfix process needs SELECT on the sequence tables, \
-                     INSERT on {} and sequence_logs, UPDATE on sequence_contacts, CREATE TEMPORARY TABLES, and \
-                     CREATE, INSERT, UPDATE on seqfix_runs (GRANT them, or use --dry-run, which needs only SELECT and \
-                     CREATE TEMPORARY TABLES)",
-                    t.messages
-                );
-            }
-            return Err(e).with_context(|| format!("cannot check write privileges on {database}.{table}"));
+    if !dry_run {
+        let mut probes = Vec::new();
+        for (template, table, what) in [
+            (sql::PROCESS_PROBE_INSERT, &t.messages, "INSERT"),
+            (sql::PROCESS_PROBE_INSERT, &t.logs, "INSERT"),
+            (sql::PROCESS_PROBE_UPDATE, &t.contacts, "UPDATE"),
+        ] {
+            probes.push((sql::render(template, &[("table", table)]), format!("{what} {database}.{table}")));
         }
+        let mut tx = db.conn.start_transaction(TxOpts::default())?;
+        for (stmt, what) in probes {
+            match tx.query_drop(&stmt) {
+                Ok(()) => {}
+                Err(e) if denied(&e) => return Err(missing(what)),
+                Err(e) => return Err(e).with_context(|| format!("cannot check the privilege to {what}")),
+            }
+        }
+        tx.rollback()?;
     }
-    tx.rollback()?;
+    match db.conn.query_drop(sql::PROCESS_PROBE_TEMPORARY) {
+        Ok(()) => {}
+        Err(e) if denied(&e) => return Err(missing(format!("CREATE TEMPORARY TABLES in {database}"))),
+        Err(e) => return Err(e).context("cannot check the privilege to create temporary tables"),
+    }
+    db.conn.query_drop(sql::PROCESS_DROP_PROBE)?;
     Ok(())
 }
 

@@ -108,9 +108,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
     let started = Instant::now();
     let t = Tables::new(&cfg.table)?;
     let has_index = guards::check_schema(db, &t)?;
-    if !opts.dry_run {
-        guards::check_privileges(db, &t)?;
-    }
+    guards::check_privileges(db, &t, opts.dry_run)?;
     guards::check_cluster(db, opts.allow_node_local_lock)?;
     if !has_index && !opts.allow_without_index {
         bail!(
