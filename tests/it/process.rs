@@ -1,5 +1,11 @@
 //! `seqfix process` on generated contacts whose outcome the test computes itself, straight
 //! from the rules of the contract, one contact at a time (not with seqfix's planner).
+//!
+//! The cluster check (Galera, multi-primary Group Replication) is tested only through its
+//! decision function (`process::cluster_refusal`, unit tests in `src/process/plan.rs`): the
+//! test server is a single node, and what the tests do check is that the variables'
+//! absence on it (`group_replication_single_primary_mode` does not exist on MariaDB) is not
+//! an error.
 use std::collections::{BTreeMap, HashSet};
 use std::process::Child;
 use std::time::Duration;
@@ -521,6 +527,16 @@ fn refusals_change_nothing() {
         .args(["process", "--allow-without-index"])
         .run()
         .expect_error("may not UPDATE");
+    // A dry run needs no write privilege.
+    let url = db.user_with("seqfix_readonly", "pw", "SELECT, CREATE TEMPORARY TABLES");
+    let j = db
+        .seqfix()
+        .env("DATABASE_URL", &url)
+        .args(["process", "--allow-without-index", "--dry-run", "--format", "json"])
+        .run()
+        .expect_code(0)
+        .json();
+    assert!(j["queued"].as_u64().unwrap() > 0);
     assert_eq!(tables_checksum(&db), before);
     assert!(!has_table(&db, "seqfix_runs"), "no ledger created");
 
@@ -604,6 +620,43 @@ fn lost_lock_connection_stops_the_run() {
     let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
     let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
     assert!(logs < queued, "stopped in the middle");
+
+    db.seqfix().args(["process", "--min-interval", "0s"]).run().expect_code(0);
+    let after = server_now(&db);
+    verify_state(&db, &w, &exp, before, after);
+}
+
+#[test]
+fn sigterm_stops_after_a_whole_batch() {
+    let db = TestDb::new("process_sigterm");
+    let w = load(&db, 1_500, 13, true);
+    let exp = expected(&w);
+    let before = server_now(&db);
+    let mut child =
+        db.seqfix().args(["process", "--batch-size", "1", "--min-interval", "0s", "--format", "json"]).spawn();
+    let mut conn = db.conn();
+    loop {
+        let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+        if logs >= 10 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pass ended before SIGTERM");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let run = finish(vec![child]).pop().unwrap().expect_code(130);
+    let j = run.json();
+    assert_eq!(j["interrupted"], true);
+    let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
+    let done = j["queued"].as_u64().unwrap();
+    assert!(done > 0 && done < queued, "stopped in the middle");
+    let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    assert_eq!(logs, done, "what the report says was queued is what was committed");
+    let status: String = conn
+        .exec_first("SELECT status FROM seqfix_runs WHERE run_id = ?", (j["run_id"].as_str().unwrap(),))
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, "interrupted");
 
     db.seqfix().args(["process", "--min-interval", "0s"]).run().expect_code(0);
     let after = server_now(&db);
