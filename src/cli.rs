@@ -78,7 +78,7 @@ pub struct AuditArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ProcessArgs {
     /// Report what would be queued, completed and skipped; write nothing (no ledger row). The
-    /// lock is still taken so the figures are those a real run would see.
+    /// lock is still taken so the figures are those a real run would see; --min-interval is not applied.
     #[arg(long)]
     pub dry_run: bool,
 

@@ -175,8 +175,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
         }
     }
 
-    // The snapshot comes before the ledger row, so a missing privilege to create temporary
-    // tables fails with nothing recorded.
+    // The snapshot comes before the ledger row: if building it fails, nothing is recorded.
     report.due = snapshot(&mut lock.conn, &t, opts.limit)?;
     let run = if opts.dry_run { None } else { Some(ledger::start(&mut lock.conn, "process", &user)?) };
     report.run_id = run.as_ref().map(|r| r.id.clone());
@@ -254,8 +253,9 @@ fn pass(
                 batch::apply(&mut lock.conn, t, &candidates, opts.step_interval_secs, has_index)
             };
             match result {
-                // Deadlock or lock wait timeout with the application: the transaction was
-                // rolled back whole; read the batch again.
+                // Deadlock or lock wait timeout with the application's writes: the whole
+                // transaction is rolled back (by the server on a deadlock; by dropping it on a
+                // timeout, which the server rolls back only per statement); read the batch again.
                 Err(e) if attempt < 3 && matches!(crate::db::server_error_code(&e), Some(1213 | 1205)) => {
                     log::warn!("batch after {cursor:?} rolled back ({e:#}); retrying");
                 }
