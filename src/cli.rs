@@ -87,6 +87,10 @@ pub enum Command {
     #[command(alias = "manpage")]
     Man(ManArgs),
 
+    /// Run one pass of sequence processing under a database advisory lock (safe from cron on
+    /// several hosts at once).
+    Process(ProcessArgs),
+
     /// Add the unique index on (sequence_stepid, recipient_phone, device_id) online, once.
     Migrate(MigrateArgs),
 }
@@ -237,6 +241,57 @@ pub struct MigrateArgs {
     /// Check for duplicates with a full scan before building, instead of letting the build find them (slower: one more full scan).
     #[arg(long)]
     pub check_duplicates_first: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProcessArgs {
+    /// Report what would be queued, completed and skipped; write nothing (no ledger row). The
+    /// lock is still taken so the figures are those a real run would see; --min-interval is not applied.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Contacts per batch: one read and one transaction per batch (1-5000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=5_000), value_name = "N")]
+    pub batch_size: u32,
+
+    /// Handle at most N due contacts in this pass (the rest wait for the next one).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// After a step is queued, when the contact's next step becomes due (at least 1s).
+    #[arg(long, default_value = "24h", value_parser = parse_step_interval, value_name = "DURATION")]
+    pub step_interval: Duration,
+
+    /// How long to wait for another run to release the lock (0s: skip at once).
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_timeout: Duration,
+
+    /// Skip when a process run started less than this long ago on any host (0s: never).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub min_interval: Duration,
+
+    /// Exit status for a skipped run (lock held elsewhere, or --min-interval); default 0.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=255), value_name = "N")]
+    pub busy_exit_code: i32,
+
+    /// Run on a Galera node or a multi-primary Group Replication member, where the advisory
+    /// lock only excludes runs on the same node: every cron job must then use the same node.
+    #[arg(long)]
+    pub allow_node_local_lock: bool,
+
+    /// Run without the unique index on (sequence_stepid, recipient_phone, device_id): the
+    /// advisory lock is then the only guard against duplicates (add the index with `seqfix migrate`).
+    #[arg(long)]
+    pub allow_without_index: bool,
+}
+
+/// `--step-interval`: a duration of at least one second, used in whole seconds.
+pub fn parse_step_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(d)
 }
 
 /// Parses a human duration such as `500ms`, `10s`, `2m`, `24h`.

@@ -11,12 +11,14 @@ pub mod confirm;
 pub mod db;
 pub mod dedupe;
 pub mod fixture;
+pub mod fixture_contacts;
 pub mod interrupt;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;
 pub mod migrate;
 pub mod optionfile;
+pub mod process;
 pub mod progress;
 pub mod replica;
 pub mod report;
@@ -139,6 +141,28 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
             Ok(if interrupt::requested() { Outcome::Interrupted } else { Outcome::Ok })
         }
+        Command::Process(args) => {
+            interrupt::install();
+            let opts = process::Options {
+                dry_run: args.dry_run,
+                batch_size: args.batch_size as usize,
+                limit: args.limit,
+                step_interval_secs: args.step_interval.as_secs(),
+                lock_timeout: args.lock_timeout,
+                min_interval: args.min_interval,
+                allow_node_local_lock: args.allow_node_local_lock,
+                allow_without_index: args.allow_without_index,
+            };
+            let mut db = db::connect(&cfg.db)?;
+            let report = process::run(&mut db, &cfg, &opts)?;
+            write_metrics(&cfg, || metrics::process(&db.database, cfg.table.as_str(), &report, started))?;
+            report::emit(cfg.format, &report, report::process)?;
+            Ok(match report.skipped {
+                Some(_) => Outcome::Skipped(args.busy_exit_code),
+                None if report.interrupted => Outcome::Interrupted,
+                None => Outcome::Ok,
+            })
+        }
         Command::Status(args) => {
             let mut db = db::connect(&cfg.db)?;
             let opts = status::Options { stale_after: args.stale_after, skip_duplicates: args.skip_duplicates };
@@ -153,7 +177,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 
 /// The commands that honour `--metrics-file`; any other refuses it rather than ignore it.
 fn writes_metrics(command: &Command) -> bool {
-    matches!(command, Command::Audit(_) | Command::Status(_) | Command::Dedupe(_))
+    matches!(command, Command::Audit(_) | Command::Status(_) | Command::Dedupe(_) | Command::Process(_))
 }
 
 /// Writes `--metrics-file` when asked, building the metrics only then. Called after the

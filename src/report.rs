@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::audit::{AuditReport, KeyCount};
 use crate::cli::Format;
 use crate::dedupe::DedupeReport;
+use crate::process::{ProcessReport, Skip};
 use crate::restore::RestoreReport;
 
 /// Prints a report in the chosen format.
@@ -395,6 +396,54 @@ pub fn migrate(r: &crate::migrate::MigrateReport) -> String {
     out.push('\n');
     if let Some(ms) = r.build_ms {
         out += &format!("preflight {} ms, DDL {} ms in {} attempt(s)\n", r.preflight_ms, ms, r.attempts);
+    }
+    out
+}
+
+pub fn process(r: &ProcessReport) -> String {
+    let mut out = String::new();
+    let what = if r.dry_run { "Sequence processing (dry run: nothing written)" } else { "Sequence processing" };
+    out += &format!("{what} in {}.{}\n", r.database, r.table);
+    if let Some(skip) = r.skipped {
+        let why = match skip {
+            Skip::Locked => format!(
+                "skipped: another run holds the lock {} (connection {})",
+                r.lock_name,
+                r.lock_holder.map(|h| h.to_string()).unwrap_or_else(|| "unknown".into())
+            ),
+            Skip::MinInterval => format!(
+                "skipped: a process run started {:.1}s ago (--min-interval)",
+                r.last_run_seconds_ago.unwrap_or(0.0)
+            ),
+        };
+        out += &why;
+        out.push('\n');
+        return out;
+    }
+    let c = &r.counts;
+    let mut rows = vec![
+        ("run", r.run_id.clone().unwrap_or_else(|| "(dry run, not recorded)".into())),
+        ("guard", r.guard.clone()),
+        ("due contacts", r.due.to_string()),
+        ("batches", r.batches.to_string()),
+        (if r.dry_run { "would queue" } else { "queued" }, c.queued.to_string()),
+        ("already queued (contact advanced)", c.already_queued.to_string()),
+        ("completed", c.completed.to_string()),
+        ("no step for the next day", c.no_step.to_string()),
+        ("no lead", c.no_lead.to_string()),
+        ("device offline", c.device_offline.to_string()),
+    ];
+    if c.changed > 0 {
+        rows.push(("changed by another writer (left for the next pass)", c.changed.to_string()));
+    }
+    rows.push(("seconds", format!("{:.2}", r.elapsed_seconds)));
+    out += &facts(&rows).to_string();
+    out.push('\n');
+    if r.without_index {
+        out += "  ! no unique index on (sequence_stepid, recipient_phone, device_id): the advisory lock is the only guard against duplicates; run `seqfix migrate`\n";
+    }
+    if r.interrupted {
+        out += "  ! interrupted: stopped after a whole batch; the next pass continues\n";
     }
     out
 }

@@ -64,6 +64,39 @@ pub const MIGRATIONS: &[(u32, &str, &str, &str)] = &[(
     include_str!("../sql/migrations/0001_unique_sequence_message.down.sql"),
 )];
 
+pub const PROCESS_BINLOG_FORMAT: &str = include_str!("../sql/process/binlog_format.sql");
+pub const PROCESS_READ_COMMITTED: &str = include_str!("../sql/process/read_committed.sql");
+pub const PROCESS_WSREP_ON: &str = include_str!("../sql/process/wsrep_on.sql");
+pub const PROCESS_GROUP_REPLICATION_MODE: &str = include_str!("../sql/process/group_replication_mode.sql");
+pub const PROCESS_LAST_RUN: &str = include_str!("../sql/process/last_run.sql");
+pub const PROCESS_PROBE_INSERT: &str = include_str!("../sql/process/probe_insert.sql");
+pub const PROCESS_PROBE_UPDATE: &str = include_str!("../sql/process/probe_update.sql");
+pub const PROCESS_PROBE_TEMPORARY: &str = include_str!("../sql/process/probe_temporary.sql");
+pub const PROCESS_DROP_PROBE: &str = include_str!("../sql/process/drop_probe.sql");
+pub const PROCESS_DROP_TEMPORARY: &str = include_str!("../sql/process/drop_temporary.sql");
+pub const PROCESS_DUE: &str = include_str!("../sql/process/due.sql");
+pub const PROCESS_DUE_COUNT: &str = include_str!("../sql/process/due_count.sql");
+pub const PROCESS_STEPS: &str = include_str!("../sql/process/steps.sql");
+pub const PROCESS_LEAD_KEYS: &str = include_str!("../sql/process/lead_keys.sql");
+pub const PROCESS_FIRST_LEADS_CREATE: &str = include_str!("../sql/process/first_leads_create.sql");
+pub const PROCESS_FIRST_LEADS: &str = include_str!("../sql/process/first_leads.sql");
+pub const PROCESS_BATCH_IDS: &str = include_str!("../sql/process/batch_ids.sql");
+pub const PROCESS_BATCH: &str = include_str!("../sql/process/batch.sql");
+pub const PROCESS_LOCK_CONTACTS: &str = include_str!("../sql/process/lock_contacts.sql");
+pub const PROCESS_EXISTING: &str = include_str!("../sql/process/existing.sql");
+pub const PROCESS_INSERT_MESSAGES: &str = include_str!("../sql/process/insert_messages.sql");
+pub const PROCESS_INSERTED: &str = include_str!("../sql/process/inserted.sql");
+pub const PROCESS_ADVANCE: &str = include_str!("../sql/process/advance.sql");
+pub const PROCESS_COMPLETE: &str = include_str!("../sql/process/complete.sql");
+pub const PROCESS_INSERT_LOGS: &str = include_str!("../sql/process/insert_logs.sql");
+
+/// Fills a `{name}` placeholder with `count` copies of `tuple` (e.g. `?` for an `IN` list, or
+/// `(?, ?, NOW())` for the rows of a multi-row insert), comma-separated. Only placeholder
+/// marks go into the text; the values are bound.
+pub fn repeat(template: &str, name: &str, tuple: &str, count: usize) -> String {
+    template.replace(&format!("{{{name}}}"), &vec![tuple; count].join(", "))
+}
+
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
 pub fn render(template: &str, idents: &[(&str, &Ident)]) -> String {
     let mut out = template.to_string();
@@ -125,7 +158,6 @@ pub fn render_parts(template: &str, idents: &[(&str, &Ident)], parts: &[(&str, &
     }
     out
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +182,11 @@ mod tests {
             sql,
             "SELECT `id`, `status`, CASE `id` WHEN ? THEN ? WHEN ? THEN ? END FROM `msgs` WHERE id IN (?, ?, ?)"
         );
+    }
+
+    #[test]
+    fn repeat_fills_marks() {
+        assert_eq!(repeat("x IN ({ids})", "ids", "?", 3), "x IN (?, ?, ?)");
+        assert_eq!(repeat("VALUES {rows}", "rows", "(?, NOW())", 2), "VALUES (?, NOW()), (?, NOW())");
     }
 }

@@ -29,7 +29,7 @@ pub const KNOWN_MIGRATIONS: &[(&str, &str)] = &[("1", "unique_sequence_message")
 
 /// The advisory lock `seqfix process` holds while it runs.
 pub fn process_lock_name(database: &str) -> String {
-    format!("seqfix.process.{database}")
+    crate::process::plan::lock_name(database)
 }
 
 #[cfg(test)]

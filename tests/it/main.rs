@@ -7,4 +7,5 @@ mod dedupe;
 mod migrate;
 mod migrate_locks;
 mod ops;
+mod process;
 mod status;

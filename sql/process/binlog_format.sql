@@ -1,0 +1,1 @@
+SELECT @@log_bin, @@binlog_format

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM seqfix_process_due

@@ -1,0 +1,266 @@
+//! One batch of a pass: read the contacts with everything the rules need in one query,
+//! classify them with `plan`, and apply the result in one transaction (or, for a dry run,
+//! only count it).
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row, TxOpts, Value};
+
+use crate::sql;
+
+use super::guards::Tables;
+use super::plan::{plan, Candidate, Decision, DeviceRow, StepRow};
+use super::Counts;
+
+fn text(row: &mut Row, i: usize) -> Option<String> {
+    row.take::<Option<String>, _>(i).flatten()
+}
+
+/// Reads one batch: one candidate per contact (the joins are all primary-key lookups, so a
+/// contact yields one row; the check on repeats only guards the invariant).
+pub(super) fn read(conn: &mut Conn, stmt: &str, after: &str, last: &str) -> Result<Vec<Candidate>> {
+    let rows: Vec<Row> = conn.exec(stmt, (after, last)).context("cannot read a batch of due contacts")?;
+    let mut out: Vec<Candidate> = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        let contact_id = text(&mut r, 0).unwrap_or_default();
+        if out.last().map(|c| c.contact_id == contact_id).unwrap_or(false) {
+            continue;
+        }
+        let step_id = text(&mut r, 7);
+        let device_id = text(&mut r, 13);
+        out.push(Candidate {
+            contact_id,
+            sequence_id: text(&mut r, 1).unwrap_or_default(),
+            phone: text(&mut r, 2).unwrap_or_default(),
+            name: text(&mut r, 3),
+            current_step: r.take::<Option<i64>, _>(4).flatten().unwrap_or(0),
+            user_id: text(&mut r, 5).unwrap_or_default(),
+            total_days: r.take::<Option<i64>, _>(6).flatten(),
+            step: step_id.map(|id| StepRow {
+                id,
+                message_type: text(&mut r, 8).unwrap_or_default(),
+                content: text(&mut r, 9),
+                media_url: text(&mut r, 10),
+            }),
+            lead_device_id: {
+                let lead_id = r.take::<Option<i64>, _>(11).flatten();
+                lead_id.and(text(&mut r, 12))
+            },
+            device: device_id.map(|id| DeviceRow {
+                id,
+                user_id: text(&mut r, 14).unwrap_or_default(),
+                status: text(&mut r, 15),
+            }),
+        });
+    }
+    Ok(out)
+}
+
+/// The unique key of a message.
+type Key = (String, String, String);
+
+fn key(c: &Candidate, device_id: &str) -> Key {
+    let step = c.step.as_ref().map(|s| s.id.clone()).unwrap_or_default();
+    (step.to_lowercase(), c.phone.to_lowercase(), device_id.to_lowercase())
+}
+
+/// Keys of `queue` that already exist in the messages table (one query for the batch).
+fn existing_keys(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashSet<Key>> {
+    if queue.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let steps: Vec<String> =
+        queue.iter().map(|(c, _)| c.step.as_ref().unwrap().id.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let phones: Vec<String> = queue.iter().map(|(c, _)| c.phone.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let stmt = sql::repeat(
+        &sql::repeat(&t.render(sql::PROCESS_EXISTING), "step_marks", "?", steps.len()),
+        "phone_marks",
+        "?",
+        phones.len(),
+    );
+    let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+        conn.exec(stmt, params).context("cannot look up existing messages")?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, p, d)| {
+            (
+                s.unwrap_or_default().to_lowercase(),
+                p.unwrap_or_default().to_lowercase(),
+                d.unwrap_or_default().to_lowercase(),
+            )
+        })
+        .collect())
+}
+
+/// Splits a batch by decision, counting the ones that change nothing.
+fn classify<'a>(
+    candidates: &'a [Candidate],
+    counts: &mut Counts,
+) -> (Vec<&'a Candidate>, Vec<(&'a Candidate, String)>) {
+    let mut complete = Vec::new();
+    let mut queue = Vec::new();
+    for c in candidates {
+        match plan(c) {
+            Decision::Complete => complete.push(c),
+            Decision::NoStep => counts.no_step += 1,
+            Decision::NoLead => counts.no_lead += 1,
+            Decision::DeviceOffline => counts.device_offline += 1,
+            Decision::Queue { device_id } => queue.push((c, device_id)),
+        }
+    }
+    (complete, queue)
+}
+
+/// `--dry-run`: what the batch would do, without writing.
+pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> Result<Counts> {
+    let mut counts = Counts::default();
+    let (complete, queue) = classify(candidates, &mut counts);
+    counts.completed = complete.len() as u64;
+    let mut existing = existing_keys(conn, t, &queue)?;
+    for (c, device_id) in &queue {
+        if existing.insert(key(c, device_id)) {
+            counts.queued += 1;
+        } else {
+            counts.already_queued += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Groups contacts by the step they were read at, for the guarded updates.
+fn by_step<'a>(contacts: impl Iterator<Item = &'a Candidate>) -> BTreeMap<i64, Vec<&'a str>> {
+    let mut m: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for c in contacts {
+        m.entry(c.current_step).or_default().push(c.contact_id.as_str());
+    }
+    m
+}
+
+/// One batch in one transaction: lock the contacts that change, queue messages, advance or
+/// complete contacts, write log rows, commit. A crash at any point leaves all or nothing.
+pub(super) fn apply(
+    conn: &mut Conn,
+    t: &Tables,
+    candidates: &[Candidate],
+    step_secs: u64,
+    has_index: bool,
+) -> Result<Counts> {
+    let mut counts = Counts::default();
+    let (complete, queue) = classify(candidates, &mut counts);
+    if complete.is_empty() && queue.is_empty() {
+        return Ok(counts);
+    }
+    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
+
+    // Lock and re-read the contacts that change; keep those still due at the step we read.
+    let ids: Vec<&str> = complete
+        .iter()
+        .map(|c| c.contact_id.as_str())
+        .chain(queue.iter().map(|(c, _)| c.contact_id.as_str()))
+        .collect();
+    let stmt = sql::repeat(&t.render(sql::PROCESS_LOCK_CONTACTS), "ids", "?", ids.len());
+    let locked: Vec<(String, i64, Option<i64>)> =
+        tx.exec(stmt, ids.clone()).context("cannot lock the batch's contacts")?;
+    let current: HashMap<String, (i64, bool)> =
+        locked.into_iter().map(|(id, step, due)| (id, (step, due == Some(1)))).collect();
+    let unchanged = |c: &Candidate| current.get(&c.contact_id) == Some(&(c.current_step, true));
+    let complete: Vec<&Candidate> = complete.into_iter().filter(|c| unchanged(c)).collect();
+    let queue: Vec<(&Candidate, String)> = queue.into_iter().filter(|(c, _)| unchanged(c)).collect();
+    counts.changed = (ids.len() - complete.len() - queue.len()) as u64;
+
+    // Without the unique index nothing makes the insert atomic: look first (the advisory
+    // lock is the only guard against a concurrent writer).
+    let mut seen = if has_index { HashSet::new() } else { existing_keys(&mut tx, t, &queue)? };
+    let mut to_insert: Vec<(&Candidate, &str, String)> = Vec::new();
+    let mut already: Vec<&Candidate> = Vec::new();
+    for (c, device_id) in &queue {
+        // A key twice in one batch (a phone enrolled twice in a sequence): the first queues it.
+        if seen.insert(key(c, device_id)) {
+            let device_id: &str = device_id;
+            to_insert.push((c, device_id, uuid::Uuid::new_v4().to_string()));
+        } else {
+            already.push(c);
+        }
+    }
+    let mut queued: Vec<(&Candidate, String)> = Vec::new();
+    if !to_insert.is_empty() {
+        let stmt = sql::repeat(
+            &t.render(sql::PROCESS_INSERT_MESSAGES),
+            "rows",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NOW(), NOW())",
+            to_insert.len(),
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(to_insert.len() * 10);
+        for (c, device_id, id) in &to_insert {
+            let step = c.step.as_ref().unwrap();
+            params.extend([
+                Value::from(id.as_str()),
+                Value::from(c.user_id.as_str()),
+                Value::from(*device_id),
+                Value::from(c.sequence_id.as_str()),
+                Value::from(step.id.as_str()),
+                Value::from(c.phone.as_str()),
+                c.name.as_deref().map(Value::from).unwrap_or(Value::NULL),
+                Value::from(step.message_type.as_str()),
+                step.content.as_deref().map(Value::from).unwrap_or(Value::NULL),
+                step.media_url.as_deref().map(Value::from).unwrap_or(Value::NULL),
+            ]);
+        }
+        tx.exec_drop(stmt, params).with_context(|| format!("cannot insert messages into {}", t.messages))?;
+        let new_ids: Vec<&str> = to_insert.iter().map(|(_, _, id)| id.as_str()).collect();
+        let stmt = sql::repeat(&t.render(sql::PROCESS_INSERTED), "ids", "?", new_ids.len());
+        let present: HashSet<String> = tx.exec::<String, _, _>(stmt, new_ids)?.into_iter().collect();
+        for (c, _, id) in to_insert {
+            if present.contains(&id) {
+                queued.push((c, id));
+            } else {
+                already.push(c);
+            }
+        }
+    }
+
+    // Advance every contact whose message now exists, guarded by the step we read.
+    let advance = by_step(queued.iter().map(|(c, _)| *c).chain(already.iter().copied()));
+    for (step, ids) in &advance {
+        let stmt = sql::repeat(&t.render(sql::PROCESS_ADVANCE), "ids", "?", ids.len());
+        let mut params: Vec<Value> = vec![Value::from(step + 1), Value::from(step_secs)];
+        params.extend(ids.iter().map(|id| Value::from(*id)));
+        params.push(Value::from(*step));
+        tx.exec_drop(stmt, params).context("cannot advance contacts")?;
+        if tx.affected_rows() != ids.len() as u64 {
+            bail!("advancing {} contacts changed {} rows; rolled back", ids.len(), tx.affected_rows());
+        }
+    }
+    for (step, ids) in &by_step(complete.iter().copied()) {
+        let stmt = sql::repeat(&t.render(sql::PROCESS_COMPLETE), "ids", "?", ids.len());
+        let mut params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        params.push(Value::from(*step));
+        tx.exec_drop(stmt, params).context("cannot complete contacts")?;
+        if tx.affected_rows() != ids.len() as u64 {
+            bail!("completing {} contacts changed {} rows; rolled back", ids.len(), tx.affected_rows());
+        }
+    }
+    if !queued.is_empty() {
+        let stmt =
+            sql::repeat(&t.render(sql::PROCESS_INSERT_LOGS), "rows", "(?, ?, ?, ?, ?, 'queued', ?)", queued.len());
+        let mut params: Vec<Value> = Vec::with_capacity(queued.len() * 6);
+        for (c, message_id) in &queued {
+            params.extend([
+                Value::from(uuid::Uuid::new_v4().to_string()),
+                Value::from(c.sequence_id.as_str()),
+                Value::from(c.contact_id.as_str()),
+                Value::from(c.step.as_ref().unwrap().id.as_str()),
+                Value::from(c.next_step()),
+                Value::from(message_id.as_str()),
+            ]);
+        }
+        tx.exec_drop(stmt, params).context("cannot write sequence_logs rows")?;
+    }
+    tx.commit().context("cannot commit the batch")?;
+    counts.queued = queued.len() as u64;
+    counts.already_queued = already.len() as u64;
+    counts.completed = complete.len() as u64;
+    Ok(counts)
+}

@@ -1,0 +1,272 @@
+//! `seqfix process`: one cron-safe pass of sequence processing. The database decides who
+//! runs: an advisory lock on the working connection, a minimum interval read from the run
+//! ledger with the server's clock, and the unique index that makes each message insert
+//! atomic. The pass is set-based: one snapshot of the due contacts and of their first leads
+//! per run, then per batch one read, a pure classification (`plan`) and one transaction
+//! holding the messages, the contacts' progress and the log rows together.
+//!
+//! Layout: `plan` (the rules and other pure decisions, unit-tested), `guards` (the checks
+//! before any work), `batch` (one batch: read, classify, apply in a transaction), and here
+//! the run itself: guards, lock, interval, snapshot, batches, ledger.
+mod batch;
+mod guards;
+pub mod plan;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::Conn;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::{Db, LockAttempt};
+use crate::ledger::{self, RunStatus};
+use crate::progress::Progress;
+use crate::sql;
+
+pub use plan::{cluster_refusal, lock_name, plan, Candidate, Decision, DeviceRow, StepRow};
+
+use guards::Tables;
+
+/// What the pass was asked to do (checked values; no clap types).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dry_run: bool,
+    pub batch_size: usize,
+    pub limit: Option<u64>,
+    /// Whole seconds until a contact's next step is due.
+    pub step_interval_secs: u64,
+    pub lock_timeout: Duration,
+    pub min_interval: Duration,
+    pub allow_node_local_lock: bool,
+    pub allow_without_index: bool,
+}
+
+/// Why a run did nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    Locked,
+    MinInterval,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: u64,
+    pub already_queued: u64,
+    pub completed: u64,
+    pub no_step: u64,
+    pub no_lead: u64,
+    pub device_offline: u64,
+    /// Contacts another writer changed between the batch's read and its lock: left untouched
+    /// for the next pass.
+    pub changed: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.queued += o.queued;
+        self.already_queued += o.already_queued;
+        self.completed += o.completed;
+        self.no_step += o.no_step;
+        self.no_lead += o.no_lead;
+        self.device_offline += o.device_offline;
+        self.changed += o.changed;
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessReport {
+    /// The ledger's run id; null for skipped and dry runs.
+    pub run_id: Option<String>,
+    pub database: String,
+    pub table: String,
+    pub lock_name: String,
+    pub lock_acquired: bool,
+    /// Connection id holding the lock when it was busy.
+    pub lock_holder: Option<u64>,
+    pub skipped: Option<Skip>,
+    /// Seconds since the last processing run started (server clock), when known.
+    pub last_run_seconds_ago: Option<f64>,
+    pub dry_run: bool,
+    /// True when the unique index is missing and `--allow-without-index` was given: the
+    /// advisory lock is then the only guard against duplicates.
+    pub without_index: bool,
+    pub guard: String,
+    /// Due contacts in this pass's snapshot (after --limit).
+    pub due: u64,
+    pub batches: u64,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub interrupted: bool,
+    pub elapsed_seconds: f64,
+}
+
+/// Runs the guards, then the pass. Errors before the lock change nothing.
+pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
+    let started = Instant::now();
+    let t = Tables::new(&cfg.table)?;
+    let has_index = guards::check_schema(db, &t)?;
+    guards::check_privileges(db, &t, opts.dry_run)?;
+    guards::check_cluster(db, opts.allow_node_local_lock)?;
+    if !has_index && !opts.allow_without_index {
+        bail!(
+            "table {}.{} has no unique index on (sequence_stepid, recipient_phone, device_id): without it two runs \
+             can queue the same message; run `seqfix migrate` to add it (or pass --allow-without-index to rely on \
+             the advisory lock alone)",
+            db.database,
+            t.messages
+        );
+    }
+    guards::tune_session(&mut db.conn)?;
+    let name = lock_name(&db.database);
+    let mut report = ProcessReport {
+        run_id: None,
+        database: db.database.clone(),
+        table: t.messages.to_string(),
+        lock_name: name.clone(),
+        lock_acquired: false,
+        lock_holder: None,
+        skipped: None,
+        last_run_seconds_ago: None,
+        dry_run: opts.dry_run,
+        without_index: !has_index,
+        guard: if has_index {
+            "unique index and advisory lock".into()
+        } else {
+            "advisory lock only (no unique index: run `seqfix migrate`)".into()
+        },
+        due: 0,
+        batches: 0,
+        counts: Counts::default(),
+        interrupted: false,
+        elapsed_seconds: 0.0,
+    };
+    let user = db.user.clone();
+    let mut lock = match db.try_lock(&name, opts.lock_timeout)? {
+        LockAttempt::Acquired(g) => g,
+        LockAttempt::Busy { holder } => {
+            log::info!(
+                "another process run holds the lock {name:?} (connection {}); skipping",
+                holder.map(|h| h.to_string()).unwrap_or_else(|| "unknown".into())
+            );
+            report.lock_holder = holder;
+            report.skipped = Some(Skip::Locked);
+            report.elapsed_seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+    };
+    report.lock_acquired = true;
+
+    // Under the lock, so that two runs cannot both pass the interval check.
+    if !opts.dry_run {
+        ledger::ensure(&mut lock.conn)?;
+        let ago: Option<Option<i64>> =
+            lock.conn.query_first(sql::PROCESS_LAST_RUN).context("cannot read the last run from seqfix_runs")?;
+        if let Some(us) = ago.flatten() {
+            report.last_run_seconds_ago = Some(us as f64 / 1e6);
+            if !opts.min_interval.is_zero() && (us.max(0) as u128) < opts.min_interval.as_micros() {
+                log::info!("a process run started {:.1}s ago (--min-interval); skipping", us as f64 / 1e6);
+                report.skipped = Some(Skip::MinInterval);
+                report.elapsed_seconds = started.elapsed().as_secs_f64();
+                return Ok(report);
+            }
+        }
+    }
+
+    // The snapshot comes before the ledger row: if building it fails, nothing is recorded.
+    report.due = snapshot(&mut lock.conn, &t, opts.limit)?;
+    let run = if opts.dry_run { None } else { Some(ledger::start(&mut lock.conn, "process", &user)?) };
+    report.run_id = run.as_ref().map(|r| r.id.clone());
+
+    let result = pass(&mut lock, cfg, &t, opts, has_index, &mut report);
+    report.elapsed_seconds = started.elapsed().as_secs_f64();
+    let status = match &result {
+        Ok(()) if report.interrupted => RunStatus::Interrupted,
+        Ok(()) => RunStatus::Succeeded,
+        Err(_) => RunStatus::Failed,
+    };
+    if let Some(run) = &run {
+        if let Err(e) = ledger::finish(&mut lock.conn, run, status, &report) {
+            match &result {
+                Ok(()) => return Err(e),
+                Err(_) => log::warn!("{e:#}"),
+            }
+        }
+    }
+    let _ = lock.conn.query_drop(sql::PROCESS_DROP_TEMPORARY);
+    result.map(|()| report)
+}
+
+/// Builds the due snapshot and the first-lead table; returns how many contacts are due.
+fn snapshot(conn: &mut Conn, t: &Tables, limit: Option<u64>) -> Result<u64> {
+    let ctx = "cannot build the pass's snapshot of due contacts (does the user have CREATE TEMPORARY TABLES?)";
+    let t0 = Instant::now();
+    conn.query_drop(sql::PROCESS_DROP_TEMPORARY).context(ctx)?;
+    conn.exec_drop(t.render(sql::PROCESS_DUE), (limit.unwrap_or(u64::MAX),)).context(ctx)?;
+    let n: u64 = conn.query_first(sql::PROCESS_DUE_COUNT).context(ctx)?.unwrap_or(0);
+    log::info!("{n} due contacts in {:.2?}", t0.elapsed());
+    let t0 = Instant::now();
+    conn.query_drop(sql::PROCESS_LEAD_KEYS).context(ctx)?;
+    conn.query_drop(t.render(sql::PROCESS_FIRST_LEADS_CREATE)).context(ctx)?;
+    conn.query_drop(t.render(sql::PROCESS_FIRST_LEADS)).context(ctx)?;
+    log::info!("first leads of their phones in {:.2?}", t0.elapsed());
+    let t0 = Instant::now();
+    conn.query_drop(t.render(sql::PROCESS_STEPS)).context(ctx)?;
+    log::info!("steps by sequence and day in {:.2?}", t0.elapsed());
+    Ok(n)
+}
+
+fn pass(
+    lock: &mut crate::db::LockGuard<'_>,
+    cfg: &Config,
+    t: &Tables,
+    opts: &Options,
+    has_index: bool,
+    report: &mut ProcessReport,
+) -> Result<()> {
+    let bar = Progress::bar(cfg.progress, "processing contacts", report.due);
+    // SQL text, not held `Statement`s: the driver's statement cache closes statements it
+    // evicts, and the batches' variable-length IN lists churn it.
+    let batch_read = t.render(sql::PROCESS_BATCH);
+    let mut cursor = String::new();
+    loop {
+        if crate::interrupt::requested() {
+            report.interrupted = true;
+            break;
+        }
+        lock.still_held()?;
+        let (last, n): (Option<String>, u64) = lock
+            .conn
+            .exec_first(sql::PROCESS_BATCH_IDS, (&cursor, opts.batch_size as u64))
+            .context("cannot read the next batch of due contacts")?
+            .unwrap_or((None, 0));
+        let Some(last) = last else { break };
+        let mut attempt = 0;
+        let counts = loop {
+            attempt += 1;
+            let candidates = batch::read(&mut lock.conn, &batch_read, &cursor, &last)?;
+            let result = if opts.dry_run {
+                batch::dry_run(&mut lock.conn, t, &candidates)
+            } else {
+                batch::apply(&mut lock.conn, t, &candidates, opts.step_interval_secs, has_index)
+            };
+            match result {
+                // Deadlock or lock wait timeout with the application's writes: the whole
+                // transaction is rolled back (by the server on a deadlock; by dropping it on a
+                // timeout, which the server rolls back only per statement); read the batch again.
+                Err(e) if attempt < 3 && matches!(crate::db::server_error_code(&e), Some(1213 | 1205)) => {
+                    log::warn!("batch after {cursor:?} rolled back ({e:#}); retrying");
+                }
+                other => break other?,
+            }
+        };
+        report.counts.add(&counts);
+        report.batches += 1;
+        bar.inc(n);
+        cursor = last;
+    }
+    bar.finish();
+    Ok(())
+}

@@ -1,0 +1,664 @@
+//! `seqfix process` on generated contacts whose outcome the test computes itself, straight
+//! from the rules of the contract, one contact at a time (not with seqfix's planner).
+//!
+//! The cluster check (Galera, multi-primary Group Replication) is tested only through its
+//! decision function (`process::cluster_refusal`, unit tests in `src/process/plan.rs`): the
+//! test server is a single node, and what the tests do check is that the variables'
+//! absence on it (`group_replication_single_primary_mode` does not exist on MariaDB) is not
+//! an error.
+use std::collections::{BTreeMap, HashSet};
+use std::process::Child;
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use seqfix::fixture_contacts::{self, ContactSpec, World};
+
+use crate::common::{Run, TestDb};
+
+const ADD_INDEX: &str = "ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message \
+     (sequence_stepid, recipient_phone, device_id)";
+
+/// What the rules say happens to one contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exp {
+    NotDue,
+    Completed,
+    NoStep,
+    NoLead,
+    DeviceOffline,
+    /// A new message on (step id, device id).
+    Queued(String, String),
+    /// The message existed; the contact advances without a new one.
+    AlreadyQueued(String, String),
+}
+
+fn load(db: &TestDb, contacts: usize, seed: u64, index: bool) -> World {
+    db.create_schema();
+    let world = fixture_contacts::generate(&ContactSpec::new(contacts, seed));
+    fixture_contacts::insert(&mut db.conn(), &world).unwrap();
+    if index {
+        db.conn().query_drop(ADD_INDEX).unwrap();
+    }
+    world
+}
+
+/// The contract, read literally, contact by contact (in id order, so that of two contacts
+/// sharing a message key the first queues it and the second finds it queued).
+fn expected(w: &World) -> BTreeMap<String, Exp> {
+    let mut keys: HashSet<(String, String, String)> = w
+        .messages
+        .iter()
+        .map(|m| (m.sequence_stepid.clone().unwrap(), m.recipient_phone.clone(), m.device_id.clone()))
+        .collect();
+    let mut contacts: Vec<_> = w.contacts.iter().collect();
+    contacts.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out = BTreeMap::new();
+    for c in contacts {
+        let seq = w.sequences.iter().find(|s| s.id == c.sequence_id).unwrap();
+        let due = c.status == "active"
+            && seq.is_active
+            && c.next_trigger_time.map(|t| t <= fixture_contacts::PAST + 86_400 * 365).unwrap_or(true);
+        let next = c.current_step + 1;
+        let e = if !due {
+            Exp::NotDue
+        } else if next > seq.total_days {
+            Exp::Completed
+        } else {
+            let step = w.steps.iter().filter(|s| s.sequence_id == seq.id && s.day_number == next).min_by_key(|s| &s.id);
+            let lead = w.leads.iter().filter(|l| l.phone == c.phone && l.user_id == seq.user_id).min_by_key(|l| l.id);
+            match (step, lead) {
+                (None, _) => Exp::NoStep,
+                (Some(_), None) => Exp::NoLead,
+                (Some(step), Some(lead)) => {
+                    let device = w.devices.iter().find(|d| d.id == lead.device_id);
+                    let ok = device
+                        .map(|d| d.user_id == seq.user_id && (d.status == "connected" || d.status == "online"))
+                        .unwrap_or(false);
+                    if !ok {
+                        Exp::DeviceOffline
+                    } else if keys.insert((step.id.clone(), c.phone.clone(), lead.device_id.clone())) {
+                        Exp::Queued(step.id.clone(), lead.device_id.clone())
+                    } else {
+                        Exp::AlreadyQueued(step.id.clone(), lead.device_id.clone())
+                    }
+                }
+            }
+        };
+        out.insert(c.id.clone(), e);
+    }
+    out
+}
+
+fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
+    let mut t: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for name in ["queued", "already_queued", "completed", "no_step", "no_lead", "device_offline"] {
+        t.insert(name, 0);
+    }
+    for e in exp.values() {
+        let name = match e {
+            Exp::NotDue => continue,
+            Exp::Completed => "completed",
+            Exp::NoStep => "no_step",
+            Exp::NoLead => "no_lead",
+            Exp::DeviceOffline => "device_offline",
+            Exp::Queued(..) => "queued",
+            Exp::AlreadyQueued(..) => "already_queued",
+        };
+        *t.get_mut(name).unwrap() += 1;
+    }
+    t
+}
+
+fn counts(j: &serde_json::Value) -> BTreeMap<&'static str, u64> {
+    ["queued", "already_queued", "completed", "no_step", "no_lead", "device_offline"]
+        .into_iter()
+        .map(|k| (k, j[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {j}"))))
+        .collect()
+}
+
+fn server_now(db: &TestDb) -> i64 {
+    db.conn().query_first("SELECT UNIX_TIMESTAMP(NOW())").unwrap().unwrap()
+}
+
+/// The database after a complete pass (or passes) that started at `before` and ended at
+/// `after` (server clock): every contact as the rules say, every new message, every log row.
+fn verify_state(db: &TestDb, w: &World, exp: &BTreeMap<String, Exp>, before: i64, after: i64) {
+    let mut conn = db.conn();
+    type ContactRow = (String, i32, String, Option<i64>, Option<i64>);
+    let rows: Vec<ContactRow> = conn
+        .query(
+            "SELECT id, current_step, status, UNIX_TIMESTAMP(next_trigger_time), UNIX_TIMESTAMP(completed_at) \
+             FROM sequence_contacts",
+        )
+        .unwrap();
+    let generated: BTreeMap<&str, &fixture_contacts::Contact> = w.contacts.iter().map(|c| (c.id.as_str(), c)).collect();
+    assert_eq!(rows.len(), w.contacts.len());
+    for (id, step, status, next, completed_at) in rows {
+        let c = generated[id.as_str()];
+        match &exp[&id] {
+            Exp::Queued(..) | Exp::AlreadyQueued(..) => {
+                assert_eq!((step, status.as_str()), (c.current_step + 1, "active"), "contact {id} advances");
+                let next = next.expect("next_trigger_time set");
+                assert!(next >= before + 86_400 && next <= after + 86_400, "contact {id}: next trigger {next}");
+                assert_eq!(completed_at, None);
+            }
+            Exp::Completed => {
+                assert_eq!((step, status.as_str()), (c.current_step, "completed"), "contact {id} completes");
+                let at = completed_at.expect("completed_at set");
+                assert!(at >= before && at <= after, "contact {id}: completed_at {at}");
+                assert_eq!(next, c.next_trigger_time);
+            }
+            _ => {
+                assert_eq!((step, status.as_str(), next), (c.current_step, c.status.as_str(), c.next_trigger_time));
+                assert_eq!(completed_at, None, "contact {id} untouched");
+            }
+        }
+    }
+
+    // Messages: the pre-existing ones unchanged in number, one new one per queued contact.
+    type MsgRow = (String, String, String, String, String, String, Option<String>, String, Option<String>);
+    let msgs: Vec<MsgRow> = conn
+        .query(
+            "SELECT id, sequence_stepid, recipient_phone, device_id, user_id, sequence_id, recipient_name, \
+             message_type, content FROM broadcast_messages",
+        )
+        .unwrap();
+    let old: HashSet<&str> = w.messages.iter().map(|m| m.id.as_str()).collect();
+    let mut by_key: BTreeMap<(String, String, String), Vec<&MsgRow>> = BTreeMap::new();
+    for m in &msgs {
+        by_key.entry((m.1.clone(), m.2.clone(), m.3.clone())).or_default().push(m);
+    }
+    assert!(by_key.values().all(|v| v.len() == 1), "no duplicate message");
+    let queued: Vec<(&String, &Exp)> = exp.iter().filter(|(_, e)| matches!(e, Exp::Queued(..))).collect();
+    assert_eq!(msgs.len(), w.messages.len() + queued.len());
+    let logs: BTreeMap<String, (String, String, i32, String, Option<String>)> = conn
+        .query::<(String, String, String, i32, String, Option<String>), _>(
+            "SELECT contact_id, sequence_id, step_id, day, status, message_id FROM sequence_logs",
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(c, s, st, d, status, m)| (c, (s, st, d, status, m)))
+        .collect();
+    assert_eq!(logs.len(), queued.len(), "one log row per queued message");
+    for (id, e) in queued {
+        let Exp::Queued(step, device) = e else { unreachable!() };
+        let c = generated[id.as_str()];
+        let seq = w.sequences.iter().find(|s| s.id == c.sequence_id).unwrap();
+        let st = w.steps.iter().find(|s| &s.id == step).unwrap();
+        let m = by_key[&(step.clone(), c.phone.clone(), device.clone())][0];
+        assert!(!old.contains(m.0.as_str()), "contact {id} got a new message");
+        assert_eq!((&m.4, &m.5), (&seq.user_id, &seq.id));
+        assert_eq!(m.6.as_deref(), Some(c.name.as_str()));
+        assert_eq!((&m.7, m.8.as_deref()), (&st.message_type, Some(st.content.as_str())));
+        let log = &logs[id];
+        assert_eq!(log, &(seq.id.clone(), step.clone(), c.current_step + 1, "queued".to_string(), Some(m.0.clone())));
+    }
+    let (pending, timed): (u64, u64) = conn
+        .query_first(format!(
+            "SELECT SUM(status = 'pending'), SUM(created_at BETWEEN FROM_UNIXTIME({before}) AND FROM_UNIXTIME({after}) \
+             AND scheduled_at = created_at) FROM broadcast_messages WHERE created_at > FROM_UNIXTIME({})",
+            fixture_contacts::PAST + 1
+        ))
+        .unwrap()
+        .map(|(a, b): (Option<u64>, Option<u64>)| (a.unwrap_or(0), b.unwrap_or(0)))
+        .unwrap();
+    assert_eq!((pending, timed), (msgs.len() as u64 - w.messages.len() as u64, pending), "new messages: pending, now");
+}
+
+fn tables_checksum(db: &TestDb) -> Vec<String> {
+    ["broadcast_messages", "sequences", "sequence_steps", "sequence_contacts", "leads", "user_devices", "sequence_logs"]
+        .iter()
+        .map(|t| db.checksum(t))
+        .collect()
+}
+
+fn has_table(db: &TestDb, table: &str) -> bool {
+    let n: u64 = db
+        .conn()
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            (table,),
+        )
+        .unwrap()
+        .unwrap();
+    n > 0
+}
+
+fn rules_scenario(index: bool) {
+    let db = TestDb::new(if index { "process_rules" } else { "process_rules_noindex" });
+    let w = load(&db, 1_200, 5, index);
+    let exp = expected(&w);
+    let want = tally(&exp);
+    assert!(want.values().all(|&n| n > 0), "the scenario covers every category: {want:?}");
+    assert!(exp.values().filter(|e| **e == Exp::NotDue).count() > 0);
+    let untouched = tables_checksum(&db);
+    let flag = if index { vec![] } else { vec!["--allow-without-index"] };
+
+    // Dry run: the same figures, nothing written, no ledger.
+    let j = db.seqfix().args(["process", "--dry-run", "--format", "json"]).args(&flag).run().expect_code(0).json();
+    assert_eq!(counts(&j), want);
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(j["run_id"], serde_json::Value::Null);
+    assert_eq!(tables_checksum(&db), untouched);
+    assert!(!has_table(&db, "seqfix_runs"));
+
+    let before = server_now(&db);
+    let j = db
+        .seqfix()
+        .args(["process", "--format", "json", "--batch-size", "100"])
+        .args(&flag)
+        .run()
+        .expect_code(0)
+        .json();
+    let after = server_now(&db);
+    assert_eq!(counts(&j), want);
+    assert_eq!(j["skipped"], serde_json::Value::Null);
+    assert_eq!(j["lock_acquired"], true);
+    assert_eq!(j["without_index"], !index);
+    assert_eq!(j["batches"], j["due"].as_u64().unwrap().div_ceil(100));
+    verify_state(&db, &w, &exp, before, after);
+    let run_id = j["run_id"].as_str().unwrap().to_string();
+    let (status, queued): (String, u64) = db
+        .conn()
+        .exec_first(
+            "SELECT status, JSON_VALUE(summary, '$.queued') FROM seqfix_runs WHERE run_id = ? AND command = 'process'",
+            (&run_id,),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!((status.as_str(), queued), ("succeeded", want["queued"]));
+
+    // Within the step interval, a second pass queues nothing more.
+    let state = tables_checksum(&db);
+    let j = db
+        .seqfix()
+        .args(["process", "--format", "json", "--min-interval", "0s"])
+        .args(&flag)
+        .run()
+        .expect_code(0)
+        .json();
+    let c = counts(&j);
+    assert_eq!((c["queued"], c["already_queued"], c["completed"]), (0, 0, 0));
+    assert_eq!(
+        (c["no_step"], c["no_lead"], c["device_offline"]),
+        (want["no_step"], want["no_lead"], want["device_offline"])
+    );
+    assert_eq!(tables_checksum(&db), state);
+    if !index {
+        let out = db.seqfix().args(["process", "--min-interval", "0s", "--allow-without-index"]).run().expect_code(0);
+        assert!(out.stdout.contains("advisory lock is the only guard"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn rules_on_a_generated_scenario() {
+    rules_scenario(true);
+}
+
+#[test]
+fn rules_without_the_unique_index() {
+    rules_scenario(false);
+}
+
+#[test]
+fn limit_caps_the_pass() {
+    let db = TestDb::new("process_limit");
+    let w = load(&db, 400, 8, true);
+    let due = expected(&w).values().filter(|e| **e != Exp::NotDue).count() as u64;
+    let j = db.seqfix().args(["process", "--format", "json", "--limit", "50", "--batch-size", "7"]).run().json();
+    assert_eq!((j["due"].as_u64(), j["batches"].as_u64()), (Some(50), Some(8)));
+    let c = counts(&j);
+    assert_eq!(c.values().sum::<u64>(), 50);
+    // Contacts the first pass queued, found queued or completed are no longer due.
+    let gone = c["queued"] + c["already_queued"] + c["completed"];
+    let j = db.seqfix().args(["process", "--format", "json", "--min-interval", "0s"]).run().json();
+    assert_eq!(j["due"].as_u64(), Some(due - gone));
+}
+
+/// Runs the world's expected outcome forward, as the database now holds it, and makes the
+/// advanced contacts due again for the next round.
+fn advance_world(db: &TestDb, w: &mut World, exp: &BTreeMap<String, Exp>) {
+    for c in w.contacts.iter_mut() {
+        match &exp[&c.id] {
+            Exp::Queued(step, device) => {
+                let m: (String, String) = db
+                    .conn()
+                    .exec_first(
+                        "SELECT id, user_id FROM broadcast_messages WHERE sequence_stepid = ? AND recipient_phone = ? \
+                         AND device_id = ?",
+                        (step, &c.phone, device),
+                    )
+                    .unwrap()
+                    .unwrap();
+                w.messages.push(seqfix::fixture::Message {
+                    id: m.0,
+                    user_id: m.1,
+                    device_id: device.clone(),
+                    campaign_id: None,
+                    sequence_id: Some(c.sequence_id.clone()),
+                    recipient_phone: c.phone.clone(),
+                    message_type: String::new(),
+                    content: String::new(),
+                    media_url: None,
+                    status: "pending".into(),
+                    error_message: None,
+                    scheduled_at: None,
+                    sent_at: None,
+                    created_at: None,
+                    recipient_name: c.name.clone(),
+                    sequence_stepid: Some(step.clone()),
+                    processing_worker_id: None,
+                    device_name: None,
+                });
+                c.current_step += 1;
+                c.next_trigger_time = None;
+            }
+            Exp::AlreadyQueued(..) => {
+                c.current_step += 1;
+                c.next_trigger_time = None;
+            }
+            Exp::Completed => c.status = "completed".into(),
+            _ => {}
+        }
+    }
+    // Due again: the contacts this round advanced (their next trigger is a day away).
+    db.conn()
+        .query_drop("UPDATE sequence_contacts SET next_trigger_time = NULL WHERE next_trigger_time BETWEEN NOW() AND NOW() + INTERVAL 2 DAY")
+        .unwrap();
+}
+
+fn finish(children: Vec<Child>) -> Vec<Run> {
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into(),
+                stderr: String::from_utf8_lossy(&out.stderr).into(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn eight_at_once_queue_each_message_once() {
+    let db = TestDb::new("process_eight");
+    let mut w = load(&db, 800, 21, true);
+    for round in 0..5 {
+        let exp = expected(&w);
+        let want = tally(&exp);
+        // Rounds alternate: --min-interval 0s lets runs follow each other (the later ones find
+        // nothing due); the default 30s lets exactly one run per round. Age the ledger so the
+        // previous round does not count.
+        let zero = round % 2 == 0;
+        if has_table(&db, "seqfix_runs") {
+            db.conn().query_drop("UPDATE seqfix_runs SET started_at = started_at - INTERVAL 1 HOUR").unwrap();
+        }
+        let busy = if round == 3 { "75" } else { "0" };
+        let children: Vec<Child> = (0..8)
+            .map(|_| {
+                let mut args = vec!["process", "--format", "json", "--batch-size", "50", "--busy-exit-code", busy];
+                if zero {
+                    args.extend(["--min-interval", "0s"]);
+                }
+                db.seqfix().args(args).spawn()
+            })
+            .collect();
+        let runs = finish(children);
+        let mut total: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut ran = 0;
+        for r in &runs {
+            let j = r.json();
+            match j["skipped"].as_str() {
+                None => {
+                    assert_eq!(r.code, 0, "{}", r.stderr);
+                    ran += 1;
+                    for (k, v) in counts(&j) {
+                        if !matches!(k, "no_step" | "no_lead" | "device_offline") {
+                            *total.entry(k).or_default() += v;
+                        }
+                    }
+                }
+                Some(s) => {
+                    assert!(s == "locked" || (s == "min_interval" && !zero), "round {round}: {s}");
+                    assert_eq!(r.code, busy.parse::<i32>().unwrap(), "{}", r.stderr);
+                }
+            }
+        }
+        assert!(ran >= 1, "round {round}: someone ran");
+        if !zero {
+            assert_eq!(ran, 1, "round {round}: one run per interval");
+        }
+        for k in ["queued", "already_queued", "completed"] {
+            assert_eq!(total.get(k).copied().unwrap_or(0), want[k], "round {round}: {k}");
+        }
+        let dups: u64 = db
+            .conn()
+            .query_first(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM broadcast_messages GROUP BY sequence_stepid, recipient_phone, \
+                 device_id HAVING COUNT(*) > 1) d",
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(dups, 0);
+        let before_msgs = w.messages.len();
+        advance_world(&db, &mut w, &exp);
+        assert_eq!(w.messages.len() - before_msgs, want["queued"] as usize);
+        assert_eq!(db.count("broadcast_messages"), w.messages.len() as u64, "round {round}: each due contact once");
+    }
+}
+
+#[test]
+fn sigkill_mid_pass_then_another_pass() {
+    let db = TestDb::new("process_kill");
+    let w = load(&db, 2_000, 9, true);
+    let exp = expected(&w);
+    let before = server_now(&db);
+    let mut child = db.seqfix().args(["process", "--batch-size", "2", "--min-interval", "0s"]).spawn();
+    let mut conn = db.conn();
+    let queued =
+        |conn: &mut mysql::Conn| -> u64 { conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap() };
+    while queued(&mut conn) < 20 {
+        assert!(child.try_wait().unwrap().is_none(), "the pass ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(status.code().is_none(), "killed by a signal");
+    let total_queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
+    assert!(queued(&mut conn) < total_queued, "killed in the middle");
+
+    // Right after the kill: every new message has its log row and its contact advanced.
+    let orphans: u64 = conn
+        .query_first(
+            "SELECT COUNT(*) FROM broadcast_messages m LEFT JOIN sequence_logs l ON l.message_id = m.id \
+             LEFT JOIN sequence_contacts c ON c.id = l.contact_id AND c.current_step = l.day \
+             WHERE m.created_at > '2026-01-01' AND c.id IS NULL",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(orphans, 0, "no message without its log row and advanced contact");
+    // And no contact advanced without its message.
+    let steps: Vec<(String, i32)> = conn.query("SELECT id, current_step FROM sequence_contacts").unwrap();
+    let mut advanced = 0;
+    for (id, step) in steps {
+        let c = w.contacts.iter().find(|c| c.id == id).unwrap();
+        if step == c.current_step + 1 {
+            advanced += 1;
+            let (Exp::Queued(s, d) | Exp::AlreadyQueued(s, d)) = &exp[&id] else { panic!("{id} advanced") };
+            let n: u64 = conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM broadcast_messages WHERE sequence_stepid = ? AND recipient_phone = ? AND device_id = ?",
+                    (s, &c.phone, d),
+                )
+                .unwrap()
+                .unwrap();
+            assert_eq!(n, 1, "contact {id} advanced with its message");
+        }
+    }
+    assert!(advanced >= 20);
+    let (runs, running): (u64, u64) =
+        conn.query_first("SELECT COUNT(*), SUM(status = 'running') FROM seqfix_runs").unwrap().unwrap();
+    assert_eq!((runs, running), (1, 1), "the killed run stays `running` in the ledger");
+
+    let j = db.seqfix().args(["process", "--format", "json", "--min-interval", "0s"]).run().expect_code(0).json();
+    let after = server_now(&db);
+    assert!(j["queued"].as_u64().unwrap() > 0 && j["queued"].as_u64().unwrap() < total_queued);
+    verify_state(&db, &w, &exp, before, after);
+}
+
+/// The index-missing, missing-table and privilege paths change nothing and say what to do.
+#[test]
+fn refusals_change_nothing() {
+    let db = TestDb::new("process_refusals");
+    load(&db, 300, 4, false);
+    let before = tables_checksum(&db);
+    db.seqfix().args(["process"]).run().expect_error("run `seqfix migrate` to add it");
+    let url = db.user_with("seqfix_noinsert", "pw", "SELECT, UPDATE");
+    db.seqfix()
+        .env("DATABASE_URL", &url)
+        .args(["process", "--allow-without-index"])
+        .run()
+        .expect_error("may not INSERT");
+    let url = db.user_with("seqfix_noupdate", "pw", "SELECT, INSERT");
+    db.seqfix()
+        .env("DATABASE_URL", &url)
+        .args(["process", "--allow-without-index"])
+        .run()
+        .expect_error("may not UPDATE");
+    // A dry run needs no write privilege.
+    let url = db.user_with("seqfix_readonly", "pw", "SELECT, CREATE TEMPORARY TABLES");
+    let j = db
+        .seqfix()
+        .env("DATABASE_URL", &url)
+        .args(["process", "--allow-without-index", "--dry-run", "--format", "json"])
+        .run()
+        .expect_code(0)
+        .json();
+    assert!(j["queued"].as_u64().unwrap() > 0);
+    assert_eq!(tables_checksum(&db), before);
+    assert!(!has_table(&db, "seqfix_runs"), "no ledger created");
+
+    db.conn().query_drop("DROP TABLE sequence_logs").unwrap();
+    db.seqfix().args(["process", "--allow-without-index"]).run().expect_error("sequence_logs does not exist");
+    db.conn().query_drop("ALTER TABLE sequence_contacts DROP COLUMN next_trigger_time").unwrap();
+    db.seqfix()
+        .args(["process", "--allow-without-index"])
+        .run()
+        .expect_error("sequence_contacts has no column next_trigger_time");
+    assert!(!has_table(&db, "seqfix_runs"), "no ledger created");
+}
+
+#[test]
+fn bad_flag_values() {
+    let db = TestDb::new("process_flags");
+    for (args, flag) in [
+        (vec!["--step-interval", "soon"], "--step-interval"),
+        (vec!["--step-interval", "0s"], "--step-interval"),
+        (vec!["--batch-size", "0"], "--batch-size"),
+        (vec!["--batch-size", "5001"], "--batch-size"),
+        (vec!["--limit", "0"], "--limit"),
+        (vec!["--min-interval", "often"], "--min-interval"),
+        (vec!["--lock-timeout=-1s"], "--lock-timeout"),
+        (vec!["--busy-exit-code", "256"], "--busy-exit-code"),
+    ] {
+        let out = db.seqfix().args(["process"]).args(&args).run().expect_code(2);
+        assert!(out.stderr.contains(flag), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn lock_held_elsewhere_and_min_interval_skip() {
+    let db = TestDb::new("process_lock");
+    load(&db, 200, 6, true);
+    let before = tables_checksum(&db);
+    let mut holder = db.conn();
+    let got: i64 =
+        holder.exec_first("SELECT GET_LOCK(?, 0)", (format!("seqfix.process.{}", db.name),)).unwrap().unwrap();
+    assert_eq!(got, 1);
+    let id: u64 = holder.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    let j = db.seqfix().args(["process", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!((j["skipped"].as_str(), j["lock_acquired"].as_bool()), (Some("locked"), Some(false)));
+    assert_eq!(j["lock_holder"].as_u64(), Some(id));
+    assert_eq!(j["run_id"], serde_json::Value::Null);
+    db.seqfix().args(["process", "--busy-exit-code", "75"]).run().expect_code(75);
+    let out = db.seqfix().args(["process"]).run().expect_code(0);
+    assert!(out.stdout.contains(&format!("connection {id}")), "{}", out.stdout);
+    assert_eq!(tables_checksum(&db), before);
+    assert!(!has_table(&db, "seqfix_runs"), "skipped runs are not recorded");
+    drop(holder);
+
+    db.seqfix().args(["process"]).run().expect_code(0);
+    let j = db.seqfix().args(["process", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["skipped"].as_str(), Some("min_interval"));
+    db.seqfix().args(["process", "--busy-exit-code", "75"]).run().expect_code(75);
+    assert_eq!(db.count("seqfix_runs"), 1, "skips do not reset the interval");
+}
+
+#[test]
+fn lost_lock_connection_stops_the_run() {
+    let db = TestDb::new("process_lost_lock");
+    let w = load(&db, 1_500, 12, true);
+    let exp = expected(&w);
+    let before = server_now(&db);
+    let mut child = db.seqfix().args(["process", "--batch-size", "1", "--min-interval", "0s"]).spawn();
+    let mut conn = db.conn();
+    let name = format!("seqfix.process.{}", db.name);
+    loop {
+        let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+        if logs >= 10 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pass ended before its connection was killed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let holder: Option<u64> = conn.exec_first("SELECT IS_USED_LOCK(?)", (&name,)).unwrap().unwrap();
+    conn.query_drop(format!("KILL {}", holder.expect("the run holds the lock"))).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
+    assert!(logs < queued, "stopped in the middle");
+
+    db.seqfix().args(["process", "--min-interval", "0s"]).run().expect_code(0);
+    let after = server_now(&db);
+    verify_state(&db, &w, &exp, before, after);
+}
+
+#[test]
+fn sigterm_stops_after_a_whole_batch() {
+    let db = TestDb::new("process_sigterm");
+    let w = load(&db, 1_500, 13, true);
+    let exp = expected(&w);
+    let before = server_now(&db);
+    let mut child =
+        db.seqfix().args(["process", "--batch-size", "1", "--min-interval", "0s", "--format", "json"]).spawn();
+    let mut conn = db.conn();
+    loop {
+        let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+        if logs >= 10 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pass ended before SIGTERM");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let run = finish(vec![child]).pop().unwrap().expect_code(130);
+    let j = run.json();
+    assert_eq!(j["interrupted"], true);
+    let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
+    let done = j["queued"].as_u64().unwrap();
+    assert!(done > 0 && done < queued, "stopped in the middle");
+    let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    assert_eq!(logs, done, "what the report says was queued is what was committed");
+    let status: String = conn
+        .exec_first("SELECT status FROM seqfix_runs WHERE run_id = ?", (j["run_id"].as_str().unwrap(),))
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, "interrupted");
+
+    db.seqfix().args(["process", "--min-interval", "0s"]).run().expect_code(0);
+    let after = server_now(&db);
+    verify_state(&db, &w, &exp, before, after);
+}
