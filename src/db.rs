@@ -121,6 +121,21 @@ pub fn server_error_code(err: &anyhow::Error) -> Option<u16> {
     })
 }
 
+/// The name of seqfix's advisory lock for `command` on `key` (a database, or
+/// `database.table`): `seqfix.<command>.<key>`. GET_LOCK names are limited to 64
+/// characters on MySQL, so a longer key is replaced by a fixed SipHash-1-3 (zero keys) of
+/// it, written as 16 hex digits: stable across releases and hosts, so every run agrees.
+pub fn lock_name(command: &str, key: &str) -> String {
+    let name = format!("seqfix.{command}.{key}");
+    if name.len() <= 64 {
+        return name;
+    }
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+    h.write(key.as_bytes());
+    format!("seqfix.{command}.{:016x}", h.finish())
+}
+
 /// The result of trying to take an advisory lock.
 pub enum LockAttempt<'c> {
     Acquired(LockGuard<'c>),

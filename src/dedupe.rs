@@ -108,14 +108,7 @@ pub struct DedupeReport {
 /// The advisory lock that keeps two dedupes (or a dedupe and a restore) off one table.
 /// `GET_LOCK` names are limited to 64 characters; longer ones are shortened by a hash.
 pub fn lock_name(database: &str, table: &Ident) -> String {
-    let name = format!("seqfix.dedupe.{database}.{table}");
-    if name.len() <= 64 {
-        return name;
-    }
-    use std::hash::Hasher;
-    let mut h = siphasher::sip::SipHasher13::new();
-    h.write(name.as_bytes());
-    format!("seqfix.dedupe.{:016x}", h.finish())
+    crate::db::lock_name("dedupe", &format!("{database}.{table}"))
 }
 
 /// What the plan phase learned.

@@ -91,10 +91,9 @@ pub const PROCESS_COMPLETE: &str = include_str!("../sql/process/complete.sql");
 pub const PROCESS_INSERT_LOGS: &str = include_str!("../sql/process/insert_logs.sql");
 
 /// Fills a `{name}` placeholder with `count` copies of `tuple` (e.g. `?` for an `IN` list, or
-/// `(?, ?, NOW())` for the rows of a multi-row insert), comma-separated. Only placeholder
-/// marks go into the text; the values are bound.
-pub fn repeat(template: &str, name: &str, tuple: &str, count: usize) -> String {
-    template.replace(&format!("{{{name}}}"), &vec![tuple; count].join(", "))
+/// `(?, ?, NOW())` for the rows of a multi-row insert): see `Fragment::repeated`.
+pub fn repeat(template: &str, name: &str, tuple: &'static str, count: usize) -> String {
+    template.replace(&format!("{{{name}}}"), Fragment::repeated(tuple, count).as_str())
 }
 
 /// Fills `{name}` placeholders with backtick-quoted, validated identifiers.
@@ -120,7 +119,13 @@ impl Fragment {
 
     /// `?, ?, ?`: n placeholders for an `IN (...)` list.
     pub fn placeholders(n: usize) -> Fragment {
-        Fragment(vec!["?"; n].join(", "))
+        Fragment::repeated("?", n)
+    }
+
+    /// n copies of a placeholder tuple such as `(?, ?, NOW())`, comma-separated: the rows
+    /// of a multi-row insert. Only marks go into the text; the values are bound.
+    pub fn repeated(tuple: &'static str, n: usize) -> Fragment {
+        Fragment(vec![tuple; n].join(", "))
     }
 
     /// `CASE `col` WHEN ? THEN ? ... END`: maps n values of `col` to n bound results.

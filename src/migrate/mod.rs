@@ -143,12 +143,7 @@ impl MigrateReport {
 /// The advisory lock name for migrations of one database (GET_LOCK names are at most 64
 /// characters; a longer one is shortened with a checksum of the database name).
 pub fn lock_name(database: &str) -> String {
-    let name = format!("seqfix.migrate.{database}");
-    if name.len() <= 64 {
-        name
-    } else {
-        format!("seqfix.migrate.{}", plan::checksum(database))
-    }
+    crate::db::lock_name("migrate", database)
 }
 
 /// Runs `migrate` as `opts` asks.

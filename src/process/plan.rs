@@ -112,14 +112,7 @@ pub fn cluster_refusal(wsrep_on: Option<bool>, gr_single_primary: Option<bool>) 
 /// `seqfix.process.<database>`; GET_LOCK names are limited to 64 characters on MySQL, so a
 /// long database name is replaced by a fixed SipHash-1-3 of it.
 pub fn lock_name(database: &str) -> String {
-    let name = format!("seqfix.process.{database}");
-    if name.len() <= 64 {
-        return name;
-    }
-    use std::hash::Hasher;
-    let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
-    h.write(database.as_bytes());
-    format!("seqfix.process.{:016x}", h.finish())
+    crate::db::lock_name("process", database)
 }
 
 #[cfg(test)]
