@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use common::{Server, ServerOpts, TestDb};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
-use serde_json::{json, Value as Json};
 use seqfix::fixture::{self, Spec};
+use serde_json::{json, Value as Json};
 
 const SEED: u64 = 42;
 const TABLE: &str = "broadcast_messages";
@@ -276,6 +276,8 @@ fn find_number(v: &Json, pred: &dyn Fn(&str) -> bool) -> Option<f64> {
 }
 
 impl Bench {
+    // The child is reaped by wait4 below (which also yields its peak RSS), not by Child::wait.
+    #[allow(clippy::zombie_processes)]
     fn seqfix(&self, url: &str, args: &[&str]) -> SeqRun {
         let start = Instant::now();
         let mut child = Command::new(&self.bin)
@@ -443,10 +445,8 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
     let table = seqfix::config::Ident::new("table", TABLE).unwrap();
     let q = seqfix::sql::render(seqfix::sql::SCAN_KEYS, &[("table", &table)]);
     let plan: Vec<mysql::Row> = c.query(format!("EXPLAIN {q}")).unwrap();
-    let keys: Vec<String> = plan
-        .iter()
-        .filter_map(|r| r.get_opt::<Option<String>, _>("key").and_then(|k| k.ok()).flatten())
-        .collect();
+    let keys: Vec<String> =
+        plan.iter().filter_map(|r| r.get_opt::<Option<String>, _>("key").and_then(|k| k.ok()).flatten()).collect();
     b.facts.insert("audit_with_index_plan_keys".into(), json!(keys));
     let uses = keys.iter().any(|k| k == "unique_sequence_message");
     b.push(SI, "seqfix audit", seqfix_t, format!("{note}{}scan_keys plan uses the index: {uses}", sep(&note)));
@@ -554,7 +554,8 @@ fn join_section(b: &mut Bench) {
             format!("left {left} of {before} duplicate groups behind"),
         );
         b.compare(SJ, &format!("original DELETE JOIN @ {n} rows"), &format!("bare minimum @ {n} rows"), None);
-        b.facts.insert(format!("original_delete_{n}"), json!({"secs": t, "groups_before": before, "groups_left": left}));
+        b.facts
+            .insert(format!("original_delete_{n}"), json!({"secs": t, "groups_before": before, "groups_left": left}));
         let db = b.copy_of(&small, &format!("join_seqfix_{n}"));
         let run = b.seqfix(&db.url, &dedupe_args());
         let note = run.problem().unwrap_or_else(|| {
@@ -754,7 +755,10 @@ fn per_contact_pass(url: &str) {
             continue;
         };
         let Some(device): Option<String> = c
-            .exec_first("SELECT device_id FROM leads WHERE phone = ? AND user_id = ? ORDER BY id LIMIT 1", (&phone, &user))
+            .exec_first(
+                "SELECT device_id FROM leads WHERE phone = ? AND user_id = ? ORDER BY id LIMIT 1",
+                (&phone, &user),
+            )
             .unwrap()
         else {
             continue;
@@ -1040,7 +1044,8 @@ fn memory_verdict(mem: &[(String, usize, Option<i64>, String)]) -> (Option<bool>
     let mut ok = true;
     let mut any = false;
     for cmd in ["audit", "dedupe", "process"] {
-        let mut m: Vec<(usize, i64)> = mem.iter().filter(|r| r.0 == cmd).filter_map(|r| r.2.map(|k| (r.1, k))).collect();
+        let mut m: Vec<(usize, i64)> =
+            mem.iter().filter(|r| r.0 == cmd).filter_map(|r| r.2.map(|k| (r.1, k))).collect();
         m.sort();
         m.dedup_by_key(|r| r.0);
         if m.is_empty() {
@@ -1200,8 +1205,13 @@ fn main() {
     let args = Args::parse();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_seqfix"));
     eprintln!("compare: starting a private server for {} rows (binary {})", args.rows, bin.display());
+    // The server's own directory for on-disk temporary tables (not the shared /tmp, where
+    // other programs' clean-ups must not be able to pull files from under a running query).
+    let tmpdir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-tmpdir-{}", std::process::id()));
+    std::fs::create_dir_all(&tmpdir).unwrap();
     let server = Server::start(ServerOpts {
         args: vec![
+            format!("--tmpdir={}", tmpdir.display()),
             "--innodb-buffer-pool-size=2G".into(),
             "--innodb-log-file-size=512M".into(),
             "--max-allowed-packet=256M".into(),
@@ -1269,13 +1279,19 @@ fn main() {
         "memory_target_met": mem_ok,
         "memory_notes": mem_notes,
     });
+    let only = b.args.only.clone();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("bench");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
-    if b.args.only.is_none() {
+    drop(b);
+    let _ = std::fs::remove_dir_all(&tmpdir);
+    if only.is_none() {
         write_doc(&results);
         eprintln!("compare: wrote {} and docs/benchmarks.md", dir.join("compare.json").display());
     } else {
-        eprintln!("compare: wrote {} (docs/benchmarks.md is only written by a full run)", dir.join("compare.json").display());
+        eprintln!(
+            "compare: wrote {} (docs/benchmarks.md is only written by a full run)",
+            dir.join("compare.json").display()
+        );
     }
 }
