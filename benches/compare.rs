@@ -256,23 +256,21 @@ fn delete_ids(c: &mut Conn, ids: &[String]) {
     }
 }
 
-fn find_number(v: &Json, pred: &dyn Fn(&str) -> bool) -> Option<f64> {
-    match v {
-        Json::Object(m) => {
-            for (k, x) in m {
-                if pred(&k.to_lowercase()) {
-                    if let Some(n) = x.as_f64() {
-                        return Some(n);
-                    }
-                }
-                if let Some(n) = find_number(x, pred) {
-                    return Some(n);
-                }
+/// The first number in `v` whose dotted key path (e.g. `batch_times.p99_ms`) satisfies `pred`.
+fn find_number(v: &Json, path: &str, pred: &dyn Fn(&str) -> bool) -> Option<f64> {
+    let Json::Object(m) = v else { return None };
+    for (k, x) in m {
+        let p = if path.is_empty() { k.to_lowercase() } else { format!("{path}.{}", k.to_lowercase()) };
+        if pred(&p) {
+            if let Some(n) = x.as_f64() {
+                return Some(n);
             }
-            None
         }
-        _ => None,
+        if let Some(n) = find_number(x, &p, pred) {
+            return Some(n);
+        }
     }
+    None
 }
 
 impl Bench {
@@ -503,9 +501,9 @@ fn dedupe_section(b: &mut Bench, src: &TestDb) {
                         note = format!("deleted {deleted} of {expected} surplus rows, {left} groups left!");
                     }
                     batch = json!({
-                        "p50_ms": find_number(&j, &|k| k.contains("batch") && k.contains("p50")),
-                        "p99_ms": find_number(&j, &|k| k.contains("batch") && k.contains("p99")),
-                        "max_ms": find_number(&j, &|k| k.contains("batch") && k.contains("max")),
+                        "p50_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("p50")),
+                        "p99_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("p99")),
+                        "max_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("max")),
                         "batches": j.get("batches").cloned(),
                     });
                 }
@@ -1013,7 +1011,9 @@ fn machine(b: &Bench) -> Json {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let version: String = b.server.admin_conn().query_first("SELECT VERSION()").unwrap().unwrap_or_default();
-    json!({"cpu": cpu, "cores": cores, "ram_gib": (ram_kb as f64 / 1048576.0 * 10.0).round() / 10.0,
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    json!({"cpu": cpu, "cores": cores, "load_average_at_end": load.join(" "), "ram_gib": (ram_kb as f64 / 1048576.0 * 10.0).round() / 10.0,
            "server": version, "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()})
 }
 
@@ -1104,11 +1104,12 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
         b.facts.get("audit_duplicate_groups").cloned().unwrap_or(json!("?")),
     );
     s += &format!(
-        "- Machine: {} ({} cores), {} GiB RAM, server {} (private instance: innodb_buffer_pool_size=2G, \
-         innodb_flush_log_at_trx_commit=2, no binary log).\n",
+        "- Machine: {} ({} cores), {} GiB RAM, load average at the end {}, server {} (private instance: \
+         innodb_buffer_pool_size=2G, innodb_flush_log_at_trx_commit=2, no binary log).\n",
         mach["cpu"].as_str().unwrap_or("?"),
         mach["cores"],
         mach["ram_gib"],
+        mach["load_average_at_end"].as_str().unwrap_or("?"),
         mach["server"].as_str().unwrap_or("?")
     );
     s += &format!(
@@ -1202,8 +1203,16 @@ fn write_doc(results: &str) {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches`/`--all-targets` runs this binary
+    // without it, as a test, where a half-hour benchmark has no place.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("compare: benchmark only; run it with `cargo bench --bench compare [-- --rows N]`");
+        return;
+    }
     let args = Args::parse();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_seqfix"));
+    // SEQFIX_BENCH_BIN measures another build of seqfix (e.g. a branch not merged yet).
+    let bin =
+        std::env::var_os("SEQFIX_BENCH_BIN").map(PathBuf::from).unwrap_or(PathBuf::from(env!("CARGO_BIN_EXE_seqfix")));
     eprintln!("compare: starting a private server for {} rows (binary {})", args.rows, bin.display());
     // The server's own directory for on-disk temporary tables (not the shared /tmp, where
     // other programs' clean-ups must not be able to pull files from under a running query).
