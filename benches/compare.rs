@@ -1,0 +1,1316 @@
+//! `cargo bench --bench compare [-- --rows N]`: seqfix measured side by side with the
+//! original fix, the plain-SQL physical limit and the per-contact loop, on one private
+//! server started for the run, each contender on an identical fresh copy of the data.
+//!
+//! Every contender runs `--reps` times (default 3) and the median is reported, with the
+//! ratio to the reference of its section and whether the target of the issue is met.
+//! seqfix is driven as the real release binary through its command line; a subcommand the
+//! binary does not have (clap: "unrecognized subcommand") is reported as "not available in
+//! this build" instead of failing, so the benchmark runs on any stage of the project.
+//!
+//! Output: a table on stdout, `target/bench/compare.json`, and the results section of
+//! `docs/benchmarks.md` (text outside its markers is kept).
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Server, ServerOpts, TestDb};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, Value};
+use seqfix::fixture::{self, Spec};
+use serde_json::{json, Value as Json};
+
+const SEED: u64 = 42;
+const TABLE: &str = "broadcast_messages";
+const NOT_AVAILABLE: &str = "not available in this build";
+
+/// The fastest single query listing the surplus rows (the reference of audit and dedupe).
+const WINDOW_QUERY: &str = "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY sequence_stepid, \
+     recipient_phone, device_id ORDER BY created_at IS NULL, created_at, id) rn FROM broadcast_messages \
+     WHERE sequence_stepid IS NOT NULL) x WHERE rn > 1";
+const GROUP_BY_QUERY: &str = "SELECT sequence_stepid, recipient_phone, device_id, COUNT(*) FROM broadcast_messages \
+     WHERE sequence_stepid IS NOT NULL GROUP BY sequence_stepid, recipient_phone, device_id HAVING COUNT(*) > 1";
+const COUNT_GROUPS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM broadcast_messages WHERE sequence_stepid IS NOT NULL \
+     GROUP BY sequence_stepid, recipient_phone, device_id HAVING COUNT(*) > 1) g";
+/// The cleanup of the original fix, verbatim.
+const ORIGINAL_DELETE: &str = "DELETE bm1 FROM broadcast_messages bm1 INNER JOIN broadcast_messages bm2 \
+     WHERE bm1.sequence_stepid = bm2.sequence_stepid AND bm1.recipient_phone = bm2.recipient_phone \
+     AND bm1.device_id = bm2.device_id AND bm1.created_at > bm2.created_at";
+const BARE_ALTER: &str = "ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message \
+     (sequence_stepid, recipient_phone, device_id)";
+
+// ---------------------------------------------------------------------------------------
+// Arguments
+
+struct Args {
+    rows: usize,
+    reps: usize,
+    contacts: usize,
+    loop_contacts: usize,
+    join_sizes: Vec<usize>,
+    writer_idle_secs: u64,
+    /// `--only audit,dedupe,join,migrate,process,impact,memory`: a subset, for development
+    /// (docs/benchmarks.md is then left alone).
+    only: Option<Vec<String>>,
+}
+
+impl Args {
+    /// cargo passes `--bench` (and possibly filters) to harness=false benches: unknown
+    /// arguments are ignored.
+    fn parse() -> Args {
+        let mut a = Args {
+            rows: 1_000_000,
+            reps: 3,
+            contacts: 100_000,
+            loop_contacts: 5_000,
+            join_sizes: vec![5_000, 10_000, 20_000],
+            writer_idle_secs: 5,
+            only: None,
+        };
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        let mut i = 0;
+        while i < argv.len() {
+            let num = |j: usize| -> usize {
+                argv.get(j).and_then(|v| v.replace('_', "").parse().ok()).unwrap_or_else(|| {
+                    eprintln!("compare: {} needs a number", argv[i]);
+                    std::process::exit(2)
+                })
+            };
+            match argv[i].as_str() {
+                "--rows" => a.rows = num(i + 1),
+                "--reps" => a.reps = num(i + 1).max(1),
+                "--contacts" => a.contacts = num(i + 1),
+                "--loop-contacts" => a.loop_contacts = num(i + 1),
+                "--writer-idle-secs" => a.writer_idle_secs = num(i + 1) as u64,
+                "--only" => a.only = argv.get(i + 1).map(|v| v.split(',').map(|s| s.trim().to_string()).collect()),
+                "--join-sizes" => {
+                    a.join_sizes = argv
+                        .get(i + 1)
+                        .map(|v| v.split(',').filter_map(|s| s.trim().replace('_', "").parse().ok()).collect())
+                        .unwrap_or_default()
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            }
+            i += 2;
+        }
+        a
+    }
+
+    fn wants(&self, section: &str) -> bool {
+        self.only.as_ref().map_or(true, |o| o.iter().any(|s| s == section))
+    }
+
+    fn command_line(&self) -> String {
+        let mut s = format!("cargo bench --bench compare -- --rows {}", self.rows);
+        if self.reps != 3 {
+            s += &format!(" --reps {}", self.reps);
+        }
+        if self.contacts != 100_000 {
+            s += &format!(" --contacts {}", self.contacts);
+        }
+        if self.loop_contacts != 5_000 {
+            s += &format!(" --loop-contacts {}", self.loop_contacts);
+        }
+        if self.join_sizes != [5_000, 10_000, 20_000] {
+            let j: Vec<String> = self.join_sizes.iter().map(|n| n.to_string()).collect();
+            s += &format!(" --join-sizes {}", j.join(","));
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+
+/// One line of the summary.
+#[derive(Clone, serde::Serialize)]
+struct Row {
+    section: String,
+    contender: String,
+    /// Seconds of each repetition (empty when the contender did not run).
+    times: Vec<f64>,
+    median_s: Option<f64>,
+    /// Median divided by the median of the section's reference.
+    ratio: Option<f64>,
+    reference: Option<String>,
+    target: Option<String>,
+    met: Option<bool>,
+    note: String,
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Some(s[s.len() / 2])
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// A run of the seqfix binary: output, wall time, and the child's peak RSS from wait4.
+struct SeqRun {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    secs: f64,
+    maxrss_kb: i64,
+}
+
+impl SeqRun {
+    fn unavailable(&self) -> bool {
+        self.code == 2 && self.stderr.contains("unrecognized subcommand")
+    }
+
+    fn json(&self) -> Option<Json> {
+        serde_json::from_str(&self.stdout).ok()
+    }
+
+    fn problem(&self) -> Option<String> {
+        if self.unavailable() {
+            return Some(NOT_AVAILABLE.into());
+        }
+        if self.code != 0 {
+            let line = self.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return Some(format!("exit {}: {}", self.code, line.chars().take(160).collect::<String>()));
+        }
+        None
+    }
+}
+
+struct Bench {
+    args: Args,
+    server: Server,
+    bin: PathBuf,
+    rows: Vec<Row>,
+    facts: BTreeMap<String, Json>,
+    memory: Vec<(String, usize, Option<i64>, String)>,
+}
+
+fn conn(url: &str) -> Conn {
+    let mut c = Conn::new(Opts::from_url(url).unwrap()).expect("connect to the bench server");
+    c.query_drop("SET time_zone = '+00:00'").unwrap();
+    c
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed().as_secs_f64())
+}
+
+/// Executes a query and fetches every row to the client; returns the row count.
+fn fetch_all(c: &mut Conn, q: &str) -> u64 {
+    let mut n = 0;
+    for r in c.query_iter(q).unwrap() {
+        r.unwrap();
+        n += 1;
+    }
+    n
+}
+
+fn count(c: &mut Conn, q: &str) -> u64 {
+    c.query_first::<u64, _>(q).unwrap().unwrap_or(0)
+}
+
+fn has_unique_index(c: &mut Conn) -> bool {
+    let n: u64 = c
+        .query_first(format!(
+            "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() \
+             AND table_name = '{TABLE}' AND index_name = 'unique_sequence_message' AND non_unique = 0"
+        ))
+        .unwrap()
+        .unwrap_or(0);
+    n == 3
+}
+
+/// The victims as the reference defines them, listed by the window query.
+fn window_victims(c: &mut Conn) -> Vec<String> {
+    c.query_drop(seqfix::sql::SESSION_TUNING).unwrap();
+    c.query(WINDOW_QUERY).unwrap()
+}
+
+/// `DELETE ... WHERE id IN (...)`, 1000 ids per statement, autocommit.
+fn delete_ids(c: &mut Conn, ids: &[String]) {
+    for chunk in ids.chunks(1000) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let params: Vec<Value> = chunk.iter().map(|s| Value::from(s.as_str())).collect();
+        c.exec_drop(format!("DELETE FROM {TABLE} WHERE id IN ({marks})"), params).unwrap();
+    }
+}
+
+/// The first number in `v` whose dotted key path (e.g. `batch_times.p99_ms`) satisfies `pred`.
+fn find_number(v: &Json, path: &str, pred: &dyn Fn(&str) -> bool) -> Option<f64> {
+    let Json::Object(m) = v else { return None };
+    for (k, x) in m {
+        let p = if path.is_empty() { k.to_lowercase() } else { format!("{path}.{}", k.to_lowercase()) };
+        if pred(&p) {
+            if let Some(n) = x.as_f64() {
+                return Some(n);
+            }
+        }
+        if let Some(n) = find_number(x, &p, pred) {
+            return Some(n);
+        }
+    }
+    None
+}
+
+impl Bench {
+    // The child is reaped by wait4 below (which also yields its peak RSS), not by Child::wait.
+    #[allow(clippy::zombie_processes)]
+    fn seqfix(&self, url: &str, args: &[&str]) -> SeqRun {
+        let start = Instant::now();
+        let mut child = Command::new(&self.bin)
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the seqfix binary");
+        let mut err = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let mut stdout = String::new();
+        let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
+        let stderr = reader.join().unwrap();
+        let mut status = 0;
+        // SAFETY: plain wait4 on our own child; rusage is a plain C struct.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = child.id() as libc::pid_t;
+        unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        let secs = start.elapsed().as_secs_f64();
+        let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+        SeqRun { code, stdout, stderr, secs, maxrss_kb: ru.ru_maxrss }
+    }
+
+    fn push(&mut self, section: &str, contender: &str, times: Vec<f64>, note: impl Into<String>) {
+        self.rows.push(Row {
+            section: section.into(),
+            contender: contender.into(),
+            median_s: median(&times),
+            times,
+            ratio: None,
+            reference: None,
+            target: None,
+            met: None,
+            note: note.into(),
+        });
+    }
+
+    /// Sets the ratio of `contender` to `reference` (both in `section`), and the verdict
+    /// against `limit` when given.
+    fn compare(&mut self, section: &str, contender: &str, reference: &str, limit: Option<f64>) {
+        let r = self.rows.iter().find(|r| r.section == section && r.contender == reference).and_then(|r| r.median_s);
+        if let Some(row) = self.rows.iter_mut().find(|r| r.section == section && r.contender == contender) {
+            row.reference = Some(reference.into());
+            if let (Some(m), Some(r)) = (row.median_s, r) {
+                row.ratio = Some(m / r);
+                if let Some(l) = limit {
+                    row.met = Some(m / r <= l);
+                }
+            }
+            if let Some(l) = limit {
+                row.target = Some(format!("<= {l}x"));
+            }
+        }
+    }
+
+    fn fresh(&self, label: &str) -> TestDb {
+        self.server.fresh_db(label)
+    }
+
+    /// A fresh database holding a copy of `src`'s messages table (same definition).
+    fn copy_of(&self, src: &TestDb, label: &str) -> TestDb {
+        let db = self.fresh(label);
+        let mut c = conn(&db.url);
+        c.query_drop(format!("CREATE TABLE {TABLE} LIKE `{}`.{TABLE}", src.name)).unwrap();
+        c.query_drop(format!("INSERT INTO {TABLE} SELECT * FROM `{}`.{TABLE}", src.name)).unwrap();
+        db
+    }
+
+    fn load(&self, label: &str, rows: usize, seed: u64) -> (TestDb, f64) {
+        let db = self.fresh(label);
+        let (_, secs) = timed(|| {
+            let mut c = conn(&db.url);
+            fixture::create_schema(&mut c).unwrap();
+            // The loader's own session: no uniqueness or FK checks to defer (the table has a
+            // primary key only), which the server then need not verify row by row.
+            c.query_drop("SET unique_checks = 0, foreign_key_checks = 0").unwrap();
+            let table = seqfix::config::Ident::new("table", TABLE).unwrap();
+            fixture::insert(&mut c, &table, fixture::generate(&Spec::new(rows, seed))).unwrap();
+        });
+        (db, secs)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sections
+
+fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
+    const S: &str = "1. audit";
+    let reps = b.args.reps;
+    let (mut seqfix_t, mut win_default, mut win_tuned, mut group_by) = (vec![], vec![], vec![], vec![]);
+    let mut note = String::new();
+    let mut rss = None;
+    let mut surplus_window = 0;
+    for _ in 0..reps {
+        let run = b.seqfix(&src.url, &["audit", "--format", "json", "--no-progress"]);
+        match run.problem() {
+            Some(p) => note = p,
+            None => {
+                seqfix_t.push(run.secs);
+                rss = Some(run.maxrss_kb);
+                let j = run.json().unwrap_or_default();
+                let surplus = j["surplus_rows"].as_u64().unwrap_or(0);
+                b.facts.insert("audit_surplus_rows".into(), json!(surplus));
+                b.facts.insert("audit_duplicate_groups".into(), j["duplicate_groups"].clone());
+            }
+        }
+        let mut c = conn(&src.url);
+        let (n, t) = timed(|| fetch_all(&mut c, WINDOW_QUERY));
+        surplus_window = n;
+        win_default.push(t);
+        let mut c = conn(&src.url);
+        c.query_drop(seqfix::sql::SESSION_TUNING).unwrap();
+        win_tuned.push(timed(|| fetch_all(&mut c, WINDOW_QUERY)).1);
+        let mut c = conn(&src.url);
+        group_by.push(timed(|| fetch_all(&mut c, GROUP_BY_QUERY)).1);
+    }
+    if let Some(s) = b.facts.get("audit_surplus_rows").and_then(|v| v.as_u64()) {
+        if s != surplus_window {
+            note = format!("surplus_rows {s} differs from the window query's {surplus_window}!");
+        }
+    }
+    b.memory.push(("audit".into(), b.args.rows, rss, note.clone()));
+    b.push(S, "seqfix audit (vs defaults)", seqfix_t, note);
+    b.push(S, "window query, default session", win_default, "server defaults (tmp_table_size 16M)");
+    b.push(S, "window query, seqfix session", win_tuned, "sql/session_tuning.sql applied");
+    b.push(S, "GROUP BY ... HAVING COUNT(*) > 1", group_by, "server defaults");
+    b.compare(S, "seqfix audit (vs defaults)", "window query, default session", Some(1.2));
+    b.compare(S, "window query, seqfix session", "window query, default session", None);
+    b.compare(S, "GROUP BY ... HAVING COUNT(*) > 1", "window query, default session", None);
+    // The same audit against the session settings it uses itself: reported beside the
+    // above, as a second row, so both ratios are visible.
+    let seq = b.rows.iter().find(|r| r.section == S && r.contender == "seqfix audit (vs defaults)").cloned();
+    if let Some(mut r) = seq {
+        r.contender = "seqfix audit (vs seqfix session, the fastest reference)".into();
+        r.note = String::new();
+        b.rows.push(r);
+        b.compare(
+            S,
+            "seqfix audit (vs seqfix session, the fastest reference)",
+            "window query, seqfix session",
+            Some(1.2),
+        );
+    }
+
+    // With the unique index present (duplicates removed first).
+    const SI: &str = "1b. audit, unique index present";
+    let (mut seqfix_t, mut win, mut group_by) = (vec![], vec![], vec![]);
+    let mut note = String::new();
+    for _ in 0..reps {
+        let run = b.seqfix(&clean_indexed.url, &["audit", "--format", "json", "--no-progress"]);
+        match run.problem() {
+            Some(p) => note = p,
+            None => seqfix_t.push(run.secs),
+        }
+        let mut c = conn(&clean_indexed.url);
+        c.query_drop(seqfix::sql::SESSION_TUNING).unwrap();
+        win.push(timed(|| fetch_all(&mut c, WINDOW_QUERY)).1);
+        let mut c = conn(&clean_indexed.url);
+        group_by.push(timed(|| fetch_all(&mut c, GROUP_BY_QUERY)).1);
+    }
+    // Does the scan seqfix sends with the index present use it?
+    let mut c = conn(&clean_indexed.url);
+    let table = seqfix::config::Ident::new("table", TABLE).unwrap();
+    let q = seqfix::sql::render(seqfix::sql::SCAN_KEYS, &[("table", &table)]);
+    let plan: Vec<mysql::Row> = c.query(format!("EXPLAIN {q}")).unwrap();
+    let keys: Vec<String> =
+        plan.iter().filter_map(|r| r.get_opt::<Option<String>, _>("key").and_then(|k| k.ok()).flatten()).collect();
+    b.facts.insert("audit_with_index_plan_keys".into(), json!(keys));
+    let uses = keys.iter().any(|k| k == "unique_sequence_message");
+    b.push(SI, "seqfix audit", seqfix_t, format!("{note}{}scan_keys plan uses the index: {uses}", sep(&note)));
+    b.push(SI, "window query, seqfix session", win, "");
+    b.push(SI, "GROUP BY ... HAVING COUNT(*) > 1", group_by, "");
+    b.compare(SI, "seqfix audit", "window query, seqfix session", Some(1.2));
+    b.compare(SI, "GROUP BY ... HAVING COUNT(*) > 1", "window query, seqfix session", None);
+}
+
+fn sep(s: &str) -> &'static str {
+    if s.is_empty() {
+        ""
+    } else {
+        "; "
+    }
+}
+
+/// The bare minimum dedupe on `url`: list victims, delete them 1000 per statement.
+fn bare_dedupe(url: &str) -> usize {
+    let mut c = conn(url);
+    let victims = window_victims(&mut c);
+    delete_ids(&mut c, &victims);
+    victims.len()
+}
+
+fn dedupe_args() -> Vec<&'static str> {
+    vec!["dedupe", "--yes", "--no-progress", "--format", "json", "--batch-size", "1000"]
+}
+
+fn dedupe_section(b: &mut Bench, src: &TestDb) {
+    const S: &str = "2. dedupe";
+    let expected = b.facts.get("window_surplus_rows").and_then(|v| v.as_u64()).unwrap_or(0);
+    let (mut seqfix_t, mut bare_t) = (vec![], vec![]);
+    let mut note = String::new();
+    let mut batch = json!(null);
+    let mut rss = None;
+    let mut available = true;
+    for rep in 0..b.args.reps {
+        if available {
+            let db = b.copy_of(src, &format!("dedupe_seqfix_{rep}"));
+            let run = b.seqfix(&db.url, &dedupe_args());
+            match run.problem() {
+                Some(p) => {
+                    available = !run.unavailable();
+                    note = p;
+                }
+                None => {
+                    seqfix_t.push(run.secs);
+                    rss = Some(run.maxrss_kb);
+                    let j = run.json().unwrap_or_default();
+                    let deleted = j["deleted_rows"].as_u64().unwrap_or(u64::MAX);
+                    let left = count(&mut conn(&db.url), COUNT_GROUPS);
+                    if deleted != expected || left != 0 {
+                        note = format!("deleted {deleted} of {expected} surplus rows, {left} groups left!");
+                    }
+                    batch = json!({
+                        "p50_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("p50")),
+                        "p99_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("p99")),
+                        "max_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("max")),
+                        "batches": j.get("batches").cloned(),
+                    });
+                }
+            }
+        }
+        let db = b.copy_of(src, &format!("dedupe_bare_{rep}"));
+        let (n, t) = timed(|| bare_dedupe(&db.url));
+        assert_eq!(n as u64, expected, "the bare dedupe deleted a different number of rows");
+        bare_t.push(t);
+    }
+    b.facts.insert("dedupe_batches".into(), batch);
+    b.memory.push(("dedupe".into(), b.args.rows, rss, note.clone()));
+    b.push(S, "seqfix dedupe (archive, ledger, batches of 1000)", seqfix_t, note);
+    b.push(S, "bare minimum (window query + DELETE IN 1000 ids)", bare_t, "no archive, no ledger");
+    b.compare(
+        S,
+        "seqfix dedupe (archive, ledger, batches of 1000)",
+        "bare minimum (window query + DELETE IN 1000 ids)",
+        Some(1.5),
+    );
+    if which("pt-archiver").is_none() {
+        b.push(S, "pt-archiver", vec![], "skipped: pt-archiver is not installed");
+    } else {
+        b.push(S, "pt-archiver", vec![], "installed, but not driven by this benchmark yet");
+    }
+}
+
+/// The original DELETE ... JOIN grows quadratically: small tables only, one run each.
+fn join_section(b: &mut Bench) {
+    const SJ: &str = "2b. original DELETE ... JOIN (one run per size)";
+    for &n in &b.args.join_sizes.clone() {
+        let (small, _) = b.load(&format!("join_src_{n}"), n, SEED);
+        let mut c = conn(&small.url);
+        let before = count(&mut c, COUNT_GROUPS);
+        let db = b.copy_of(&small, &format!("join_orig_{n}"));
+        let mut c = conn(&db.url);
+        let t = timed(|| c.query_drop(ORIGINAL_DELETE).unwrap()).1;
+        let left = count(&mut c, COUNT_GROUPS);
+        let bare_db = b.copy_of(&small, &format!("join_bare_{n}"));
+        let bare = timed(|| bare_dedupe(&bare_db.url)).1;
+        b.push(SJ, &format!("bare minimum @ {n} rows"), vec![bare], "");
+        b.push(
+            SJ,
+            &format!("original DELETE JOIN @ {n} rows"),
+            vec![t],
+            format!("left {left} of {before} duplicate groups behind"),
+        );
+        b.compare(SJ, &format!("original DELETE JOIN @ {n} rows"), &format!("bare minimum @ {n} rows"), None);
+        b.facts
+            .insert(format!("original_delete_{n}"), json!({"secs": t, "groups_before": before, "groups_left": left}));
+        let db = b.copy_of(&small, &format!("join_seqfix_{n}"));
+        let run = b.seqfix(&db.url, &dedupe_args());
+        let note = run.problem().unwrap_or_else(|| {
+            let left = count(&mut conn(&db.url), COUNT_GROUPS);
+            format!("left {left} duplicate groups behind")
+        });
+        let times = if run.problem().is_none() { vec![run.secs] } else { vec![] };
+        b.push(SJ, &format!("seqfix dedupe @ {n} rows"), times, note);
+        b.compare(SJ, &format!("seqfix dedupe @ {n} rows"), &format!("bare minimum @ {n} rows"), None);
+    }
+}
+
+fn migrate_section(b: &mut Bench, clean: &TestDb) {
+    const S: &str = "3. migrate";
+    let (mut seqfix_t, mut bare_t) = (vec![], vec![]);
+    let mut note = String::new();
+    let mut available = true;
+    for rep in 0..b.args.reps {
+        if available {
+            let db = b.copy_of(clean, &format!("migrate_seqfix_{rep}"));
+            let run = b.seqfix(&db.url, &["migrate", "--format", "json", "--no-progress"]);
+            match run.problem() {
+                Some(p) => {
+                    available = !run.unavailable();
+                    note = p;
+                }
+                None => {
+                    seqfix_t.push(run.secs);
+                    if !has_unique_index(&mut conn(&db.url)) {
+                        note = "the unique index is missing after migrate!".into();
+                    }
+                }
+            }
+        }
+        let db = b.copy_of(clean, &format!("migrate_bare_{rep}"));
+        let mut c = conn(&db.url);
+        bare_t.push(timed(|| c.query_drop(BARE_ALTER).unwrap()).1);
+    }
+    b.push(S, "seqfix migrate (preflight + online build)", seqfix_t, note);
+    b.push(S, "bare ALTER TABLE ... ADD UNIQUE INDEX", bare_t, "on the deduplicated copy");
+    b.compare(S, "seqfix migrate (preflight + online build)", "bare ALTER TABLE ... ADD UNIQUE INDEX", Some(1.2));
+}
+
+// ---------------------------------------------------------------------------------------
+// process
+
+/// A deterministic id in UUID layout: kind (table) and number.
+fn sql_id(kind: u32, expr: &str) -> String {
+    format!("CONCAT('00000000-0000-0000-{kind:04}-', LPAD({expr}, 12, '0'))")
+}
+
+const SEQUENCES: usize = 50;
+const USERS: usize = 20;
+
+/// A database with `n` due contacts: 50 active sequences of 7 daily steps owned by 20
+/// users with one connected device each, one lead per phone (no index on phone, as in
+/// production), every contact at step 0 with no next trigger time; the messages table is
+/// empty and carries the unique index (`seqfix process` requires it).
+fn contacts_db(b: &Bench, label: &str, n: usize) -> TestDb {
+    let db = b.fresh(label);
+    let mut c = conn(&db.url);
+    fixture::create_schema(&mut c).unwrap();
+    c.query_drop(BARE_ALTER).unwrap();
+    let user = |e: &str| sql_id(2, e);
+    let stmts = [
+        format!(
+            "INSERT INTO user_devices (id, user_id, device_name, status) SELECT {}, {}, CONCAT('device-', seq), \
+             'connected' FROM seq_1_to_{USERS}",
+            sql_id(3, "seq"),
+            user("seq")
+        ),
+        format!(
+            "INSERT INTO sequences (id, user_id, name, status, total_days, is_active) SELECT {}, {}, \
+             CONCAT('sequence ', seq), 'active', 7, 1 FROM seq_1_to_{SEQUENCES}",
+            sql_id(1, "seq"),
+            user(&format!("1 + seq % {USERS}"))
+        ),
+        format!(
+            "INSERT INTO sequence_steps (id, sequence_id, day_number, message_type, content) SELECT {}, {}, d.seq, \
+             'text', CONCAT('Day ', d.seq, ' of sequence ', s.seq) FROM seq_1_to_{SEQUENCES} s JOIN seq_1_to_7 d",
+            sql_id(5, "s.seq * 10 + d.seq"),
+            sql_id(1, "s.seq")
+        ),
+        // Contact i is in sequence 1 + i % 50, whose user is 1 + (1 + i % 50) % 20.
+        format!(
+            "INSERT INTO leads (device_id, user_id, name, phone) SELECT {}, {}, CONCAT('Lead ', seq), \
+             CONCAT('601', LPAD(seq, 8, '0')) FROM seq_1_to_{n}",
+            sql_id(3, &format!("1 + (1 + seq % {SEQUENCES}) % {USERS}")),
+            user(&format!("1 + (1 + seq % {SEQUENCES}) % {USERS}"))
+        ),
+        format!(
+            "INSERT INTO sequence_contacts (id, sequence_id, contact_phone, contact_name, current_step, status, \
+             next_trigger_time) SELECT {}, {}, CONCAT('601', LPAD(seq, 8, '0')), CONCAT('Contact ', seq), 0, \
+             'active', NULL FROM seq_1_to_{n}",
+            sql_id(4, "seq"),
+            sql_id(1, &format!("1 + seq % {SEQUENCES}"))
+        ),
+    ];
+    for s in stmts {
+        c.query_drop(&s).unwrap_or_else(|e| panic!("{e}: {s}"));
+    }
+    // Fresh statistics, so that every contender gets the same plans.
+    for t in ["user_devices", "sequences", "sequence_steps", "leads", "sequence_contacts", TABLE] {
+        let _: Vec<mysql::Row> = c.query(format!("ANALYZE TABLE {t}")).unwrap();
+    }
+    db
+}
+
+/// The set-based reference pass in plain SQL, in one transaction: the due contacts with
+/// their step, lead (smallest id per phone and user) and device, then
+/// `INSERT ... SELECT` messages, `UPDATE ... JOIN` contacts, `INSERT ... SELECT` logs.
+fn set_based_pass(url: &str) {
+    let mut c = conn(url);
+    // Steps and leads have no index on the columns looked up (as in production): key them
+    // once in temporary tables, so that every contact costs a few primary-key lookups.
+    c.query_drop(
+        "CREATE TEMPORARY TABLE step_of (PRIMARY KEY (sequence_id, day_number)) ENGINE=InnoDB AS \
+         SELECT sequence_id, day_number, MIN(id) AS id FROM sequence_steps GROUP BY sequence_id, day_number",
+    )
+    .unwrap();
+    c.query_drop(
+        "CREATE TEMPORARY TABLE first_lead (PRIMARY KEY (phone, user_id)) ENGINE=InnoDB AS \
+         SELECT phone, user_id, MIN(id) AS id FROM leads GROUP BY phone, user_id",
+    )
+    .unwrap();
+    let due = "CREATE TEMPORARY TABLE due ENGINE=InnoDB AS \
+        SELECT c.id AS contact_id, c.sequence_id, s.user_id, d.id AS device_id, st.id AS step_id, \
+               st.message_type, st.content, st.media_url, c.contact_phone, c.contact_name, \
+               c.current_step + 1 AS day, UUID() AS message_id \
+        FROM sequence_contacts c \
+        JOIN sequences s ON s.id = c.sequence_id AND s.is_active = 1 \
+        JOIN step_of so ON so.sequence_id = s.id AND so.day_number = c.current_step + 1 \
+        JOIN sequence_steps st ON st.id = so.id \
+        JOIN first_lead fl ON fl.phone = c.contact_phone AND fl.user_id = s.user_id \
+        JOIN leads l ON l.id = fl.id \
+        JOIN user_devices d ON d.id = l.device_id AND d.user_id = s.user_id AND d.status IN ('connected', 'online') \
+        WHERE c.status = 'active' AND (c.next_trigger_time IS NULL OR c.next_trigger_time <= NOW()) \
+          AND c.current_step + 1 <= s.total_days";
+    c.query_drop(due).unwrap();
+    c.query_drop("START TRANSACTION").unwrap();
+    c.query_drop(
+        "INSERT IGNORE INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, \
+         recipient_phone, recipient_name, message_type, content, media_url, status, scheduled_at, created_at) \
+         SELECT message_id, user_id, device_id, sequence_id, step_id, contact_phone, contact_name, message_type, \
+         content, media_url, 'pending', NOW(), NOW() FROM due",
+    )
+    .unwrap();
+    c.query_drop(
+        "UPDATE sequence_contacts c JOIN due ON due.contact_id = c.id \
+         SET c.current_step = due.day, c.next_trigger_time = NOW() + INTERVAL 24 HOUR",
+    )
+    .unwrap();
+    c.query_drop(
+        "INSERT INTO sequence_logs (id, sequence_id, contact_id, step_id, day, status, message_id) \
+         SELECT UUID(), sequence_id, contact_id, step_id, day, 'queued', message_id FROM due",
+    )
+    .unwrap();
+    c.query_drop(
+        "UPDATE sequence_contacts c JOIN sequences s ON s.id = c.sequence_id \
+         SET c.status = 'completed', c.completed_at = NOW() \
+         WHERE c.status = 'active' AND s.is_active = 1 AND c.current_step + 1 > s.total_days \
+           AND (c.next_trigger_time IS NULL OR c.next_trigger_time <= NOW())",
+    )
+    .unwrap();
+    c.query_drop("COMMIT").unwrap();
+}
+
+/// The application's loop, one statement per lookup and per write, autocommit.
+fn per_contact_pass(url: &str) {
+    let mut c = conn(url);
+    let due: Vec<(String, String, String, String, i32)> = c
+        .query(
+            "SELECT c.id, c.sequence_id, c.contact_phone, c.contact_name, c.current_step FROM sequence_contacts c \
+             JOIN sequences s ON s.id = c.sequence_id WHERE s.is_active = 1 AND c.status = 'active' \
+             AND (c.next_trigger_time IS NULL OR c.next_trigger_time <= NOW())",
+        )
+        .unwrap();
+    for (contact, seq, phone, name, step) in due {
+        let next = step + 1;
+        let (user, total): (String, i32) =
+            c.exec_first("SELECT user_id, total_days FROM sequences WHERE id = ?", (&seq,)).unwrap().unwrap();
+        if next > total {
+            c.exec_drop(
+                "UPDATE sequence_contacts SET status = 'completed', completed_at = NOW() WHERE id = ?",
+                (&contact,),
+            )
+            .unwrap();
+            continue;
+        }
+        let Some((step_id, mtype, content)): Option<(String, String, Option<String>)> = c
+            .exec_first(
+                "SELECT id, message_type, content FROM sequence_steps WHERE sequence_id = ? AND day_number = ?",
+                (&seq, next),
+            )
+            .unwrap()
+        else {
+            continue;
+        };
+        let Some(device): Option<String> = c
+            .exec_first(
+                "SELECT device_id FROM leads WHERE phone = ? AND user_id = ? ORDER BY id LIMIT 1",
+                (&phone, &user),
+            )
+            .unwrap()
+        else {
+            continue;
+        };
+        let ok: Option<String> = c
+            .exec_first(
+                "SELECT id FROM user_devices WHERE id = ? AND user_id = ? AND status IN ('connected', 'online')",
+                (&device, &user),
+            )
+            .unwrap();
+        if ok.is_none() {
+            continue;
+        }
+        let exists: u64 = c
+            .exec_first(
+                "SELECT COUNT(*) FROM broadcast_messages WHERE sequence_stepid = ? AND recipient_phone = ? \
+                 AND device_id = ? AND status IN ('pending', 'sent', 'queued', 'processing')",
+                (&step_id, &phone, &device),
+            )
+            .unwrap()
+            .unwrap_or(0);
+        let id = uuid::Uuid::new_v4().to_string();
+        if exists == 0 {
+            c.exec_drop(
+                "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, recipient_phone, \
+                 recipient_name, message_type, content, status, scheduled_at, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NOW(), NOW())",
+                (&id, &user, &device, &seq, &step_id, &phone, &name, &mtype, &content),
+            )
+            .unwrap();
+        }
+        c.exec_drop(
+            "UPDATE sequence_contacts SET current_step = ?, next_trigger_time = NOW() + INTERVAL 24 HOUR WHERE id = ?",
+            (next, &contact),
+        )
+        .unwrap();
+        c.exec_drop(
+            "INSERT INTO sequence_logs (id, sequence_id, contact_id, step_id, day, status, message_id) \
+             VALUES (UUID(), ?, ?, ?, ?, 'queued', ?)",
+            (&seq, &contact, &step_id, next, &id),
+        )
+        .unwrap();
+    }
+}
+
+fn process_args() -> Vec<&'static str> {
+    vec!["process", "--format", "json", "--no-progress", "--min-interval", "0s", "--batch-size", "500"]
+}
+
+fn check_queued(url: &str, n: usize) -> Option<String> {
+    let mut c = conn(url);
+    let msgs = count(&mut c, "SELECT COUNT(*) FROM broadcast_messages");
+    let advanced = count(&mut c, "SELECT COUNT(*) FROM sequence_contacts WHERE current_step = 1");
+    let logs = count(&mut c, "SELECT COUNT(*) FROM sequence_logs");
+    if msgs as usize != n || advanced as usize != n || logs as usize != n {
+        Some(format!("expected {n} messages/contacts/logs, found {msgs}/{advanced}/{logs}!"))
+    } else {
+        None
+    }
+}
+
+fn process_section(b: &mut Bench) {
+    const S: &str = "4. process";
+    let n = b.args.contacts;
+    let (mut seqfix_t, mut set_t) = (vec![], vec![]);
+    let mut note = String::new();
+    let mut available = true;
+    let mut rss = None;
+    for rep in 0..b.args.reps {
+        if available {
+            let db = contacts_db(b, &format!("process_seqfix_{rep}"), n);
+            let run = b.seqfix(&db.url, &process_args());
+            match run.problem() {
+                Some(p) => {
+                    available = !run.unavailable();
+                    note = p;
+                }
+                None => {
+                    seqfix_t.push(run.secs);
+                    rss = Some(run.maxrss_kb);
+                    if let Some(p) = check_queued(&db.url, n) {
+                        note = p;
+                    }
+                }
+            }
+        }
+        let db = contacts_db(b, &format!("process_set_{rep}"), n);
+        set_t.push(timed(|| set_based_pass(&db.url)).1);
+        if let Some(p) = check_queued(&db.url, n) {
+            panic!("set-based reference: {p}");
+        }
+    }
+    b.memory.push(("process".into(), n, rss, note.clone()));
+    let seq_name = format!("seqfix process @ {n} contacts");
+    let set_name = format!("set-based SQL @ {n} contacts");
+    b.push(S, &seq_name, seqfix_t, note);
+    b.push(S, &set_name, set_t, "INSERT ... SELECT + UPDATE ... JOIN + INSERT ... SELECT, one transaction; steps and first leads keyed in temporary tables");
+    b.compare(S, &seq_name, &set_name, Some(2.0));
+
+    // The per-contact loop, at a size it survives; one run of each contender.
+    let m = b.args.loop_contacts;
+    let db = contacts_db(b, "process_loop", m);
+    let t_loop = timed(|| per_contact_pass(&db.url)).1;
+    if let Some(p) = check_queued(&db.url, m) {
+        panic!("per-contact reference: {p}");
+    }
+    let db = contacts_db(b, "process_set_small", m);
+    let t_set = timed(|| set_based_pass(&db.url)).1;
+    let db = contacts_db(b, "process_seqfix_small", m);
+    let run = b.seqfix(&db.url, &process_args());
+    let (times, note) = match run.problem() {
+        Some(p) => (vec![], p),
+        None => (vec![run.secs], check_queued(&db.url, m).unwrap_or_default()),
+    };
+    if run.problem().is_none() {
+        b.memory.push(("process".into(), m, Some(run.maxrss_kb), String::new()));
+    }
+    const SL: &str = "4b. process, per-contact loop (one run each)";
+    let set_small = format!("set-based SQL @ {m} contacts");
+    b.push(SL, &set_small, vec![t_set], "");
+    b.push(SL, &format!("per-contact loop @ {m} contacts"), vec![t_loop], "one statement per lookup, autocommit");
+    b.push(SL, &format!("seqfix process @ {m} contacts"), times, note);
+    b.compare(SL, &format!("per-contact loop @ {m} contacts"), &set_small, None);
+    b.compare(SL, &format!("seqfix process @ {m} contacts"), &set_small, None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Impact on the live application
+
+/// Latencies (ms) of single-row autocommit inserts, one every 5 ms, until `stop`.
+fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<f64>> {
+    std::thread::spawn(move || {
+        let mut c = conn(&url);
+        let stmt = c
+            .prep(
+                "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, \
+                 recipient_phone, message_type, content, status, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, 'text', 'live insert', 'pending', NOW())",
+            )
+            .unwrap();
+        let mut lat = Vec::new();
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let id = uuid::Uuid::new_v4().to_string();
+            let step = uuid::Uuid::new_v4().to_string();
+            let t = Instant::now();
+            let r = c.exec_drop(&stmt, (&id, &id, &id, &id, &step, format!("609{i:08}")));
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if r.is_ok() {
+                lat.push(ms);
+            }
+            i += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        lat
+    })
+}
+
+fn latency_stats(mut v: Vec<f64>) -> Json {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    json!({"inserts": v.len(), "p50_ms": percentile(&v, 50.0), "p99_ms": percentile(&v, 99.0),
+           "max_ms": v.last().copied().unwrap_or(f64::NAN)})
+}
+
+/// Runs `work` while the writer inserts into `url`'s messages table.
+fn with_writer(url: &str, work: impl FnOnce()) -> Json {
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = writer(url.to_string(), stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    work();
+    stop.store(true, Ordering::Relaxed);
+    latency_stats(h.join().unwrap())
+}
+
+fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
+    let db = b.copy_of(src, "impact_idle");
+    let idle_secs = b.args.writer_idle_secs;
+    let idle = with_writer(&db.url, || std::thread::sleep(Duration::from_secs(idle_secs)));
+    drop(db);
+
+    let db = b.copy_of(src, "impact_dedupe");
+    let mut what = "seqfix dedupe".to_string();
+    let mut run_note = String::new();
+    let during_dedupe = with_writer(&db.url, || {
+        let run = b.seqfix(&db.url, &dedupe_args());
+        if run.unavailable() {
+            what = format!("bare minimum dedupe (seqfix dedupe {NOT_AVAILABLE})");
+            bare_dedupe(&db.url);
+        } else if let Some(p) = run.problem() {
+            run_note = p;
+        }
+    });
+    drop(db);
+
+    let db = b.copy_of(clean, "impact_migrate");
+    let mut what_m = "seqfix migrate".to_string();
+    let during_migrate = with_writer(&db.url, || {
+        let run = b.seqfix(&db.url, &["migrate", "--format", "json", "--no-progress"]);
+        if run.unavailable() {
+            what_m = format!("bare ALTER (seqfix migrate {NOT_AVAILABLE})");
+            conn(&db.url).query_drop(BARE_ALTER).unwrap();
+        }
+    });
+    let idle_p99 = idle["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    let dedupe_p99 = during_dedupe["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    let met = if what == "seqfix dedupe" && run_note.is_empty() { Some(dedupe_p99 <= 2.0 * idle_p99) } else { None };
+    b.facts.insert(
+        "writer".into(),
+        json!({
+            "idle": idle, "during_dedupe": during_dedupe, "during_dedupe_of": what, "dedupe_problem": run_note,
+            "during_migrate": during_migrate, "during_migrate_of": what_m,
+            "p99_ratio_dedupe_vs_idle": dedupe_p99 / idle_p99, "target_met": met,
+        }),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Memory at two sizes
+
+fn memory_section(b: &mut Bench) {
+    let small = if b.args.rows > 100_000 { 100_000 } else { (b.args.rows / 10).max(10_000) };
+    let (src, _) = b.load("memory_small", small, SEED);
+    let run = b.seqfix(&src.url, &["audit", "--format", "json", "--no-progress"]);
+    let p = run.problem();
+    b.memory.push(("audit".into(), small, p.is_none().then_some(run.maxrss_kb), p.unwrap_or_default()));
+    let run = b.seqfix(&src.url, &dedupe_args());
+    let p = run.problem();
+    b.memory.push(("dedupe".into(), small, p.is_none().then_some(run.maxrss_kb), p.unwrap_or_default()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var("PATH").ok()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+fn machine(b: &Bench) -> Json {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_kb: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let version: String = b.server.admin_conn().query_first("SELECT VERSION()").unwrap().unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    json!({"cpu": cpu, "cores": cores, "load_average_at_end": load.join(" "), "ram_gib": (ram_kb as f64 / 1048576.0 * 10.0).round() / 10.0,
+           "server": version, "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()})
+}
+
+fn fmt_s(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+}
+
+fn fmt_ratio(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into())
+}
+
+fn verdict(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "-",
+    }
+}
+
+fn mb(kb: Option<i64>) -> String {
+    kb.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into())
+}
+
+/// Peak RSS verdict: under 64 MB everywhere, and "flat": the larger size needs at most
+/// 1.5x the memory of the smaller one.
+fn memory_verdict(mem: &[(String, usize, Option<i64>, String)]) -> (Option<bool>, Vec<String>) {
+    let mut notes = vec![];
+    let mut ok = true;
+    let mut any = false;
+    for cmd in ["audit", "dedupe", "process"] {
+        let mut m: Vec<(usize, i64)> =
+            mem.iter().filter(|r| r.0 == cmd).filter_map(|r| r.2.map(|k| (r.1, k))).collect();
+        m.sort();
+        m.dedup_by_key(|r| r.0);
+        if m.is_empty() {
+            continue;
+        }
+        any = true;
+        let max = m.iter().map(|r| r.1).max().unwrap();
+        let under = max < 64 * 1024;
+        let flat = m.len() < 2 || (m.last().unwrap().1 as f64) <= 1.5 * m[0].1 as f64;
+        ok &= under && flat;
+        let unit = if cmd == "process" { "contacts" } else { "rows" };
+        notes.push(format!(
+            "{cmd}: {} ({}, {})",
+            m.iter().map(|(n, k)| format!("{n} {unit} {} MB", mb(Some(*k)))).collect::<Vec<_>>().join(", "),
+            if under { "under 64 MB" } else { "OVER 64 MB" },
+            if m.len() < 2 {
+                "one size only"
+            } else if flat {
+                "flat"
+            } else {
+                "NOT flat"
+            }
+        ));
+    }
+    (any.then_some(ok), notes)
+}
+
+fn summary_table(b: &Bench) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(["section", "contender", "median s", "runs (s)", "ratio", "target", "result", "note"]);
+    for r in &b.rows {
+        let runs: Vec<String> = r.times.iter().map(|x| format!("{x:.2}")).collect();
+        t.add_row([
+            r.section.clone(),
+            r.contender.clone(),
+            fmt_s(r.median_s),
+            runs.join(" "),
+            fmt_ratio(r.ratio),
+            r.target.clone().unwrap_or_default(),
+            verdict(r.met).into(),
+            r.note.clone(),
+        ]);
+    }
+    t
+}
+
+fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
+    let mut s = String::new();
+    s += "<!-- results:start (written by `cargo bench --bench compare`; edits here are overwritten) -->\n";
+    s += "## Latest results\n\n";
+    s += &format!(
+        "- Data: {} rows of the production schema from the deterministic generator (seed {SEED}), {} surplus rows \
+         in {} duplicate groups (window query); loaded in {load_secs:.1} s.\n",
+        b.args.rows,
+        b.facts.get("window_surplus_rows").cloned().unwrap_or(json!("?")),
+        b.facts.get("audit_duplicate_groups").cloned().unwrap_or(json!("?")),
+    );
+    s += &format!(
+        "- Machine: {} ({} cores), {} GiB RAM, load average at the end {}, server {} (private instance: \
+         innodb_buffer_pool_size=2G, innodb_flush_log_at_trx_commit=2, no binary log).\n",
+        mach["cpu"].as_str().unwrap_or("?"),
+        mach["cores"],
+        mach["ram_gib"],
+        mach["load_average_at_end"].as_str().unwrap_or("?"),
+        mach["server"].as_str().unwrap_or("?")
+    );
+    s += &format!(
+        "- Each contender ran {} times on an identical fresh copy of the data (copying excluded from the times); \
+         the median is reported. seqfix times are wall-clock times of the release binary, including process start \
+         and connection.\n",
+        b.args.reps
+    );
+    s += &format!("- Reproduce: `{}`\n\n", b.args.command_line());
+    s += "| section | contender | median s | runs (s) | ratio | target | result | note |\n";
+    s += "|---|---|---:|---|---:|---|---|---|\n";
+    for r in &b.rows {
+        let runs: Vec<String> = r.times.iter().map(|x| format!("{x:.2}")).collect();
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.section,
+            r.contender,
+            fmt_s(r.median_s),
+            runs.join(" "),
+            fmt_ratio(r.ratio),
+            r.target.clone().unwrap_or_default().replace('<', "&lt;"),
+            verdict(r.met),
+            r.note.replace('|', "\\|")
+        );
+    }
+    let w = &b.facts.get("writer").cloned().unwrap_or(json!({}));
+    let st = |k: &str| {
+        let x = &w[k];
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} inserts)",
+            x["p50_ms"].as_f64().unwrap_or(f64::NAN),
+            x["p99_ms"].as_f64().unwrap_or(f64::NAN),
+            x["max_ms"].as_f64().unwrap_or(f64::NAN),
+            x["inserts"]
+        )
+    };
+    s += "\n### 5. Impact on the live application\n\n";
+    if w.get("idle").is_none() {
+        s += "- not run\n";
+    } else {
+        s += "A writer thread inserts one new message per autocommit statement, every 5 ms, into the table being worked on.\n\n";
+        s += &format!("- idle server: {}\n", st("idle"));
+        s += &format!("- during {}: {}\n", w["during_dedupe_of"].as_str().unwrap_or("?"), st("during_dedupe"));
+        s += &format!("- during {}: {}\n", w["during_migrate_of"].as_str().unwrap_or("?"), st("during_migrate"));
+        s += &format!(
+            "- target: writer p99 during dedupe <= 2x idle p99: ratio {:.2}x, {}\n",
+            w["p99_ratio_dedupe_vs_idle"].as_f64().unwrap_or(f64::NAN),
+            match w["target_met"].as_bool() {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "not judged (seqfix dedupe did not run)",
+            }
+        );
+    }
+    let batch = &b.facts.get("dedupe_batches").cloned().unwrap_or(json!({}));
+    let bf = |k: &str| batch[k].as_f64().map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "not reported".into());
+    s += &format!(
+        "- dedupe batch transactions (from its JSON report): p50 {}, p99 {}, max {}\n",
+        bf("p50_ms"),
+        bf("p99_ms"),
+        bf("max_ms")
+    );
+    let (mem_ok, notes) = memory_verdict(&b.memory);
+    s += "\n### 6. Peak RSS of the seqfix process (wait4 ru_maxrss)\n\n";
+    if notes.is_empty() {
+        s += "- no seqfix subcommand ran\n";
+    }
+    for n in notes {
+        s += &format!("- {n}\n");
+    }
+    s += &format!(
+        "- target: under 64 MB and flat: {}\n",
+        match mem_ok {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not judged",
+        }
+    );
+    s += "<!-- results:end -->\n";
+    s
+}
+
+/// Replaces the results block of docs/benchmarks.md, keeping the hand-written text.
+fn write_doc(results: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".into());
+    let new = match (old.find("<!-- results:start"), old.find("<!-- results:end -->")) {
+        (Some(a), Some(z)) => {
+            let end = z + "<!-- results:end -->\n".len();
+            format!("{}{}{}", &old[..a], results, old.get(end..).unwrap_or(""))
+        }
+        _ => format!("{old}\n{results}"),
+    };
+    std::fs::write(&path, new).unwrap();
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches`/`--all-targets` runs this binary
+    // without it, as a test, where a half-hour benchmark has no place.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("compare: benchmark only; run it with `cargo bench --bench compare [-- --rows N]`");
+        return;
+    }
+    let args = Args::parse();
+    // SEQFIX_BENCH_BIN measures another build of seqfix (e.g. a branch not merged yet).
+    let bin =
+        std::env::var_os("SEQFIX_BENCH_BIN").map(PathBuf::from).unwrap_or(PathBuf::from(env!("CARGO_BIN_EXE_seqfix")));
+    eprintln!("compare: starting a private server for {} rows (binary {})", args.rows, bin.display());
+    // The server's own directory for on-disk temporary tables (not the shared /tmp, where
+    // other programs' clean-ups must not be able to pull files from under a running query).
+    let tmpdir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-tmpdir-{}", std::process::id()));
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let server = Server::start(ServerOpts {
+        args: vec![
+            format!("--tmpdir={}", tmpdir.display()),
+            "--innodb-buffer-pool-size=2G".into(),
+            "--innodb-log-file-size=512M".into(),
+            "--max-allowed-packet=256M".into(),
+        ],
+    });
+    let mut b = Bench { args, server, bin, rows: vec![], facts: BTreeMap::new(), memory: vec![] };
+    let started = Instant::now();
+    let step = |what: &str| eprintln!("compare: [{:>6.0}s] {what}", started.elapsed().as_secs_f64());
+
+    step("loading the messages");
+    let (src, load_secs) = b.load("src", b.args.rows, SEED);
+    step(&format!("loaded in {load_secs:.1} s; preparing the deduplicated copies"));
+    let clean = b.copy_of(&src, "clean");
+    let surplus = bare_dedupe(&clean.url);
+    b.facts.insert("window_surplus_rows".into(), json!(surplus));
+    let clean_indexed = b.copy_of(&clean, "clean_indexed");
+    conn(&clean_indexed.url).query_drop(BARE_ALTER).unwrap();
+
+    if b.args.wants("audit") {
+        step("1. audit");
+        audit_section(&mut b, &src, &clean_indexed);
+    }
+    drop(clean_indexed);
+    if b.args.wants("dedupe") {
+        step("2. dedupe");
+        dedupe_section(&mut b, &src);
+    }
+    if b.args.wants("join") {
+        step("2b. the original DELETE ... JOIN");
+        join_section(&mut b);
+    }
+    if b.args.wants("migrate") {
+        step("3. migrate");
+        migrate_section(&mut b, &clean);
+    }
+    if b.args.wants("process") {
+        step("4. process");
+        process_section(&mut b);
+    }
+    if b.args.wants("impact") {
+        step("5. impact on a live writer");
+        impact_section(&mut b, &src, &clean);
+    }
+    if b.args.wants("memory") {
+        step("6. memory at a second size");
+        memory_section(&mut b);
+    }
+    step("done; writing the report");
+
+    let mach = machine(&b);
+    println!("{}", summary_table(&b));
+    let results = markdown(&b, &mach, load_secs);
+    let (mem_ok, mem_notes) = memory_verdict(&b.memory);
+    println!("{}", results.lines().skip_while(|l| !l.starts_with("### 5")).collect::<Vec<_>>().join("\n"));
+    let out = json!({
+        "command": b.args.command_line(),
+        "rows": b.args.rows,
+        "reps": b.args.reps,
+        "machine": mach,
+        "load_secs": load_secs,
+        "results": b.rows,
+        "facts": b.facts,
+        "memory": b.memory.iter().map(|(c, n, k, note)| json!({"command": c, "rows": n, "maxrss_kb": k, "note": note}))
+            .collect::<Vec<_>>(),
+        "memory_target_met": mem_ok,
+        "memory_notes": mem_notes,
+    });
+    let only = b.args.only.clone();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    drop(b);
+    let _ = std::fs::remove_dir_all(&tmpdir);
+    if only.is_none() {
+        write_doc(&results);
+        eprintln!("compare: wrote {} and docs/benchmarks.md", dir.join("compare.json").display());
+    } else {
+        eprintln!(
+            "compare: wrote {} (docs/benchmarks.md is only written by a full run)",
+            dir.join("compare.json").display()
+        );
+    }
+}
