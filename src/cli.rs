@@ -30,7 +30,8 @@ pub struct GlobalArgs {
     pub defaults_file: Option<PathBuf>,
 
     /// Also write the run's figures to FILE in the Prometheus text format (node_exporter
-    /// textfile collector), atomically: temporary file, then rename. audit and status.
+    /// textfile collector), atomically: temporary file, then rename. audit, dedupe, process
+    /// and status.
     #[arg(long, global = true, value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
 

@@ -538,3 +538,35 @@ fn copies_equal_under_the_collation_are_duplicates() {
     .into();
     assert_eq!(archived(&db), want);
 }
+
+#[test]
+fn metrics_file_holds_the_run_figures() {
+    let db = TestDb::new("dedupe_metrics");
+    let rows = db.load_messages(&Spec::new(1_200, 43));
+    let exp = Expected::of(&rows);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dedupe.prom");
+    db.seqfix()
+        .args(["dedupe", "--yes", "--batch-size", "100", "--metrics-file", path.to_str().unwrap()])
+        .run()
+        .expect_code(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let parsed = openmetrics_parser::prometheus::parse_prometheus(&text)
+        .unwrap_or_else(|e| panic!("not valid exposition text ({e:?}):\n{text}"));
+    let value = |name: &str| -> f64 {
+        let samples: Vec<f64> = parsed.families[name]
+            .iter_samples()
+            .map(|s| match &s.value {
+                openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+                other => panic!("{name} is not a gauge: {other:?}"),
+            })
+            .collect();
+        assert_eq!(samples.len(), 1, "{name} in\n{text}");
+        samples[0]
+    };
+    assert_eq!(value("seqfix_duplicate_groups"), exp.duplicate_groups().len() as f64);
+    assert_eq!(value("seqfix_dedupe_deleted_rows"), exp.surplus() as f64);
+    assert_eq!(value("seqfix_dedupe_archived_rows"), exp.surplus() as f64);
+    assert_eq!(value("seqfix_dedupe_batches"), exp.surplus().div_ceil(100) as f64);
+    assert_eq!(value("seqfix_dry_run"), 0.0);
+}

@@ -662,3 +662,34 @@ fn sigterm_stops_after_a_whole_batch() {
     let after = server_now(&db);
     verify_state(&db, &w, &exp, before, after);
 }
+
+#[test]
+fn metrics_file_holds_the_pass_figures() {
+    let db = TestDb::new("process_metrics");
+    let w = load(&db, 400, 41, true);
+    let want = tally(&expected(&w));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("process.prom");
+    db.seqfix().args(["process", "--metrics-file", path.to_str().unwrap()]).run().expect_code(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let exp = openmetrics_parser::prometheus::parse_prometheus(&text)
+        .unwrap_or_else(|e| panic!("not valid exposition text ({e:?}):\n{text}"));
+    let value = |name: &str, label: (&str, &str)| -> f64 {
+        let family = &exp.families[name];
+        let hits: Vec<f64> = family
+            .iter_samples()
+            .filter(|s| s.get_labelset().unwrap().get_label_value(label.0) == Some(label.1))
+            .map(|s| match &s.value {
+                openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+                other => panic!("{name} is not a gauge: {other:?}"),
+            })
+            .collect();
+        assert_eq!(hits.len(), 1, "{name} {label:?} in\n{text}");
+        hits[0]
+    };
+    for (outcome, n) in &want {
+        assert_eq!(value("seqfix_process_contacts", ("outcome", outcome)), *n as f64, "{outcome}");
+    }
+    assert_eq!(value("seqfix_process_skipped", ("reason", "locked")), 0.0);
+    assert_eq!(value("seqfix_process_lock_acquired", ("command", "process")), 1.0);
+}
