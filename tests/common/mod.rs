@@ -406,6 +406,18 @@ impl TestDb {
         self.conn().query(format!("SELECT id FROM `{table}` ORDER BY id")).unwrap()
     }
 
+    /// Whether `table` exists in this database.
+    pub fn has_table(&self, table: &str) -> bool {
+        let n: Option<u64> = self
+            .conn()
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (table,),
+            )
+            .unwrap();
+        n == Some(1)
+    }
+
     pub fn count(&self, table: &str) -> u64 {
         self.conn().query_first(format!("SELECT COUNT(*) FROM `{table}`")).unwrap().unwrap()
     }

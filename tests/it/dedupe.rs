@@ -14,18 +14,6 @@ fn set(ids: Vec<String>) -> BTreeSet<String> {
     ids.into_iter().collect()
 }
 
-fn table_exists(db: &TestDb, table: &str) -> bool {
-    let n: u64 = db
-        .conn()
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            (table,),
-        )
-        .unwrap()
-        .unwrap();
-    n == 1
-}
-
 /// victim id → kept id, as the archive records it.
 fn archived(db: &TestDb) -> BTreeMap<String, String> {
     db.conn().query("SELECT id, seqfix_kept_id FROM seqfix_archive").unwrap().into_iter().collect()
@@ -35,7 +23,7 @@ fn archived(db: &TestDb) -> BTreeMap<String, String> {
 fn assert_live_xor_archived(db: &TestDb, rows: &[Message]) {
     let live = set(db.ids("broadcast_messages"));
     let arch: BTreeSet<String> =
-        if table_exists(db, "seqfix_archive") { archived(db).into_keys().collect() } else { BTreeSet::new() };
+        if db.has_table("seqfix_archive") { archived(db).into_keys().collect() } else { BTreeSet::new() };
     let both: Vec<&String> = live.intersection(&arch).collect();
     assert!(both.is_empty(), "rows both live and archived: {both:?}");
     let original: BTreeSet<String> = rows.iter().map(|m| m.id.clone()).collect();
@@ -136,7 +124,7 @@ fn dry_run_changes_nothing_and_writes_the_plan() {
     assert_eq!(by_status_total, exp.surplus() as u64);
     assert!(!j["examples"].as_array().unwrap().is_empty());
     assert_eq!(db.checksum("broadcast_messages"), before);
-    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+    assert!(!db.has_table("seqfix_archive") && !db.has_table("seqfix_runs"));
 
     let mut reader = csv::Reader::from_path(&plan).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
@@ -154,7 +142,7 @@ fn dry_run_changes_nothing_and_writes_the_plan() {
     // Without a terminal and without --yes a real run refuses, nothing changed.
     db.seqfix().args(["dedupe"]).run().expect_error("pass --yes");
     assert_eq!(db.checksum("broadcast_messages"), before);
-    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+    assert!(!db.has_table("seqfix_archive") && !db.has_table("seqfix_runs"));
 }
 
 /// A process killed with SIGKILL while the server was running its statement keeps its
@@ -400,7 +388,7 @@ fn bad_input_changes_nothing() {
         .args(["--database-url", &url, "dedupe", "--yes"])
         .run()
         .expect_error("may not delete from");
-    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+    assert!(!db.has_table("seqfix_archive") && !db.has_table("seqfix_runs"));
 
     // --replica that cannot be reached.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -412,7 +400,7 @@ fn bad_input_changes_nothing() {
         .args(["dedupe", "--yes", "--max-replica-lag", "5s"])
         .run()
         .expect_error("--max-replica-lag needs at least one --replica");
-    assert!(!table_exists(&db, "seqfix_archive") && !table_exists(&db, "seqfix_runs"));
+    assert!(!db.has_table("seqfix_archive") && !db.has_table("seqfix_runs"));
 
     // Another dedupe holds the lock: the error names its connection.
     let mut holder = db.conn();
@@ -432,7 +420,7 @@ fn bad_input_changes_nothing() {
     assert_eq!(db.checksum("seqfix_archive"), archive_before);
 
     assert_eq!(db.checksum("broadcast_messages"), before);
-    assert!(!table_exists(&db, "seqfix_runs"));
+    assert!(!db.has_table("seqfix_runs"));
 }
 
 #[test]

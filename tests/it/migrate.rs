@@ -37,15 +37,7 @@ pub(crate) fn has_index(db: &TestDb, name: &str) -> bool {
 }
 
 pub(crate) fn history_exists(db: &TestDb) -> bool {
-    let n: u64 = db
-        .conn()
-        .query_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
-             AND TABLE_NAME = 'seqfix_schema_history'",
-        )
-        .unwrap()
-        .unwrap();
-    n > 0
+    db.has_table("seqfix_schema_history")
 }
 
 /// (version, success, finished, checksum, installed_by, error) rows of the history.

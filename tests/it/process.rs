@@ -212,18 +212,6 @@ fn tables_checksum(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
-fn has_table(db: &TestDb, table: &str) -> bool {
-    let n: u64 = db
-        .conn()
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            (table,),
-        )
-        .unwrap()
-        .unwrap();
-    n > 0
-}
-
 fn rules_scenario(index: bool) {
     let db = TestDb::new(if index { "process_rules" } else { "process_rules_noindex" });
     let w = load(&db, 1_200, 5, index);
@@ -240,7 +228,7 @@ fn rules_scenario(index: bool) {
     assert_eq!(j["dry_run"], true);
     assert_eq!(j["run_id"], serde_json::Value::Null);
     assert_eq!(tables_checksum(&db), untouched);
-    assert!(!has_table(&db, "seqfix_runs"));
+    assert!(!db.has_table("seqfix_runs"));
 
     let before = server_now(&db);
     let j = db
@@ -392,7 +380,7 @@ fn eight_at_once_queue_each_message_once() {
         // nothing due); the default 30s lets exactly one run per round. Age the ledger so the
         // previous round does not count.
         let zero = round % 2 == 0;
-        if has_table(&db, "seqfix_runs") {
+        if db.has_table("seqfix_runs") {
             db.conn().query_drop("UPDATE seqfix_runs SET started_at = started_at - INTERVAL 1 HOUR").unwrap();
         }
         let busy = if round == 3 { "75" } else { "0" };
@@ -538,7 +526,7 @@ fn refusals_change_nothing() {
         .json();
     assert!(j["queued"].as_u64().unwrap() > 0);
     assert_eq!(tables_checksum(&db), before);
-    assert!(!has_table(&db, "seqfix_runs"), "no ledger created");
+    assert!(!db.has_table("seqfix_runs"), "no ledger created");
 
     db.conn().query_drop("DROP TABLE sequence_logs").unwrap();
     db.seqfix().args(["process", "--allow-without-index"]).run().expect_error("sequence_logs does not exist");
@@ -547,7 +535,7 @@ fn refusals_change_nothing() {
         .args(["process", "--allow-without-index"])
         .run()
         .expect_error("sequence_contacts has no column next_trigger_time");
-    assert!(!has_table(&db, "seqfix_runs"), "no ledger created");
+    assert!(!db.has_table("seqfix_runs"), "no ledger created");
 }
 
 #[test]
@@ -586,7 +574,7 @@ fn lock_held_elsewhere_and_min_interval_skip() {
     let out = db.seqfix().args(["process"]).run().expect_code(0);
     assert!(out.stdout.contains(&format!("connection {id}")), "{}", out.stdout);
     assert_eq!(tables_checksum(&db), before);
-    assert!(!has_table(&db, "seqfix_runs"), "skipped runs are not recorded");
+    assert!(!db.has_table("seqfix_runs"), "skipped runs are not recorded");
     drop(holder);
 
     db.seqfix().args(["process"]).run().expect_code(0);
