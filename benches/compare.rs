@@ -107,7 +107,7 @@ impl Args {
     }
 
     fn wants(&self, section: &str) -> bool {
-        self.only.as_ref().map_or(true, |o| o.iter().any(|s| s == section))
+        self.only.as_ref().is_none_or(|o| o.iter().any(|s| s == section))
     }
 
     fn command_line(&self) -> String {

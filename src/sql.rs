@@ -128,9 +128,17 @@ impl Fragment {
         Fragment(vec![tuple; n].join(", "))
     }
 
-    /// `CASE `col` WHEN ? THEN ? ... END`: maps n values of `col` to n bound results.
-    pub fn case_map(col: &Ident, n: usize) -> Fragment {
-        Fragment(format!("CASE {} {} END", col.quoted(), vec!["WHEN ? THEN ?"; n].join(" ")))
+    /// `s`.`a`, `s`.`b`: columns qualified by a table alias.
+    pub fn qualified_columns(alias: &str, cols: &[Ident]) -> Fragment {
+        Fragment(cols.iter().map(|c| format!("{alias}.{}", c.quoted())).collect::<Vec<_>>().join(", "))
+    }
+
+    /// `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? ...`: a derived table of n bound pairs,
+    /// with the two column names given (fixed words of the caller, not user input).
+    pub fn pairs(first: &'static str, second: &'static str, n: usize) -> Fragment {
+        let mut rows = vec![format!("SELECT ? AS {first}, ? AS {second}")];
+        rows.extend(std::iter::repeat_n("SELECT ?, ?".to_string(), n.saturating_sub(1)));
+        Fragment(rows.join(" UNION ALL "))
     }
 
     /// A validated name written bare, where SQL wants a word (a character set or collation).
@@ -179,14 +187,13 @@ mod tests {
         let cols = Fragment::columns(&[id.clone(), Ident::new("column", "status").unwrap()]);
         let t = Ident::new("table", "msgs").unwrap();
         let sql = render_parts(
-            "SELECT {columns}, {kept} FROM {table} WHERE id IN ({ids})",
+            "SELECT {columns} FROM {table} WHERE id IN ({ids})",
             &[("table", &t)],
-            &[("columns", &cols), ("kept", &Fragment::case_map(&id, 2)), ("ids", &Fragment::placeholders(3))],
+            &[("columns", &cols), ("ids", &Fragment::placeholders(3))],
         );
-        assert_eq!(
-            sql,
-            "SELECT `id`, `status`, CASE `id` WHEN ? THEN ? WHEN ? THEN ? END FROM `msgs` WHERE id IN (?, ?, ?)"
-        );
+        assert_eq!(sql, "SELECT `id`, `status` FROM `msgs` WHERE id IN (?, ?, ?)");
+        assert_eq!(Fragment::qualified_columns("s", &[id]).as_str(), "s.`id`");
+        assert_eq!(Fragment::pairs("v", "k", 2).as_str(), "SELECT ? AS v, ? AS k UNION ALL SELECT ?, ?");
     }
 
     #[test]

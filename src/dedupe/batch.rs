@@ -182,14 +182,13 @@ pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Res
     let locked_at = started.elapsed();
     let n = decision.delete.len();
     if n > 0 {
-        let id_col = Ident::new("column", "id")?;
         let insert = sql::render_parts(
             sql::DEDUPE_ARCHIVE_BATCH,
             &[("table", &target.table), ("archive", &target.archive)],
             &[
                 ("columns", &Fragment::columns(&target.columns)),
-                ("kept_id", &Fragment::case_map(&id_col, n)),
-                ("ids", &Fragment::placeholders(n)),
+                ("source_columns", &Fragment::qualified_columns("s", &target.columns)),
+                ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
             ],
         );
         let mut params: Vec<Value> = vec![Value::from(target.run_id.as_str())];
@@ -197,7 +196,6 @@ pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Res
             params.push(Value::from(victim.as_str()));
             params.push(Value::from(kept.as_str()));
         }
-        params.extend(decision.delete.iter().map(|(v, _)| Value::from(v.as_str())));
         tx.exec_drop(insert, params).with_context(|| format!("cannot copy the batch into {}", target.archive))?;
         if tx.affected_rows() != n as u64 {
             bail!("archiving copied {} rows where {n} were locked; rolled back", tx.affected_rows());
