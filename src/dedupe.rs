@@ -304,14 +304,12 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
         Ok(outcome) => {
             report.status = if outcome == Outcome::Interrupted { "interrupted" } else { "succeeded" }.into();
             let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
-            ledger::finish(&mut guard.conn, &run, status, &report)?;
+            ledger::close(&mut guard.conn, &run, status, &report)?;
             Ok((report, outcome))
         }
         Err(e) => {
             report.status = "failed".into();
-            if let Err(le) = ledger::finish(&mut guard.conn, &run, RunStatus::Failed, &report) {
-                log::warn!("could not record the failure of run {} in seqfix_runs: {le:#}", run.id);
-            }
+            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
             Err(e.context(format!(
                 "dedupe run {} stopped after deleting {} rows (each archived; every committed batch is complete); run dedupe again to finish",
                 run.id, report.deleted_rows

@@ -54,6 +54,19 @@ pub fn start(conn: &mut Conn, command: &'static str, db_user: &str) -> Result<Ru
     Ok(Run { id, command })
 }
 
+/// Records how a run ended, for a run that may itself have failed: when recording fails,
+/// a run that succeeded reports that error, while a failed run keeps its own error (the
+/// ledger's is only logged, since the original failure is what the user must see).
+pub fn close(conn: &mut Conn, run: &Run, status: RunStatus, summary: &impl Serialize) -> Result<()> {
+    match finish(conn, run, status, summary) {
+        Err(e) if status == RunStatus::Failed => {
+            log::warn!("could not record the failure of run {} in seqfix_runs: {e:#}", run.id);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// Records how a run ended, with its summary.
 pub fn finish(conn: &mut Conn, run: &Run, status: RunStatus, summary: &impl Serialize) -> Result<()> {
     let json = serde_json::to_string(summary)?;

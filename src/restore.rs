@@ -186,14 +186,12 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         Ok(outcome) => {
             let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
             report.status = status.as_str().into();
-            ledger::finish(&mut guard.conn, &run, status, &report)?;
+            ledger::close(&mut guard.conn, &run, status, &report)?;
             Ok((report, outcome))
         }
         Err(e) => {
             report.status = "failed".into();
-            if let Err(le) = ledger::finish(&mut guard.conn, &run, RunStatus::Failed, &report) {
-                log::warn!("could not record the failure of run {} in seqfix_runs: {le:#}", run.id);
-            }
+            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
             Err(e.context(format!("restore stopped after {} rows; run it again to continue", report.restored_rows)))
         }
     }

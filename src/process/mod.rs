@@ -188,12 +188,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
         Err(_) => RunStatus::Failed,
     };
     if let Some(run) = &run {
-        if let Err(e) = ledger::finish(&mut lock.conn, run, status, &report) {
-            match &result {
-                Ok(()) => return Err(e),
-                Err(_) => log::warn!("{e:#}"),
-            }
-        }
+        ledger::close(&mut lock.conn, run, status, &report)?;
     }
     let _ = lock.conn.query_drop(sql::PROCESS_DROP_TEMPORARY);
     result.map(|()| report)
