@@ -219,16 +219,16 @@ pub struct ReportHead {
 pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
     let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let unique_index_name = info.unique_key_index().map(|i| i.name.clone());
-    // The server reads and sorts the whole table before the first row arrives, and only
-    // rows of groups with more than one member arrive at all: a spinner, not a bar.
+    // Every sequence message streams past once; the estimate of the table's rows is only
+    // an estimate (and counts rows without a step): a spinner, not a bar.
     let progress = Progress::spinner(
         cfg.progress,
-        &format!("scanning ~{} rows of {}; rows of duplicate groups received:", info.estimated_rows, cfg.table),
+        &format!("scanning ~{} rows of {}; sequence messages read:", info.estimated_rows, cfg.table),
     );
     let mut tally = Tally::new(top);
     let totals = crate::scan::scan(
         db,
-        &cfg.table,
+        &info,
         unique_index_name.is_some(),
         |n| {
             if n % 4096 == 0 {

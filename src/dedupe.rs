@@ -121,9 +121,11 @@ struct Planned {
 /// Phase 1: scan and write the victims to the spool and/or the plan file.
 fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
     let started = Instant::now();
-    let progress = Progress::bar(cfg.progress, "scanning (the server sorts first)", info.estimated_rows.max(1));
+    let progress = Progress::bar(cfg.progress, "scanning", info.estimated_rows.max(1));
     let mut spool_w = if spool {
-        Some(csv::Writer::from_writer(tempfile::tempfile().context("cannot create a temporary file for the plan")?))
+        Some(csv::Writer::from_writer(tempfile::tempfile().context(
+            "cannot create a temporary file for the plan (set TMPDIR to a writable directory with free space)",
+        )?))
     } else {
         None
     };
@@ -137,7 +139,7 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
     // With the unique index in place exact copies cannot exist; the key-only scan is cheaper.
     let totals = crate::scan::scan(
         db,
-        &cfg.table,
+        info,
         info.unique_key_index().is_some(),
         |n| {
             if n % 4096 == 0 {

@@ -1,12 +1,18 @@
-//! The one read-only pass that finds duplicate sequence messages, shared by `audit` and
-//! `dedupe`. It streams the rows of every (step, device, phone digits) partition holding
-//! more than one row, and hands the caller one `NearGroup` at a time, so memory is bounded
-//! by the largest group, not by the table.
+//! The one read-only pass that finds duplicate sequence messages, shared by `audit`,
+//! `dedupe` and `status`. The server streams the sequence messages with the collation
+//! weights of their keys; the client sorts them (an external merge sort, see `scan`) and
+//! hands the caller one `NearGroup` at a time: every (step, device, phone digits)
+//! partition holding more than one row, split into exact groups. Memory is bounded by the
+//! sort's run size and the largest group, not by the table.
+use std::io::{Read, Write};
+
 use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
 
 use crate::config::Ident;
 use crate::db::Db;
+use crate::schema::TableInfo;
+use crate::sql::Fragment;
 
 /// One row of a duplicate or near-duplicate group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -90,24 +96,197 @@ pub struct ScanTotals {
     pub sequence_messages: u64,
 }
 
-/// Runs the pass. `keys_only` reads only the key columns (right when the unique index
-/// exists: then no exact copies can exist and the index covers the scan).
-/// `on_row` is called for each streamed row (for progress), `on_group` for each partition.
+/// How one key column's collation compares: the weight of a space, and whether trailing
+/// spaces are ignored (PAD SPACE). From `sql/audit/collation.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Padding {
+    pub space_weight: Vec<u8>,
+    pub pad_space: bool,
+}
+
+impl Padding {
+    /// The weight without trailing space weights when the collation ignores trailing
+    /// spaces, so that keys equal under the collation have equal bytes. A weight is a
+    /// sequence of units as long as a space's; only whole trailing units go. Pure.
+    pub fn strip<'a>(&self, mut weight: &'a [u8]) -> &'a [u8] {
+        let unit = self.space_weight.len();
+        if !self.pad_space || unit == 0 {
+            return weight;
+        }
+        while weight.len() >= unit && weight.len() % unit == 0 && weight.ends_with(&self.space_weight) {
+            weight = &weight[..weight.len() - unit];
+        }
+        weight
+    }
+}
+
+/// Appends `field` to `key` so that keys built field by field compare like the tuples of
+/// their fields: 0x00 is escaped as 0x00 0xFF and every field ends with 0x00 0x00. Pure.
+pub fn push_key_field(key: &mut Vec<u8>, field: &[u8]) {
+    for &b in field {
+        key.push(b);
+        if b == 0 {
+            key.push(0xFF);
+        }
+    }
+    key.extend_from_slice(&[0, 0]);
+}
+
+/// How many rows the client sorts in memory before it writes them, sorted, to a temporary
+/// file. Scaled so that a large table makes at most about 256 such runs (each is an open
+/// file while they are merged), within bounds that keep memory flat (about 25 MB at the
+/// upper bound). Pure.
+pub fn run_rows(estimated_rows: u64) -> usize {
+    (estimated_rows / 256).clamp(20_000, 50_000) as usize
+}
+
+/// One scanned row as the client sorts it: the partition key (step, device, phone
+/// digits), the exact key (phone) within the partition, and the row itself, encoded.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    partition: Vec<u8>,
+    phone: Vec<u8>,
+    row: Vec<u8>,
+}
+
+fn write_bytes<W: Write>(w: &mut W, b: &[u8]) -> std::io::Result<()> {
+    w.write_all(&(b.len() as u32).to_le_bytes())?;
+    w.write_all(b)
+}
+
+fn read_bytes<R: Read>(r: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let mut b = vec![0u8; u32::from_le_bytes(len) as usize];
+    r.read_exact(&mut b)?;
+    Ok(b)
+}
+
+impl extsort::Sortable for Entry {
+    fn encode<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        write_bytes(w, &self.partition)?;
+        write_bytes(w, &self.phone)?;
+        write_bytes(w, &self.row)
+    }
+
+    fn decode<R: Read>(r: &mut R) -> std::io::Result<Self> {
+        Ok(Entry { partition: read_bytes(r)?, phone: read_bytes(r)?, row: read_bytes(r)? })
+    }
+}
+
+/// A scanned row: step, device and the copy. What `split_partition` takes, less the rank.
+type Row = (String, String, Copy);
+
+/// Serialises a row compactly for the sort. Pure; `decode_row` reverses it.
+fn encode_row(step: &str, device: &str, c: &Copy) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    let mut text = |s: Option<&str>| match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    };
+    text(Some(step));
+    text(Some(device));
+    text(Some(&c.id));
+    text(Some(&c.recipient_phone));
+    text(c.sequence_id.as_deref());
+    text(c.status.as_deref());
+    match c.created_ts {
+        None => out.push(0),
+        Some(ts) => {
+            out.push(1);
+            out.extend_from_slice(&ts.to_le_bytes());
+        }
+    }
+    out
+}
+
+fn decode_row(mut b: &[u8]) -> Result<Row> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
+        anyhow::ensure!(b.len() >= n, "a scanned row read back from the temporary file is truncated");
+        let (head, tail) = b.split_at(n);
+        *b = tail;
+        Ok(head)
+    }
+    fn text(b: &mut &[u8]) -> Result<Option<String>> {
+        if take(b, 1)?[0] == 0 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(take(b, 4)?.try_into()?) as usize;
+        Ok(Some(String::from_utf8(take(b, len)?.to_vec())?))
+    }
+    fn required(b: &mut &[u8]) -> Result<String> {
+        text(b)?.context("a scanned row read back from the temporary file lost a field")
+    }
+    let step = required(&mut b)?;
+    let device = required(&mut b)?;
+    let id = required(&mut b)?;
+    let recipient_phone = required(&mut b)?;
+    let sequence_id = text(&mut b)?;
+    let status = text(&mut b)?;
+    let created_ts =
+        if take(&mut b, 1)?[0] == 0 { None } else { Some(i64::from_le_bytes(take(&mut b, 8)?.try_into()?)) };
+    Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_ts }))
+}
+
+/// How the collations of the key columns (step, device, phone) pad.
+fn paddings(db: &mut Db, info: &TableInfo) -> Result<[Padding; 3]> {
+    let mut probe = |name: &str| -> Result<Padding> {
+        let col = info.column(name).with_context(|| format!("table {} has no column {name}", info.name))?;
+        let (Some(charset), Some(collation)) = (&col.charset, &col.collation) else {
+            // Not a text column: its weight is its value, and nothing pads.
+            return Ok(Padding { space_weight: Vec::new(), pad_space: false });
+        };
+        let query = crate::sql::render_parts(
+            crate::sql::SCAN_COLLATION,
+            &[],
+            &[
+                ("charset", &Fragment::word(&Ident::new("character set", charset)?)),
+                ("collation", &Fragment::word(&Ident::new("collation", collation)?)),
+            ],
+        );
+        let (space_weight, pad_space): (Vec<u8>, bool) = db
+            .conn
+            .query_first(query)
+            .with_context(|| format!("cannot ask the server how collation {collation} compares trailing spaces"))?
+            .context("the collation probe returned no row")?;
+        Ok(Padding { space_weight, pad_space })
+    };
+    Ok([probe("sequence_stepid")?, probe("device_id")?, probe("recipient_phone")?])
+}
+
+fn sort_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e)
+        .context("cannot sort the scan in the temporary directory (set TMPDIR to a writable directory with free space)")
+}
+
+/// Runs the pass over `info`'s table. `keys_only` reads only the key columns (right when
+/// the unique index exists: then no exact copies can exist and the index covers the scan).
+/// `on_row` is called for each row read (for progress), `on_group` for each partition of
+/// more than one row, in key order.
+///
+/// The server streams every sequence message with its collation weights, unsorted
+/// (`sql/audit/scan.sql`); the client sorts them by the weights of (step, device, digits,
+/// phone) with an external merge sort (`extsort`: runs of `run_rows` rows sorted in
+/// memory and written to files under the temporary directory, `TMPDIR`, then merged) and
+/// groups consecutive rows. Memory is bounded by the run size and the largest partition,
+/// not by the table; the temporary files take about 350 bytes per sequence message.
 pub fn scan(
     db: &mut Db,
-    table: &Ident,
+    info: &TableInfo,
     keys_only: bool,
     mut on_row: impl FnMut(u64),
     mut on_group: impl FnMut(NearGroup) -> Result<()>,
 ) -> Result<ScanTotals> {
-    db.conn.query_drop(crate::sql::SESSION_TUNING).context("cannot set session limits for the scan")?;
+    let table = Ident::new("table", &info.name)?;
+    let [step_pad, device_pad, phone_pad] = paddings(db, info)?;
     let template = if keys_only { crate::sql::SCAN_KEYS } else { crate::sql::SCAN };
-    let query = crate::sql::render(template, &[("table", table)]);
+    let query = crate::sql::render(template, &[("table", &table)]);
+    let mut sorter = extsort::ExternalSorter::new().with_segment_size(run_rows(info.estimated_rows)).pushed();
     let mut totals = ScanTotals::default();
-    let mut current: Vec<(u64, String, String, Copy)> = Vec::new();
-    // The partition key as the client sees it: (step, device) plus the digits of the phone.
-    let mut current_key: Option<(String, String, String)> = None;
-    let mut streamed = 0u64;
     let result = db
         .conn
         .query_iter(query)
@@ -115,45 +294,90 @@ pub fn scan(
     for row in result {
         let row = row.with_context(|| format!("reading the scan of {}", table))?;
         #[allow(clippy::type_complexity)]
-        let (id, step, device, phone, sequence_id, status, created_ts, total, rank): (
+        let (id, step, device, phone, sequence_id, status, created_ts, step_w, device_w, digits_w, phone_w): (
             String,
             String,
-            String,
-            String,
+            Option<String>,
+            Option<String>,
             Option<String>,
             Option<String>,
             Option<i64>,
-            u64,
-            u64,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
         ) = mysql::from_row_opt(row).context("unexpected row shape in the scan")?;
-        totals.sequence_messages = total;
-        streamed += 1;
-        on_row(streamed);
-        let key = (step.to_lowercase(), device.to_lowercase(), digits(&phone));
-        if current_key.as_ref() != Some(&key) && !current.is_empty() {
-            on_group(split_partition(std::mem::take(&mut current)))?;
+        totals.sequence_messages += 1;
+        on_row(totals.sequence_messages);
+        // NULLs never collide under a unique index: a row with a NULL device or phone
+        // cannot be a duplicate.
+        let (Some(device), Some(phone), Some(device_w), Some(digits_w), Some(phone_w)) =
+            (device, phone, device_w, digits_w, phone_w)
+        else {
+            continue;
+        };
+        let mut partition = Vec::with_capacity(step_w.len() + device_w.len() + digits_w.len() + 8);
+        push_key_field(&mut partition, step_pad.strip(&step_w));
+        push_key_field(&mut partition, device_pad.strip(&device_w));
+        push_key_field(&mut partition, phone_pad.strip(&digits_w));
+        let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_ts };
+        let row = encode_row(&step, &device, &copy);
+        sorter.push(Entry { partition, phone: phone_pad.strip(&phone_w).to_vec(), row }).map_err(sort_error)?;
+    }
+    let mut grouper = Grouper::default();
+    for entry in sorter.done().map_err(sort_error)? {
+        let entry = entry.map_err(sort_error)?;
+        if let Some(group) = grouper.push(entry)? {
+            on_group(group)?;
         }
-        current_key = Some(key);
-        current.push((rank, step, device, Copy { id, recipient_phone: phone, sequence_id, status, created_ts }));
     }
-    if !current.is_empty() {
-        on_group(split_partition(current))?;
-    }
-    if streamed == 0 {
-        let count = crate::sql::render(crate::sql::COUNT_SEQUENCE_MESSAGES, &[("table", table)]);
-        totals.sequence_messages = db.conn.query_first(count)?.unwrap_or(0);
+    if let Some(group) = grouper.finish()? {
+        on_group(group)?;
     }
     Ok(totals)
 }
 
-/// The phone with the punctuation the scan strips (`scan.sql` must agree), lowercased.
-/// Used only to notice where one partition ends and the next starts.
-pub fn digits(phone: &str) -> String {
-    phone
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '+' | '(' | ')' | '.' | '/'))
-        .flat_map(char::to_lowercase)
-        .collect()
+/// Turns sorted entries into partitions of more than one row. A partition's first row is
+/// decoded only when a second one follows: most partitions hold one row.
+#[derive(Default)]
+struct Grouper {
+    partition: Option<Vec<u8>>,
+    first: Option<Entry>,
+    phone: Vec<u8>,
+    rank: u64,
+    rows: Vec<(u64, String, String, Copy)>,
+}
+
+impl Grouper {
+    fn push(&mut self, entry: Entry) -> Result<Option<NearGroup>> {
+        if self.partition.as_ref() != Some(&entry.partition) {
+            let done = self.finish()?;
+            self.partition = Some(entry.partition.clone());
+            self.first = Some(entry);
+            return Ok(done);
+        }
+        if let Some(first) = self.first.take() {
+            let (step, device, copy) = decode_row(&first.row)?;
+            self.phone = first.phone;
+            self.rank = 0;
+            self.rows.push((0, step, device, copy));
+        }
+        if entry.phone != self.phone {
+            self.rank += 1;
+            self.phone = entry.phone;
+        }
+        let (step, device, copy) = decode_row(&entry.row)?;
+        self.rows.push((self.rank, step, device, copy));
+        Ok(None)
+    }
+
+    fn finish(&mut self) -> Result<Option<NearGroup>> {
+        self.first = None;
+        if self.rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(split_partition(std::mem::take(&mut self.rows))))
+    }
 }
 
 #[cfg(test)]
@@ -201,9 +425,87 @@ mod tests {
         assert!(!g.groups[1].is_duplicate());
     }
 
+    fn entry(partition: &[&[u8]], phone: &[u8], id: &str) -> Entry {
+        let mut key = Vec::new();
+        for f in partition {
+            push_key_field(&mut key, f);
+        }
+        Entry { partition: key, phone: phone.to_vec(), row: encode_row("s", "d", &copy(id, "60", Some(1))) }
+    }
+
     #[test]
-    fn digits_strips_punctuation() {
-        assert_eq!(digits("+60 12-345 6789"), "60123456789");
-        assert_eq!(digits("(60) 1.2/3"), "60123");
+    fn strips_only_whole_trailing_space_units_under_pad_space() {
+        let pad = Padding { space_weight: vec![0x02, 0x09], pad_space: true };
+        assert_eq!(pad.strip(&[0x0E, 0x33, 0x02, 0x09, 0x02, 0x09]), [0x0E, 0x33]);
+        assert_eq!(pad.strip(&[0x02, 0x09, 0x0E, 0x33]), [0x02, 0x09, 0x0E, 0x33], "leading spaces count");
+        // 0x09 0x02 0x09 ends in the space's bytes but not on a unit boundary.
+        assert_eq!(pad.strip(&[0x09, 0x02, 0x09]), [0x09, 0x02, 0x09]);
+        assert_eq!(pad.strip(&[0x02, 0x09]), [] as [u8; 0], "all spaces equal the empty string");
+        let no_pad = Padding { space_weight: vec![0x02, 0x09], pad_space: false };
+        assert_eq!(no_pad.strip(&[0x0E, 0x33, 0x02, 0x09]), [0x0E, 0x33, 0x02, 0x09]);
+        let bin = Padding { space_weight: vec![0, 0, 0x20], pad_space: true };
+        assert_eq!(bin.strip(&[0, 0, 0x61, 0, 0, 0x20]), [0, 0, 0x61]);
+    }
+
+    #[test]
+    fn key_fields_compare_like_tuples() {
+        let key = |fields: &[&[u8]]| {
+            let mut k = Vec::new();
+            for f in fields {
+                push_key_field(&mut k, f);
+            }
+            k
+        };
+        // Plain concatenation would make ("ab", "c") equal ("a", "bc").
+        assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
+        assert!(key(&[b"a", b"z"]) < key(&[b"ab", b"a"]), "a shorter first field sorts first");
+        assert!(key(&[b"a\0", b"a"]) > key(&[b"a", b"z"]));
+        assert!(key(&[b"a", b"\0"]) > key(&[b"a", b""]));
+        assert_eq!(key(&[b"x\0y", b""]), key(&[b"x\0y", b""]));
+    }
+
+    #[test]
+    fn rows_survive_encoding() {
+        let c = Copy {
+            id: "i".into(),
+            recipient_phone: "+60 1".into(),
+            sequence_id: None,
+            status: Some("sent".into()),
+            created_ts: Some(-5),
+        };
+        assert_eq!(decode_row(&encode_row("s", "d", &c)).unwrap(), ("s".to_string(), "d".to_string(), c.clone()));
+        let c = Copy { sequence_id: Some("q".into()), status: None, created_ts: None, ..c };
+        assert_eq!(decode_row(&encode_row("", "é", &c)).unwrap(), (String::new(), "é".to_string(), c));
+        assert!(decode_row(&[1, 9, 0, 0, 0, b'x']).is_err());
+    }
+
+    #[test]
+    fn grouper_emits_only_partitions_of_several_rows_split_by_phone() {
+        let mut g = Grouper::default();
+        let mut out = Vec::new();
+        for e in [
+            entry(&[b"s1", b"d", b"60"], b"60", "a"),
+            entry(&[b"s2", b"d", b"60"], b"+60", "b"),
+            entry(&[b"s2", b"d", b"60"], b"60", "c"),
+            entry(&[b"s2", b"d", b"60"], b"60", "d"),
+            entry(&[b"s3", b"d", b"60"], b"60", "e"),
+            entry(&[b"s4", b"d", b"60"], b"60", "f"),
+            entry(&[b"s4", b"d", b"60"], b"60", "g"),
+        ] {
+            out.extend(g.push(e).unwrap());
+        }
+        out.extend(g.finish().unwrap());
+        let ids: Vec<Vec<Vec<&str>>> = out
+            .iter()
+            .map(|n| n.groups.iter().map(|x| x.copies.iter().map(|c| c.id.as_str()).collect()).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![vec!["b"], vec!["c", "d"]], vec![vec!["f", "g"]]]);
+    }
+
+    #[test]
+    fn run_size_is_bounded() {
+        assert_eq!(run_rows(0), 20_000);
+        assert_eq!(run_rows(10_000_000), 39_062);
+        assert_eq!(run_rows(1_000_000_000), 50_000);
     }
 }

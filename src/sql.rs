@@ -14,6 +14,7 @@ pub const INDEXES: &str = include_str!("../sql/schema/indexes.sql");
 pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
 pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
 pub const SCAN_KEYS: &str = include_str!("../sql/audit/scan_keys.sql");
+pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
 pub const COUNT_SEQUENCE_MESSAGES: &str = include_str!("../sql/audit/count.sql");
 
 pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");

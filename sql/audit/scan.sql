@@ -1,33 +1,21 @@
--- One read-only pass over the sequence messages of {table}, no self-join.
+-- The one read-only pass over the sequence messages of {table}: a plain scan, no sort, no
+-- self-join, no window function. The client (src/scan.rs) sorts the rows itself, in memory
+-- and in temporary files, and groups them.
 --
--- The single window partitions rows by (step, device, phone digits): every group of exact
--- copies (same step, phone and device) lies inside one such partition, and so do the
--- near-duplicates whose phones differ only in punctuation or spacing. Only partitions
--- with more than one row leave the server, sorted so that each partition arrives in one
--- piece. The outer DENSE_RANK numbers the distinct phones of a partition under the column's
--- collation (it runs only over the rows that passed the filter), so the client splits a
--- partition into exact groups by exactly the equality the unique index enforces: case, and
--- trailing spaces under PAD SPACE collations such as utf8mb4_unicode_ci. (WEIGHT_STRING
--- would not do: it keeps trailing spaces that the index ignores.)
--- COUNT(*) OVER () carries the number of sequence messages scanned on every row.
+-- The server supplies what only it can: the collation weights of the key columns
+-- (WEIGHT_STRING), so that the client groups rows by exactly the equality the unique index
+-- enforces (letter case, accents, ignorable characters; trailing spaces are handled with
+-- the weight of a space, see sql/audit/collation.sql). The fourth weight is of the phone
+-- without punctuation and spaces: rows whose phones differ only in those are
+-- near-duplicates, which the unique index will not catch.
+-- Asking the server to sort instead (a window function partitioned by these keys) costs
+-- two to three times as much: it materialises and sorts full-width rows.
 SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status,
-       UNIX_TIMESTAMP(created_at) AS created_ts, total_rows, phone_rank
-FROM (
-    SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, created_at, digits, total_rows,
-           DENSE_RANK() OVER (PARTITION BY sequence_stepid, device_id, digits ORDER BY recipient_phone) AS phone_rank
-    FROM (
-        SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, created_at, digits,
-               COUNT(*) OVER (PARTITION BY sequence_stepid, device_id, digits) AS near_rows,
-               COUNT(*) OVER () AS total_rows
-        FROM (
-            SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, created_at,
-                   CAST(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-                       recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', '')
-                       AS CHAR(50)) AS digits
-            FROM {table}
-            WHERE sequence_stepid IS NOT NULL
-        ) AS keyed
-    ) AS counted
-    WHERE near_rows > 1
-) AS ranked
-ORDER BY sequence_stepid, device_id, digits, phone_rank
+       UNIX_TIMESTAMP(created_at) AS created_ts,
+       WEIGHT_STRING(sequence_stepid) AS step_weight,
+       WEIGHT_STRING(device_id) AS device_weight,
+       WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+           recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', '')) AS digits_weight,
+       WEIGHT_STRING(recipient_phone) AS phone_weight
+FROM {table}
+WHERE sequence_stepid IS NOT NULL

@@ -3,23 +3,11 @@
 -- key columns are read, which the server can take from that index alone (a covering
 -- index scan) instead of the whole rows. What remains to find are near-duplicates.
 SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status,
-       NULL AS created_ts, total_rows, phone_rank
-FROM (
-    SELECT id, sequence_stepid, device_id, recipient_phone, digits, total_rows,
-           DENSE_RANK() OVER (PARTITION BY sequence_stepid, device_id, digits ORDER BY recipient_phone) AS phone_rank
-    FROM (
-        SELECT id, sequence_stepid, device_id, recipient_phone, digits,
-               COUNT(*) OVER (PARTITION BY sequence_stepid, device_id, digits) AS near_rows,
-               COUNT(*) OVER () AS total_rows
-        FROM (
-            SELECT id, sequence_stepid, device_id, recipient_phone,
-                   CAST(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-                       recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', '')
-                       AS CHAR(50)) AS digits
-            FROM {table}
-            WHERE sequence_stepid IS NOT NULL
-        ) AS keyed
-    ) AS counted
-    WHERE near_rows > 1
-) AS ranked
-ORDER BY sequence_stepid, device_id, digits, phone_rank
+       NULL AS created_ts,
+       WEIGHT_STRING(sequence_stepid) AS step_weight,
+       WEIGHT_STRING(device_id) AS device_weight,
+       WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+           recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', '')) AS digits_weight,
+       WEIGHT_STRING(recipient_phone) AS phone_weight
+FROM {table}
+WHERE sequence_stepid IS NOT NULL

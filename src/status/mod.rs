@@ -372,11 +372,11 @@ fn overdue_contacts(db: &mut Db, stale_after: Duration) -> Result<Option<(u64, O
 
 /// The full scan (`scan::scan`), counting only.
 fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
-    schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
+    let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let (mut groups, mut surplus) = (0u64, 0u64);
     crate::scan::scan(
         db,
-        &cfg.table,
+        &info,
         false,
         |_| {},
         |near| {

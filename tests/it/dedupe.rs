@@ -558,3 +558,54 @@ fn metrics_file_holds_the_run_figures() {
     assert_eq!(value("seqfix_dedupe_batches"), exp.surplus().div_ceil(100) as f64);
     assert_eq!(value("seqfix_dry_run"), 0.0);
 }
+
+/// Above `scan::run_rows` (20,000 rows) the scan's sort writes sorted runs to files in
+/// TMPDIR and merges them; the plan must be as exact as when it sorts in memory, the files
+/// must be gone afterwards, and an unusable TMPDIR must be one clear error.
+#[test]
+fn plan_is_exact_when_the_sort_spills_to_temporary_files() {
+    let db = TestDb::new("dedupe_spill");
+    let rows = db.load_messages(&Spec::new(60_000, 61));
+    let exp = Expected::of(&rows);
+    let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count();
+    assert!(seq_rows > 2 * seqfix::scan::run_rows(seq_rows as u64), "the sort must need several runs");
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan.csv");
+    let sort_dir = tmp.path().join("sort");
+    std::fs::create_dir(&sort_dir).unwrap();
+    let j = db
+        .seqfix()
+        .env("TMPDIR", sort_dir.to_str().unwrap())
+        .args(["dedupe", "--dry-run", "--format", "json", "--plan-file", plan.to_str().unwrap()])
+        .run()
+        .expect_code(0)
+        .json();
+    assert_eq!(j["sequence_messages"], seq_rows as u64);
+    assert_eq!(j["surplus_rows"], exp.surplus() as u64);
+    let got: BTreeMap<String, String> = csv::Reader::from_path(&plan)
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(got, exp.survivor_of());
+    assert_eq!(std::fs::read_dir(&sort_dir).unwrap().count(), 0, "the sort's files are removed");
+
+    let before = db.checksum("broadcast_messages");
+    let missing = tmp.path().join("missing");
+    db.seqfix()
+        .env("TMPDIR", missing.to_str().unwrap())
+        .args(["audit"])
+        .run()
+        .expect_code(2)
+        .expect_error("cannot sort the scan in the temporary directory (set TMPDIR to a writable directory");
+    db.seqfix()
+        .env("TMPDIR", missing.to_str().unwrap())
+        .args(["dedupe", "--yes"])
+        .run()
+        .expect_code(2)
+        .expect_error("(set TMPDIR to a writable directory");
+    assert_eq!(db.checksum("broadcast_messages"), before);
+}
