@@ -72,12 +72,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     // Commands that need no database.
     match &cli.command {
         Command::Completions(args) => {
-            report::raw(&shell::completions(args.shell));
+            report::raw(&shell::completions(args.shell))?;
             return Ok(Outcome::Ok);
         }
         Command::Man(args) => {
             match &args.dir {
-                None => report::raw(&shell::man_page()?),
+                None => report::raw(&shell::man_page()?)?,
                 Some(dir) => {
                     for path in shell::write_man_pages(dir)? {
                         log::info!("wrote {}", path.display());

@@ -1,6 +1,6 @@
 //! The only module that prints reports: a comfy-table rendering for people, or one JSON
 //! object for scripts. It never touches the database.
-use anyhow::Result;
+use anyhow::{Context, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
@@ -12,11 +12,22 @@ use crate::restore::RestoreReport;
 
 /// Prints a report in the chosen format.
 pub fn emit<T: Serialize>(format: Format, report: &T, render_table: impl Fn(&T) -> String) -> Result<()> {
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        Format::Table => print!("{}", render_table(report)),
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Table => render_table(report),
+    };
+    write_stdout(&text)
+}
+
+/// Writes to stdout. A reader that went away (`seqfix audit | head`) is not an error: the
+/// work is done and the exit status still says how it went. Any other failure is.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("cannot write the report to stdout")?),
     }
-    Ok(())
 }
 
 pub fn new_table(header: &[&str]) -> Table {
@@ -185,8 +196,8 @@ pub fn audit(r: &AuditReport) -> String {
 }
 
 /// Text generated elsewhere (completion scripts, man pages), printed as is.
-pub fn raw(text: &str) {
-    print!("{text}");
+pub fn raw(text: &str) -> Result<()> {
+    write_stdout(text)
 }
 
 pub fn status(r: &crate::status::StatusReport) -> String {

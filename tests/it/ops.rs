@@ -328,3 +328,17 @@ fn man_page_renders() {
     // Neither needs a database.
     assert!(Seqfix::new().args(["completions", "bash"]).run().code == 0);
 }
+
+/// `seqfix audit | head -1`: the reader goes away before the report is written. That is not
+/// a crash (Rust's stdout would panic with a backtrace): seqfix exits as the work went.
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    let db = TestDb::new("ops_broken_pipe");
+    db.load_messages(&Spec::new(300, 5));
+    let mut child = db.seqfix().args(["audit", "--format", "json"]).spawn();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && stderr.trim().is_empty(), "{stderr}");
+}
