@@ -140,46 +140,71 @@ pub fn run_rows(estimated_rows: u64) -> usize {
     (estimated_rows / 256).clamp(20_000, 50_000) as usize
 }
 
-/// One scanned row as the client sorts it: the partition key (step, device, phone
-/// digits), the exact key (phone) within the partition, and the row itself, encoded.
+/// One scanned row as the client sorts it, in one allocation: the partition key (phone
+/// digits, step, device), then the exact key (the phone) within the partition, both built
+/// with `push_key_field`, then the row itself (`encode_row`). Both keys delimit themselves,
+/// so sorting by the whole buffer puts the rows of each partition, and of each exact group
+/// within it, next to each other. The digits come first because they differ soonest: most
+/// comparisons end within a few bytes.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
-    partition: Vec<u8>,
-    phone: Vec<u8>,
-    row: Vec<u8>,
+    buf: Vec<u8>,
+    partition_len: u32,
+    phone_len: u32,
 }
 
-fn write_bytes<W: Write>(w: &mut W, b: &[u8]) -> std::io::Result<()> {
-    w.write_all(&(b.len() as u32).to_le_bytes())?;
-    w.write_all(b)
-}
+impl Entry {
+    fn new(partition: [&[u8]; 3], phone: &[u8], step: &str, device: &str, copy: &Copy) -> Entry {
+        let mut buf = Vec::with_capacity(partition.iter().map(|f| f.len() + 2).sum::<usize>() + phone.len() + 200);
+        for field in partition {
+            push_key_field(&mut buf, field);
+        }
+        let partition_len = buf.len();
+        push_key_field(&mut buf, phone);
+        let phone_len = buf.len() - partition_len;
+        encode_row(&mut buf, step, device, copy);
+        Entry { buf, partition_len: partition_len as u32, phone_len: phone_len as u32 }
+    }
 
-fn read_bytes<R: Read>(r: &mut R) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let mut b = vec![0u8; u32::from_le_bytes(len) as usize];
-    r.read_exact(&mut b)?;
-    Ok(b)
+    fn partition(&self) -> &[u8] {
+        &self.buf[..self.partition_len as usize]
+    }
+
+    fn phone(&self) -> &[u8] {
+        &self.buf[self.partition_len as usize..(self.partition_len + self.phone_len) as usize]
+    }
+
+    fn row(&self) -> &[u8] {
+        &self.buf[(self.partition_len + self.phone_len) as usize..]
+    }
 }
 
 impl extsort::Sortable for Entry {
     fn encode<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
-        write_bytes(w, &self.partition)?;
-        write_bytes(w, &self.phone)?;
-        write_bytes(w, &self.row)
+        w.write_all(&self.partition_len.to_le_bytes())?;
+        w.write_all(&self.phone_len.to_le_bytes())?;
+        w.write_all(&(self.buf.len() as u32).to_le_bytes())?;
+        w.write_all(&self.buf)
     }
 
     fn decode<R: Read>(r: &mut R) -> std::io::Result<Self> {
-        Ok(Entry { partition: read_bytes(r)?, phone: read_bytes(r)?, row: read_bytes(r)? })
+        let mut word = [0u8; 4];
+        let mut next = |r: &mut R| -> std::io::Result<u32> {
+            r.read_exact(&mut word)?;
+            Ok(u32::from_le_bytes(word))
+        };
+        let (partition_len, phone_len, len) = (next(r)?, next(r)?, next(r)?);
+        let mut buf = vec![0u8; len as usize];
+        r.read_exact(&mut buf)?;
+        Ok(Entry { buf, partition_len, phone_len })
     }
 }
 
 /// A scanned row: step, device and the copy. What `split_partition` takes, less the rank.
 type Row = (String, String, Copy);
 
-/// Serialises a row compactly for the sort. Pure; `decode_row` reverses it.
-fn encode_row(step: &str, device: &str, c: &Copy) -> Vec<u8> {
-    let mut out = Vec::with_capacity(160);
+/// Appends a row, compactly, to `out`. Pure; `decode_row` reverses it.
+fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) {
     let mut text = |s: Option<&str>| match s {
         None => out.push(0),
         Some(s) => {
@@ -201,7 +226,6 @@ fn encode_row(step: &str, device: &str, c: &Copy) -> Vec<u8> {
             out.extend_from_slice(&ts.to_le_bytes());
         }
     }
-    out
 }
 
 fn decode_row(mut b: &[u8]) -> Result<Row> {
@@ -316,13 +340,9 @@ pub fn scan(
         else {
             continue;
         };
-        let mut partition = Vec::with_capacity(step_w.len() + device_w.len() + digits_w.len() + 8);
-        push_key_field(&mut partition, step_pad.strip(&step_w));
-        push_key_field(&mut partition, device_pad.strip(&device_w));
-        push_key_field(&mut partition, phone_pad.strip(&digits_w));
         let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_ts };
-        let row = encode_row(&step, &device, &copy);
-        sorter.push(Entry { partition, phone: phone_pad.strip(&phone_w).to_vec(), row }).map_err(sort_error)?;
+        let partition = [phone_pad.strip(&digits_w), step_pad.strip(&step_w), device_pad.strip(&device_w)];
+        sorter.push(Entry::new(partition, phone_pad.strip(&phone_w), &step, &device, &copy)).map_err(sort_error)?;
     }
     let mut grouper = Grouper::default();
     for entry in sorter.done().map_err(sort_error)? {
@@ -341,38 +361,44 @@ pub fn scan(
 /// decoded only when a second one follows: most partitions hold one row.
 #[derive(Default)]
 struct Grouper {
-    partition: Option<Vec<u8>>,
-    first: Option<Entry>,
-    phone: Vec<u8>,
-    rank: u64,
+    /// The first entry of the current partition.
+    head: Option<Entry>,
+    /// The current partition's rows with their exact-group rank, once it has two.
     rows: Vec<(u64, String, String, Copy)>,
+    rank: u64,
+    /// The exact key of the last row in `rows`.
+    phone: Vec<u8>,
 }
 
 impl Grouper {
     fn push(&mut self, entry: Entry) -> Result<Option<NearGroup>> {
-        if self.partition.as_ref() != Some(&entry.partition) {
-            let done = self.finish()?;
-            self.partition = Some(entry.partition.clone());
-            self.first = Some(entry);
-            return Ok(done);
-        }
-        if let Some(first) = self.first.take() {
-            let (step, device, copy) = decode_row(&first.row)?;
-            self.phone = first.phone;
-            self.rank = 0;
+        let head = match &self.head {
+            Some(head) if head.partition() == entry.partition() => head,
+            _ => {
+                let done = self.finish()?;
+                self.head = Some(entry);
+                return Ok(done);
+            }
+        };
+        if self.rows.is_empty() {
+            let (step, device, copy) = decode_row(head.row())?;
             self.rows.push((0, step, device, copy));
+            self.rank = 0;
+            self.phone.clear();
+            self.phone.extend_from_slice(head.phone());
         }
-        if entry.phone != self.phone {
+        if entry.phone() != self.phone.as_slice() {
             self.rank += 1;
-            self.phone = entry.phone;
+            self.phone.clear();
+            self.phone.extend_from_slice(entry.phone());
         }
-        let (step, device, copy) = decode_row(&entry.row)?;
+        let (step, device, copy) = decode_row(entry.row())?;
         self.rows.push((self.rank, step, device, copy));
         Ok(None)
     }
 
     fn finish(&mut self) -> Result<Option<NearGroup>> {
-        self.first = None;
+        self.head = None;
         if self.rows.is_empty() {
             return Ok(None);
         }
@@ -425,12 +451,8 @@ mod tests {
         assert!(!g.groups[1].is_duplicate());
     }
 
-    fn entry(partition: &[&[u8]], phone: &[u8], id: &str) -> Entry {
-        let mut key = Vec::new();
-        for f in partition {
-            push_key_field(&mut key, f);
-        }
-        Entry { partition: key, phone: phone.to_vec(), row: encode_row("s", "d", &copy(id, "60", Some(1))) }
+    fn entry(partition: [&[u8]; 3], phone: &[u8], id: &str) -> Entry {
+        Entry::new(partition, phone, "s", "d", &copy(id, "60", Some(1)))
     }
 
     #[test]
@@ -473,9 +495,17 @@ mod tests {
             status: Some("sent".into()),
             created_ts: Some(-5),
         };
-        assert_eq!(decode_row(&encode_row("s", "d", &c)).unwrap(), ("s".to_string(), "d".to_string(), c.clone()));
+        let encoded = |step: &str, device: &str, c: &Copy| {
+            let mut out = vec![7];
+            encode_row(&mut out, step, device, c);
+            out[1..].to_vec()
+        };
+        assert_eq!(decode_row(&encoded("s", "d", &c)).unwrap(), ("s".to_string(), "d".to_string(), c.clone()));
         let c = Copy { sequence_id: Some("q".into()), status: None, created_ts: None, ..c };
-        assert_eq!(decode_row(&encode_row("", "é", &c)).unwrap(), (String::new(), "é".to_string(), c));
+        assert_eq!(decode_row(&encoded("", "é", &c)).unwrap(), (String::new(), "é".to_string(), c.clone()));
+        let e = Entry::new([b"6\0", b"s", b"d"], b"60", "s", "d", &c);
+        assert_eq!((e.partition(), e.phone()), (&b"6\0\xff\0\0s\0\0d\0\0"[..], &b"60\0\0"[..]));
+        assert_eq!(decode_row(e.row()).unwrap().2, c);
         assert!(decode_row(&[1, 9, 0, 0, 0, b'x']).is_err());
     }
 
@@ -484,13 +514,13 @@ mod tests {
         let mut g = Grouper::default();
         let mut out = Vec::new();
         for e in [
-            entry(&[b"s1", b"d", b"60"], b"60", "a"),
-            entry(&[b"s2", b"d", b"60"], b"+60", "b"),
-            entry(&[b"s2", b"d", b"60"], b"60", "c"),
-            entry(&[b"s2", b"d", b"60"], b"60", "d"),
-            entry(&[b"s3", b"d", b"60"], b"60", "e"),
-            entry(&[b"s4", b"d", b"60"], b"60", "f"),
-            entry(&[b"s4", b"d", b"60"], b"60", "g"),
+            entry([b"s1", b"d", b"60"], b"60", "a"),
+            entry([b"s2", b"d", b"60"], b"+60", "b"),
+            entry([b"s2", b"d", b"60"], b"60", "c"),
+            entry([b"s2", b"d", b"60"], b"60", "d"),
+            entry([b"s3", b"d", b"60"], b"60", "e"),
+            entry([b"s4", b"d", b"60"], b"60", "f"),
+            entry([b"s4", b"d", b"60"], b"60", "g"),
         ] {
             out.extend(g.push(e).unwrap());
         }
