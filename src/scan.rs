@@ -293,7 +293,7 @@ fn sort_error(e: std::io::Error) -> anyhow::Error {
 /// more than one row, in key order.
 ///
 /// The server streams every sequence message with its collation weights, unsorted
-/// (`sql/audit/scan.sql`); the client sorts them by the weights of (step, device, digits,
+/// (`sql/audit/scan.sql`); the client sorts them by the weights of (digits, step, device,
 /// phone) with an external merge sort (`extsort`: runs of `run_rows` rows sorted in
 /// memory and written to files under the temporary directory, `TMPDIR`, then merged) and
 /// groups consecutive rows. Memory is bounded by the run size and the largest partition,
