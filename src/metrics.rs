@@ -8,8 +8,8 @@
 //!
 //! The pattern for a command: build a `Metrics` with `Metrics::for_run(database, table,
 //! command)` (the three labels every sample carries), add the report's figures, then
-//! `finish_run(started)` adds `seqfix_run_duration_seconds` and
-//! `seqfix_last_success_timestamp_seconds`. `audit` below is the example to follow.
+//! `finish_run(started, succeeded)` adds `seqfix_run_duration_seconds`,
+//! `seqfix_last_run_succeeded` and `seqfix_last_success_timestamp_seconds`. `audit` below is the example to follow.
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -20,6 +20,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::audit::AuditReport;
 use crate::status::StatusReport;
+
+/// The metric that says when a command last did its job.
+pub const LAST_SUCCESS: &str = "seqfix_last_success_timestamp_seconds";
 
 /// The two metric types seqfix emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +103,13 @@ impl Metrics {
         self
     }
 
-    /// Adds the two figures every run ends with: how long it took, and when it last
-    /// succeeded (alert on `time() - seqfix_last_success_timestamp_seconds`; a failed run
-    /// writes no file, so the timestamp ages).
-    pub fn finish_run(&mut self, started: Instant) -> &mut Metrics {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    /// Adds the figures every run ends with: how long it took, whether it did its job, and
+    /// when this command last did (alert on `time() - seqfix_last_success_timestamp_seconds`).
+    /// A failed run writes no file; a run that ended without doing its job (an interrupted
+    /// dedupe, a process run skipped because another held the lock) writes
+    /// `seqfix_last_run_succeeded 0` and keeps the previous file's timestamp
+    /// (`write_atomic`), so in both cases the timestamp ages and the alert fires.
+    pub fn finish_run(&mut self, started: Instant, succeeded: bool) -> &mut Metrics {
         self.gauge(
             "seqfix_run_duration_seconds",
             "Wall-clock duration of the seqfix run.",
@@ -112,11 +117,29 @@ impl Metrics {
             secs(started.elapsed()),
         );
         self.gauge(
-            "seqfix_last_success_timestamp_seconds",
-            "Unix time at which this seqfix command last finished successfully.",
+            "seqfix_last_run_succeeded",
+            "1 when the last run of this command did its job; 0 when it was interrupted or skipped.",
             &[],
-            now.as_secs() as f64,
-        )
+            b(succeeded),
+        );
+        if succeeded {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+            self.last_success(now.as_secs() as f64);
+        }
+        self
+    }
+
+    fn last_success(&mut self, unix_secs: f64) -> &mut Metrics {
+        self.gauge(LAST_SUCCESS, "Unix time at which this seqfix command last finished successfully.", &[], unix_secs)
+    }
+
+    /// The value of this set's own `seqfix_last_success_timestamp_seconds` sample (same
+    /// labels) in a previously written exposition text, if it has one. Pure.
+    pub fn previous_success(&self, previous: &str) -> Option<f64> {
+        let mut probe = Metrics { base: self.base.clone(), families: Vec::new() };
+        let line = probe.last_success(0.0).render();
+        let (sample, _) = line.lines().find(|l| !l.starts_with('#'))?.rsplit_once(' ')?;
+        previous.lines().filter_map(|l| l.rsplit_once(' ')).find(|(s, _)| *s == sample)?.1.parse().ok()
     }
 
     /// The exposition text.
@@ -139,9 +162,17 @@ impl Metrics {
     }
 
     /// Writes the file atomically: temporary file in the same directory, fsync, rename.
+    /// A run that did not succeed carries over the last success time of the file it replaces.
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
+        let mut metrics = self.clone();
+        if !self.families.iter().any(|f| f.name == LAST_SUCCESS) {
+            let previous = std::fs::read_to_string(path).ok();
+            if let Some(t) = previous.and_then(|text| self.previous_success(&text)) {
+                metrics.last_success(t);
+            }
+        }
         let tmp = temp_path(path);
-        let result = write_then_rename(&self.render(), &tmp, path);
+        let result = write_then_rename(&metrics.render(), &tmp, path);
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -269,7 +300,7 @@ pub fn audit(r: &AuditReport, started: Instant) -> Metrics {
             kc.rows as f64,
         );
     }
-    m.finish_run(started);
+    m.finish_run(started, true);
     m
 }
 
@@ -333,7 +364,7 @@ pub fn status(r: &StatusReport, started: Instant) -> Metrics {
             run.started as f64,
         );
     }
-    m.finish_run(started);
+    m.finish_run(started, true);
     m
 }
 
@@ -382,9 +413,12 @@ pub fn add_figures(m: &mut Metrics, report: &impl serde::Serialize, figures: &[F
 pub fn dedupe(database: &str, table: &str, report: &impl serde::Serialize, started: Instant) -> Result<Metrics> {
     let mut m = Metrics::for_run(database, table, "dedupe");
     add_figures(&mut m, report, DEDUPE_FIGURES)?;
-    let dry = serde_json::to_value(report)?.get("dry_run").and_then(|v| v.as_bool()).unwrap_or(false);
+    let json = serde_json::to_value(report)?;
+    let dry = json.get("dry_run").and_then(|v| v.as_bool()).unwrap_or(false);
     m.gauge("seqfix_dry_run", "1 when the run was a --dry-run and changed nothing.", &[], b(dry));
-    m.finish_run(started);
+    // Ctrl-C: the run stopped between batches, with duplicates left.
+    let interrupted = json.get("status").and_then(|v| v.as_str()) == Some("interrupted");
+    m.finish_run(started, !interrupted);
     Ok(m)
 }
 
@@ -418,7 +452,7 @@ pub fn process(database: &str, table: &str, report: &impl serde::Serialize, star
     if let Some(v) = json.get("lock_acquired").and_then(|v| v.as_bool()) {
         m.gauge("seqfix_process_lock_acquired", "1 when the last process run got the advisory lock.", &[], b(v));
     }
-    m.finish_run(started);
+    m.finish_run(started, skipped.is_none());
     Ok(m)
 }
 
@@ -539,5 +573,28 @@ mod tests {
         assert!(check_path(&dir.path().join("missing/x.prom")).is_err());
         assert!(check_path(dir.path()).is_err());
         assert!(check_path(&path).is_ok());
+    }
+
+    #[test]
+    fn a_run_that_did_not_succeed_keeps_the_previous_success_time() {
+        let report = serde_json::json!({"status": "interrupted", "dry_run": false});
+        let m = dedupe("db", "t", &report, Instant::now()).unwrap();
+        let text = m.render();
+        assert!(!text.contains(LAST_SUCCESS), "{text}");
+        assert!(text.contains("seqfix_last_run_succeeded{database=\"db\",table=\"t\",command=\"dedupe\"} 0"), "{text}");
+
+        let mut ok = Metrics::for_run("db", "t", "dedupe");
+        ok.last_success(1_700_000_000.0);
+        let mut other = Metrics::for_run("db", "t", "process");
+        other.last_success(1_800_000_000.0);
+        // Only the sample with the same labels counts.
+        let previous = other.render() + &ok.render();
+        assert_eq!(m.previous_success(&previous), Some(1_700_000_000.0));
+        assert_eq!(m.previous_success(&other.render()), None);
+        assert_eq!(m.previous_success("garbage\n"), None);
+
+        let done = serde_json::json!({"status": "succeeded", "dry_run": false});
+        let text = dedupe("db", "t", &done, Instant::now()).unwrap().render();
+        assert!(text.contains(LAST_SUCCESS) && text.contains("command=\"dedupe\"} 1"), "{text}");
     }
 }

@@ -680,4 +680,31 @@ fn metrics_file_holds_the_pass_figures() {
     }
     assert_eq!(value("seqfix_process_skipped", ("reason", "locked")), 0.0);
     assert_eq!(value("seqfix_process_lock_acquired", ("command", "process")), 1.0);
+    assert_eq!(value("seqfix_last_run_succeeded", ("command", "process")), 1.0);
+    let succeeded_at = value("seqfix_last_success_timestamp_seconds", ("command", "process"));
+
+    // A run right after it skips (--min-interval): that is not a success, so the file keeps
+    // the time of the last pass that ran, and an alert on its age still fires.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    db.seqfix().args(["process", "--metrics-file", path.to_str().unwrap()]).run().expect_code(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let exp = openmetrics_parser::prometheus::parse_prometheus(&text)
+        .unwrap_or_else(|e| panic!("not valid exposition text ({e:?}):\n{text}"));
+    let value = |name: &str| -> f64 {
+        match &exp.families[name].iter_samples().next().unwrap().value {
+            openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+            other => panic!("{name} is not a gauge: {other:?}"),
+        }
+    };
+    let skipped: Vec<f64> = exp.families["seqfix_process_skipped"]
+        .iter_samples()
+        .filter(|s| s.get_labelset().unwrap().get_label_value("reason") == Some("min_interval"))
+        .map(|s| match &s.value {
+            openmetrics_parser::PrometheusValue::Gauge(n) => n.as_f64(),
+            other => panic!("not a gauge: {other:?}"),
+        })
+        .collect();
+    assert_eq!(skipped, [1.0], "{text}");
+    assert_eq!(value("seqfix_last_run_succeeded"), 0.0, "{text}");
+    assert_eq!(value("seqfix_last_success_timestamp_seconds"), succeeded_at, "{text}");
 }
