@@ -940,8 +940,11 @@ fn process_section(b: &mut Bench) {
 // ---------------------------------------------------------------------------------------
 // Impact on the live application
 
-/// Latencies (ms) of single-row autocommit inserts, one every 5 ms, until `stop`.
-fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<f64>> {
+/// When each single-row autocommit insert started and its latency (ms); one every 5 ms.
+type Samples = Vec<(Instant, f64)>;
+
+/// Inserts one row every 5 ms until `stop`, timing each.
+fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Samples> {
     std::thread::spawn(move || {
         let mut c = conn(&url);
         let stmt = c
@@ -960,7 +963,7 @@ fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<f64
             let r = c.exec_drop(&stmt, (&id, &id, &id, &id, &step, format!("609{i:08}")));
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             if r.is_ok() {
-                lat.push(ms);
+                lat.push((t, ms));
             }
             i += 1;
             std::thread::sleep(Duration::from_millis(5));
@@ -969,45 +972,81 @@ fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<f64
     })
 }
 
+/// Latency figures of the samples that started within [from, to).
+fn window_stats(samples: &Samples, from: Instant, to: Instant) -> Json {
+    latency_stats(samples.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, ms)| *ms).collect())
+}
+
 fn latency_stats(mut v: Vec<f64>) -> Json {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     json!({"inserts": v.len(), "p50_ms": percentile(&v, 50.0), "p99_ms": percentile(&v, 99.0),
            "max_ms": v.last().copied().unwrap_or(f64::NAN)})
 }
 
-/// Runs `work` while the writer inserts into `url`'s messages table.
-fn with_writer(url: &str, work: impl FnOnce()) -> Json {
+/// Runs `work` while the writer inserts into `url`'s messages table; the figures of the
+/// inserts made while `work` ran, and all the samples (for figures by phase).
+fn with_writer(url: &str, work: impl FnOnce()) -> (Json, Samples) {
     let stop = Arc::new(AtomicBool::new(false));
     let h = writer(url.to_string(), stop.clone());
     std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
     work();
+    let ended = Instant::now();
     stop.store(true, Ordering::Relaxed);
-    latency_stats(h.join().unwrap())
+    let samples = h.join().unwrap();
+    (window_stats(&samples, started, ended), samples)
 }
 
 fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
     let db = b.copy_of(src, "impact_idle");
     let idle_secs = b.args.writer_idle_secs;
-    let idle = with_writer(&db.url, || std::thread::sleep(Duration::from_secs(idle_secs)));
+    let (idle, _) = with_writer(&db.url, || std::thread::sleep(Duration::from_secs(idle_secs)));
     drop(db);
 
+    // seqfix dedupe, and the writer's figures in its two phases: the scan (the table
+    // streamed to seqfix) and the batches (scan_ms from its report marks the boundary).
     let db = b.copy_of(src, "impact_dedupe");
     let mut what = "seqfix dedupe".to_string();
     let mut run_note = String::new();
-    let during_dedupe = with_writer(&db.url, || {
+    let mut phases = None;
+    let (during_dedupe, samples) = with_writer(&db.url, || {
+        let started = Instant::now();
         let run = b.seqfix(&db.url, &dedupe_args());
         if run.unavailable() {
             what = format!("bare minimum dedupe (seqfix dedupe {NOT_AVAILABLE})");
             bare_dedupe(&db.url);
         } else if let Some(p) = run.problem() {
             run_note = p;
+        } else if let Some(scan_ms) = run.json().and_then(|j| j["scan_ms"].as_u64()) {
+            phases = Some((started, started + Duration::from_millis(scan_ms), Instant::now()));
         }
     });
+    let (dedupe_scan, dedupe_batches) = match phases {
+        Some((from, mid, to)) => (window_stats(&samples, from, mid), window_stats(&samples, mid, to)),
+        None => (json!(null), json!(null)),
+    };
+    drop(db);
+
+    // The bare minimum under the same writer: how much of the impact is any dedupe's.
+    let db = b.copy_of(src, "impact_bare");
+    let mut bare_phases = None;
+    let (during_bare, samples) = with_writer(&db.url, || {
+        let mut c = conn(&db.url);
+        let started = Instant::now();
+        let victims = window_victims(&mut c);
+        let listed = Instant::now();
+        delete_ids(&mut c, &victims);
+        bare_phases = Some((started, listed, Instant::now()));
+    });
+    let (bare_query, bare_deletes) = match bare_phases {
+        Some((from, mid, to)) => (window_stats(&samples, from, mid), window_stats(&samples, mid, to)),
+        None => (json!(null), json!(null)),
+    };
     drop(db);
 
     let db = b.copy_of(clean, "impact_migrate");
     let mut what_m = "seqfix migrate".to_string();
-    let during_migrate = with_writer(&db.url, || {
+    let (during_migrate, _) = with_writer(&db.url, || {
         let run = b.seqfix(&db.url, &["migrate", "--format", "json", "--no-progress"]);
         if run.unavailable() {
             what_m = format!("bare ALTER (seqfix migrate {NOT_AVAILABLE})");
@@ -1021,6 +1060,8 @@ fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
         "writer".into(),
         json!({
             "idle": idle, "during_dedupe": during_dedupe, "during_dedupe_of": what, "dedupe_problem": run_note,
+            "during_dedupe_scan": dedupe_scan, "during_dedupe_batches": dedupe_batches,
+            "during_bare": during_bare, "during_bare_query": bare_query, "during_bare_deletes": bare_deletes,
             "during_migrate": during_migrate, "during_migrate_of": what_m,
             "p99_ratio_dedupe_vs_idle": dedupe_p99 / idle_p99, "target_met": met,
         }),
@@ -1209,6 +1250,13 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
         s += "A writer thread inserts one new message per autocommit statement, every 5 ms, into the table being worked on.\n\n";
         s += &format!("- idle server: {}\n", st("idle"));
         s += &format!("- during {}: {}\n", w["during_dedupe_of"].as_str().unwrap_or("?"), st("during_dedupe"));
+        if w["during_dedupe_scan"].is_object() {
+            s += &format!("  - its scan (the table streamed to seqfix): {}\n", st("during_dedupe_scan"));
+            s += &format!("  - its batches: {}\n", st("during_dedupe_batches"));
+        }
+        s += &format!("- during the bare minimum dedupe (for comparison): {}\n", st("during_bare"));
+        s += &format!("  - its window query: {}\n", st("during_bare_query"));
+        s += &format!("  - its DELETEs: {}\n", st("during_bare_deletes"));
         s += &format!("- during {}: {}\n", w["during_migrate_of"].as_str().unwrap_or("?"), st("during_migrate"));
         s += &format!(
             "- target: writer p99 during dedupe <= 2x idle p99: ratio {:.2}x, {}\n",
