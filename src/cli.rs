@@ -203,6 +203,10 @@ pub struct RestoreArgs {
     /// Rows per batch; each batch is one transaction.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch_size: u64,
+
+    /// Pause this long between batches (e.g. 100ms) to leave the server room.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub sleep: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]

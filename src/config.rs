@@ -351,6 +351,7 @@ pub fn restore_options(args: &crate::cli::RestoreArgs) -> Result<crate::restore:
         dry_run: args.dry_run,
         yes: args.yes,
         batch_size: batch_size(args.batch_size)?,
+        sleep: args.sleep.unwrap_or_default(),
     })
 }
 

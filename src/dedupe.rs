@@ -394,12 +394,7 @@ fn execute(
         times.push(r.duration);
         report.batch_times = BatchTimes::of(&times);
         progress.inc(batch.len() as u64);
-        if !opts.sleep.is_zero() {
-            let until = Instant::now() + opts.sleep;
-            while Instant::now() < until && !interrupt::requested() {
-                std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
-            }
-        }
+        interrupt::pause(opts.sleep);
     }
     progress.finish();
     Ok(if interrupt::requested() { Outcome::Interrupted } else { Outcome::Ok })

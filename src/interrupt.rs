@@ -24,3 +24,15 @@ pub fn install() {
 pub fn requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
+
+/// Sleeps for `pause` (`--sleep` between batches), returning early on an interrupt.
+pub fn pause(pause: std::time::Duration) {
+    let until = std::time::Instant::now() + pause;
+    while !requested() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+    }
+}

@@ -27,6 +27,8 @@ pub struct Options {
     pub dry_run: bool,
     pub yes: bool,
     pub batch_size: usize,
+    /// Pause between batches (`--sleep`).
+    pub sleep: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,6 +181,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         report.restored_rows += n;
         report.batch_times = BatchTimes::of(&times);
         progress.inc(n);
+        interrupt::pause(opts.sleep);
     })();
     progress.finish();
     report.elapsed_ms = started.elapsed().as_millis() as u64;

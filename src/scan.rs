@@ -261,7 +261,7 @@ fn paddings(db: &mut Db, info: &TableInfo) -> Result<[Padding; 3]> {
     let mut probe = |name: &str| -> Result<Padding> {
         let col = info.column(name).with_context(|| format!("table {} has no column {name}", info.name))?;
         let (Some(charset), Some(collation)) = (&col.charset, &col.collation) else {
-            // Not a text column: its weight is its value, and nothing pads.
+            // A binary string (no character set): its weight is its bytes, and nothing pads.
             return Ok(Padding { space_weight: Vec::new(), pad_space: false });
         };
         let query = crate::sql::render_parts(

@@ -369,6 +369,47 @@ fn restore_puts_every_row_back() {
     assert_eq!(run_status(&db, r["restore_run_id"].as_str().unwrap()), "succeeded");
 }
 
+/// Restore is as destructive as dedupe (rows move between the archive and the table):
+/// killed at several points, every row stays live XOR archived, and running the same
+/// restore again brings the table back to the original, row for row.
+#[test]
+fn restore_killed_mid_run_loses_nothing_and_a_rerun_finishes() {
+    let db = TestDb::new("restore_sigkill");
+    let rows = db.load_messages(&Spec::new(3_000, 71));
+    let before = db.checksum("broadcast_messages");
+    let j = db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0).json();
+    let run_id = j["run_id"].as_str().unwrap().to_string();
+    let total = archived_count(&db);
+    assert!(total > 100, "enough archived rows for many small batches: {total}");
+    for (fewer, extra_ms) in [(5, 0), (10, 17), (20, 31)] {
+        wait_lock_free(&db);
+        let base = archived_count(&db);
+        let mut child = db
+            .seqfix()
+            .args(["restore", "--yes", "--run", &run_id, "--batch-size", "5", "--sleep", "40ms", "--no-progress"])
+            .spawn();
+        let start = Instant::now();
+        while archived_count(&db) + fewer > base && start.elapsed() < Duration::from_secs(60) {
+            if child.try_wait().unwrap().is_some() {
+                let out = child.wait_with_output().unwrap();
+                panic!("restore ended before it could be killed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(extra_ms));
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        child.wait().unwrap();
+        assert_live_xor_archived(&db, &rows);
+    }
+    let left = archived_count(&db);
+    assert!(left > 0 && left < total - 30, "the kills landed mid-run: {left} of {total} still archived");
+    wait_lock_free(&db);
+    let r = db.seqfix().args(["restore", "--yes", "--run", &run_id, "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(r["restored_rows"], left);
+    assert_eq!(db.checksum("broadcast_messages"), before, "row for row the original table");
+    assert_eq!(db.count("seqfix_archive"), 0);
+}
+
 #[test]
 fn bad_input_changes_nothing() {
     let db = TestDb::new("dedupe_bad_input");
