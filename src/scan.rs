@@ -297,7 +297,7 @@ fn sort_error(e: std::io::Error) -> anyhow::Error {
 /// phone) with an external merge sort (`extsort`: runs of `run_rows` rows sorted in
 /// memory and written to files under the temporary directory, `TMPDIR`, then merged) and
 /// groups consecutive rows. Memory is bounded by the run size and the largest partition,
-/// not by the table; the temporary files take about 350 bytes per sequence message.
+/// not by the table; the temporary files take about 400 bytes per sequence message.
 pub fn scan(
     db: &mut Db,
     info: &TableInfo,
