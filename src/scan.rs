@@ -64,8 +64,9 @@ pub fn survivor_order(a: &Copy, b: &Copy) -> std::cmp::Ordering {
     key(a).cmp(&key(b))
 }
 
-/// Splits a partition's rows into exact groups by the server's rank of the phone (equal
-/// rank = equal under the collation) and puts each group in survivor order. Pure, for unit tests.
+/// Splits a partition's rows into exact groups by the rank of the phone's collation weight
+/// within the partition (equal rank = equal under the collation; `Grouper` numbers them)
+/// and puts each group in survivor order. Pure, for unit tests.
 pub fn split_partition(rows: Vec<(u64, String, String, Copy)>) -> NearGroup {
     // (phone rank, step, device, copy); step and device are equal within a partition.
     let mut groups: Vec<(u64, ExactGroup)> = Vec::new();

@@ -15,7 +15,6 @@ pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
 pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
 pub const SCAN_KEYS: &str = include_str!("../sql/audit/scan_keys.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
-pub const COUNT_SEQUENCE_MESSAGES: &str = include_str!("../sql/audit/count.sql");
 
 pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
@@ -195,6 +194,21 @@ mod tests {
         assert_eq!(sql, "SELECT `id`, `status` FROM `msgs` WHERE id IN (?, ?, ?)");
         assert_eq!(Fragment::qualified_columns("s", &[id]).as_str(), "s.`id`");
         assert_eq!(Fragment::pairs("v", "k", 2).as_str(), "SELECT ? AS v, ? AS k UNION ALL SELECT ?, ?");
+    }
+
+    /// `scan_keys.sql` is `scan.sql` without the columns the unique index does not cover:
+    /// the weights and the filter must stay the same in both.
+    #[test]
+    fn the_key_only_scan_differs_only_in_the_detail_columns() {
+        let body = |sql: &str| -> String {
+            sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n")
+        };
+        let full = body(SCAN).replace(
+            "sequence_id, status,\n       UNIX_TIMESTAMP(created_at) AS created_ts",
+            "NULL AS sequence_id, NULL AS status,\n       NULL AS created_ts",
+        );
+        assert_ne!(full, body(SCAN), "the detail columns of scan.sql moved");
+        assert_eq!(body(SCAN_KEYS), full);
     }
 
     #[test]
