@@ -219,11 +219,11 @@ pub struct ReportHead {
 pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
     let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let unique_index_name = info.unique_key_index().map(|i| i.name.clone());
-    // Every sequence message streams past once; the estimate of the table's rows is only
-    // an estimate (and counts rows without a step): a spinner, not a bar.
+    // The server reads the table before the first candidate row arrives, and how many
+    // rows are candidates is not known in advance: a spinner, not a bar.
     let progress = Progress::spinner(
         cfg.progress,
-        &format!("scanning ~{} rows of {}; sequence messages read:", info.estimated_rows, cfg.table),
+        &format!("scanning ~{} rows of {}; candidate rows received:", info.estimated_rows, cfg.table),
     );
     let mut tally = Tally::new(top);
     let totals = crate::scan::scan(

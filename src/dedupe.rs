@@ -121,7 +121,10 @@ struct Planned {
 /// Phase 1: scan and write the victims to the spool and/or the plan file.
 fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
     let started = Instant::now();
-    let progress = Progress::bar(cfg.progress, "scanning", info.estimated_rows.max(1));
+    let progress = Progress::spinner(
+        cfg.progress,
+        &format!("scanning ~{} rows of {}; candidate rows received:", info.estimated_rows, cfg.table),
+    );
     let mut spool_w = if spool {
         Some(csv::Writer::from_writer(tempfile::tempfile().context(
             "cannot create a temporary file for the plan (set TMPDIR to a writable directory with free space)",

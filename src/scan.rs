@@ -106,6 +106,17 @@ pub struct Padding {
 }
 
 impl Padding {
+    /// What the server's candidate filter trims from the end of a weight (`TRIM(TRAILING
+    /// ... FROM WEIGHT_STRING(...))` in scan.sql): the space weight under PAD SPACE,
+    /// nothing under NO PAD. Pure.
+    pub fn trailing(&self) -> &[u8] {
+        if self.pad_space {
+            &self.space_weight
+        } else {
+            &[]
+        }
+    }
+
     /// The weight without trailing space weights when the collation ignores trailing
     /// spaces, so that keys equal under the collation have equal bytes. A weight is a
     /// sequence of units as long as a space's; only whole trailing units go. Pure.
@@ -290,15 +301,18 @@ fn sort_error(e: std::io::Error) -> anyhow::Error {
 
 /// Runs the pass over `info`'s table. `keys_only` reads only the key columns (right when
 /// the unique index exists: then no exact copies can exist and the index covers the scan).
-/// `on_row` is called for each row read (for progress), `on_group` for each partition of
-/// more than one row, in key order.
+/// `on_row` is called for each row received (for progress), `on_group` for each partition
+/// of more than one row, in key order.
 ///
-/// The server streams every sequence message with its collation weights, unsorted
-/// (`sql/audit/scan.sql`); the client sorts them by the weights of (digits, step, device,
-/// phone) with an external merge sort (`extsort`: runs of `run_rows` rows sorted in
-/// memory and written to files under the temporary directory, `TMPDIR`, then merged) and
-/// groups consecutive rows. Memory is bounded by the run size and the largest partition,
-/// not by the table; the temporary files take about 400 bytes per sequence message.
+/// The server sends only candidate rows, with their collation weights, unsorted
+/// (`sql/audit/scan.sql`: rows whose hash of (digits, step) weights occurs more than once,
+/// which includes every row of every partition of more than one row); the client sorts
+/// them by the weights of (digits, step, device, phone) with an external merge sort
+/// (`extsort`: runs of `run_rows` rows sorted in memory and written to files under the
+/// temporary directory, `TMPDIR`, then merged) and groups consecutive rows. Memory is
+/// bounded by the run size and the largest partition, not by the table; the temporary
+/// files take about 400 bytes per candidate row. The total of sequence messages comes from
+/// a count (`sql/audit/count.sql`).
 pub fn scan(
     db: &mut Db,
     info: &TableInfo,
@@ -308,13 +322,22 @@ pub fn scan(
 ) -> Result<ScanTotals> {
     let table = Ident::new("table", &info.name)?;
     let [step_pad, device_pad, phone_pad] = paddings(db, info)?;
+    let count: Option<u64> = db
+        .conn
+        .query_first(crate::sql::render(crate::sql::SCAN_COUNT, &[("table", &table)]))
+        .with_context(|| format!("counting the sequence messages of {}.{}", db.database, table))?;
+    let totals = ScanTotals { sequence_messages: count.unwrap_or(0) };
     let template = if keys_only { crate::sql::SCAN_KEYS } else { crate::sql::SCAN };
     let query = crate::sql::render(template, &[("table", &table)]);
+    // The trailing-space weights the candidate filter trims, once for the outer query and
+    // once for the grouped one (see scan.sql).
+    let (phone_trim, step_trim) = (phone_pad.trailing(), step_pad.trailing());
+    let params = vec![phone_trim, step_trim, phone_trim, step_trim];
     let mut sorter = extsort::ExternalSorter::new().with_segment_size(run_rows(info.estimated_rows)).pushed();
-    let mut totals = ScanTotals::default();
+    let mut received = 0u64;
     let result = db
         .conn
-        .query_iter(query)
+        .exec_iter(query, params)
         .with_context(|| format!("scanning {}.{} for duplicate sequence messages", db.database, table))?;
     for row in result {
         let row = row.with_context(|| format!("reading the scan of {}", table))?;
@@ -332,8 +355,8 @@ pub fn scan(
             Option<Vec<u8>>,
             Option<Vec<u8>>,
         ) = mysql::from_row_opt(row).context("unexpected row shape in the scan")?;
-        totals.sequence_messages += 1;
-        on_row(totals.sequence_messages);
+        received += 1;
+        on_row(received);
         // NULLs never collide under a unique index: a row with a NULL device or phone
         // cannot be a duplicate.
         let (Some(device), Some(phone), Some(device_w), Some(digits_w), Some(phone_w)) =
@@ -468,6 +491,14 @@ mod tests {
         assert_eq!(no_pad.strip(&[0x0E, 0x33, 0x02, 0x09]), [0x0E, 0x33, 0x02, 0x09]);
         let bin = Padding { space_weight: vec![0, 0, 0x20], pad_space: true };
         assert_eq!(bin.strip(&[0, 0, 0x61, 0, 0, 0x20]), [0, 0, 0x61]);
+    }
+
+    #[test]
+    fn the_server_trims_the_space_weight_only_under_pad_space() {
+        let pad = Padding { space_weight: vec![0x02, 0x09], pad_space: true };
+        assert_eq!(pad.trailing(), [0x02, 0x09]);
+        let no_pad = Padding { space_weight: vec![0x02, 0x09], pad_space: false };
+        assert_eq!(no_pad.trailing(), [] as [u8; 0]);
     }
 
     #[test]

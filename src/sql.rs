@@ -15,6 +15,7 @@ pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
 pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
 pub const SCAN_KEYS: &str = include_str!("../sql/audit/scan_keys.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
+pub const SCAN_COUNT: &str = include_str!("../sql/audit/count.sql");
 
 pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");

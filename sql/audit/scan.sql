@@ -1,6 +1,5 @@
--- The one read-only pass over the sequence messages of {table}: a plain scan, no sort, no
--- self-join, no window function. The client (src/scan.rs) sorts the rows itself, in memory
--- and in temporary files, and groups them.
+-- The one read-only pass over the sequence messages of {table}. The client (src/scan.rs)
+-- sorts the rows it receives itself, in memory and in temporary files, and groups them.
 --
 -- The server supplies what only it can: the collation weights of the key columns
 -- (WEIGHT_STRING), so that the client groups rows by exactly the equality the unique index
@@ -8,8 +7,18 @@
 -- the weight of a space, see sql/audit/collation.sql). The fourth weight is of the phone
 -- without punctuation and spaces: rows whose phones differ only in those are
 -- near-duplicates, which the unique index will not catch.
--- Asking the server to sort instead (a window function partitioned by these keys) costs
--- two to three times as much: it materialises and sorts full-width rows.
+--
+-- Only candidate rows are sent: those whose hash of (phone digits, step) weights occurs
+-- more than once. Rows that are equal under the collation have equal weights once trailing
+-- space weights are trimmed (the ? are the space weights of the phone's and the step's
+-- collations, bound twice; empty under NO PAD), so every row of every duplicate or
+-- near-duplicate group is sent; a hash collision only sends rows that the client's exact
+-- grouping then finds alone. The server reads the table twice (the hashes, grouped by a
+-- sort, then the rows whose hash is among the repeated ones) but sends a few percent of
+-- it: streaming every row to the client kept both cores of a small server busy and tripled
+-- the latency of the application's own writes (docs/benchmarks.md).
+-- Asking the server to sort whole rows instead (a window function partitioned by these
+-- keys) costs two to three times as much: it materialises and sorts full-width rows.
 SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status,
        UNIX_TIMESTAMP(created_at) AS created_ts,
        WEIGHT_STRING(sequence_stepid) AS step_weight,
@@ -19,3 +28,15 @@ SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status,
        WEIGHT_STRING(recipient_phone) AS phone_weight
 FROM {table}
 WHERE sequence_stepid IS NOT NULL
+  AND CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+          recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
+        0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid))))
+  IN (SELECT h FROM (
+        SELECT SQL_BIG_RESULT
+               CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+                   recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
+                 0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid)))) AS h
+        FROM {table}
+        WHERE sequence_stepid IS NOT NULL
+        GROUP BY h
+        HAVING COUNT(*) > 1) AS candidates)

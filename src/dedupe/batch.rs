@@ -191,8 +191,13 @@ pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Res
                 ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
             ],
         );
+        // In primary-key order: the archive's key is (run id, id), so its pages fill in
+        // order instead of splitting, and the source rows are read in index order. A
+        // concurrent writer's p99 was lower with the pairs sorted (docs/benchmarks.md).
+        let mut pairs: Vec<&(String, String)> = decision.delete.iter().collect();
+        pairs.sort_unstable();
         let mut params: Vec<Value> = vec![Value::from(target.run_id.as_str())];
-        for (victim, kept) in &decision.delete {
+        for (victim, kept) in pairs {
             params.push(Value::from(victim.as_str()));
             params.push(Value::from(kept.as_str()));
         }

@@ -1,5 +1,5 @@
 //! `seqfix audit` against generated data whose answer the test computes itself.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mysql::prelude::Queryable;
 use seqfix::fixture::Spec;
@@ -142,20 +142,30 @@ fn clean_table_with_unique_index_uses_it() {
     let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count() - victims.len();
     assert_eq!(j["sequence_messages"], seq_rows as u64);
     // The key-only scan reads the index, not the table.
+    let trim: &[u8] = b"";
     let plan: Vec<mysql::Row> = c
-        .query(format!(
-            "EXPLAIN {}",
-            seqfix::sql::render(
-                seqfix::sql::SCAN_KEYS,
-                &[("table", &seqfix::config::Ident::new("t", "broadcast_messages").unwrap())]
-            )
-        ))
+        .exec(
+            format!(
+                "EXPLAIN {}",
+                seqfix::sql::render(
+                    seqfix::sql::SCAN_KEYS,
+                    &[("table", &seqfix::config::Ident::new("t", "broadcast_messages").unwrap())]
+                )
+            ),
+            (trim, trim, trim, trim),
+        )
         .unwrap();
-    let keys: Vec<Option<String>> = plan.iter().map(|r| r.get::<Option<String>, _>("key").unwrap()).collect();
-    let extra: Vec<Option<String>> = plan.iter().map(|r| r.get::<Option<String>, _>("Extra").unwrap()).collect();
-    let i =
-        keys.iter().position(|k| k.as_deref() == Some("unique_sequence_message")).unwrap_or_else(|| panic!("{keys:?}"));
-    assert!(extra[i].as_deref().unwrap_or("").contains("Using index"), "{extra:?}");
+    // Both reads of the table (the candidate hashes, then the candidate rows) use it.
+    let reads: Vec<(Option<String>, String)> = plan
+        .iter()
+        .filter(|r| r.get::<Option<String>, _>("table").unwrap().as_deref() == Some("broadcast_messages"))
+        .map(|r| (r.get("key").unwrap(), r.get::<Option<String>, _>("Extra").unwrap().unwrap_or_default()))
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    for (key, extra) in &reads {
+        assert_eq!(key.as_deref(), Some("unique_sequence_message"), "{reads:?}");
+        assert!(extra.contains("Using index"), "{reads:?}");
+    }
 }
 
 #[test]
@@ -258,17 +268,34 @@ fn copies_equal_under_the_collation_are_one_group() {
         }
         rows.push(m);
     }
+    // A second message whose only copy differs in the letter case of its step id: the
+    // server's candidate filter hashes weights, not bytes, so it must send both.
+    for (i, upper) in [(4, false), (5, true)] {
+        let mut m = base.clone();
+        m.id = format!("00000000-0000-0000-0000-00000000000{i}");
+        m.recipient_phone = "60777".into();
+        m.created_at = Some(1_750_000_000 + i as i64);
+        if upper {
+            m.sequence_stepid = m.sequence_stepid.map(|s| s.to_uppercase());
+        }
+        rows.push(m);
+    }
     db.insert(&rows);
     let j = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
-    assert_eq!(j["duplicate_groups"], 1);
-    assert_eq!(j["surplus_rows"], 2);
+    assert_eq!(j["duplicate_groups"], 2);
+    assert_eq!(j["surplus_rows"], 3);
     assert_eq!(j["near_duplicates"]["groups"], 1);
-    let kept = j["top_groups"][0]["copies"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(kept, "00000000-0000-0000-0000-000000000000");
+    let kept: BTreeSet<&str> =
+        j["top_groups"].as_array().unwrap().iter().map(|g| g["copies"][0]["id"].as_str().unwrap()).collect();
+    assert_eq!(kept, BTreeSet::from(["00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000004"]));
     db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0);
     assert_eq!(
         db.ids("broadcast_messages"),
-        ["00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000003"]
+        [
+            "00000000-0000-0000-0000-000000000000",
+            "00000000-0000-0000-0000-000000000003",
+            "00000000-0000-0000-0000-000000000004"
+        ]
     );
     db.conn()
         .query_drop("ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message (sequence_stepid, recipient_phone, device_id)")

@@ -606,10 +606,13 @@ fn metrics_file_holds_the_run_figures() {
 #[test]
 fn plan_is_exact_when_the_sort_spills_to_temporary_files() {
     let db = TestDb::new("dedupe_spill");
-    let rows = db.load_messages(&Spec::new(60_000, 61));
+    // Most messages duplicated, so that the candidate rows the server sends (every row of a
+    // duplicate group, and then some) fill several of the client's sort runs.
+    let rows = db.load_messages(&Spec { dup_fraction: 0.6, ..Spec::new(60_000, 61) });
     let exp = Expected::of(&rows);
     let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count();
-    assert!(seq_rows > 2 * seqfix::scan::run_rows(seq_rows as u64), "the sort must need several runs");
+    let in_groups: usize = exp.duplicate_groups().iter().map(|g| g.len()).sum();
+    assert!(in_groups > 2 * seqfix::scan::run_rows(seq_rows as u64), "the sort must need several runs");
     let tmp = tempfile::tempdir().unwrap();
     let plan = tmp.path().join("plan.csv");
     let sort_dir = tmp.path().join("sort");
