@@ -13,9 +13,9 @@
 -- space weights are trimmed (the ? are the space weights of the phone's and the step's
 -- collations, bound twice; empty under NO PAD), so every row of every duplicate or
 -- near-duplicate group is sent; a hash collision only sends rows that the client's exact
--- grouping then finds alone. The server reads the table twice (the hashes, grouped by a
--- sort, then the rows whose hash is among the repeated ones) but sends a few percent of
--- it: streaming every row to the client kept both cores of a small server busy and tripled
+-- grouping then finds alone. The server reads the table twice (the hashes, counted by a
+-- window function, which sorts only the 4-byte hashes; then the rows whose hash is among
+-- the repeated ones) but sends a few percent of it: streaming every row to the client kept both cores of a small server busy and tripled
 -- the latency of the application's own writes (docs/benchmarks.md).
 -- Asking the server to sort whole rows instead (a window function partitioned by these
 -- keys) costs two to three times as much: it materialises and sorts full-width rows.
@@ -32,11 +32,10 @@ WHERE sequence_stepid IS NOT NULL
           recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
         0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid))))
   IN (SELECT h FROM (
-        SELECT SQL_BIG_RESULT
-               CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-                   recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
-                 0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid)))) AS h
-        FROM {table}
-        WHERE sequence_stepid IS NOT NULL
-        GROUP BY h
-        HAVING COUNT(*) > 1) AS candidates)
+        SELECT h, COUNT(*) OVER (PARTITION BY h) AS copies
+        FROM (SELECT CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+                  recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
+                0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid)))) AS h
+              FROM {table}
+              WHERE sequence_stepid IS NOT NULL) AS hashes) AS counted
+      WHERE copies > 1)

@@ -16,11 +16,10 @@ WHERE sequence_stepid IS NOT NULL
           recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
         0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid))))
   IN (SELECT h FROM (
-        SELECT SQL_BIG_RESULT
-               CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-                   recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
-                 0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid)))) AS h
-        FROM {table}
-        WHERE sequence_stepid IS NOT NULL
-        GROUP BY h
-        HAVING COUNT(*) > 1) AS candidates)
+        SELECT h, COUNT(*) OVER (PARTITION BY h) AS copies
+        FROM (SELECT CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+                  recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
+                0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid)))) AS h
+              FROM {table}
+              WHERE sequence_stepid IS NOT NULL) AS hashes) AS counted
+      WHERE copies > 1)
