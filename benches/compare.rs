@@ -974,9 +974,9 @@ fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Samples
     })
 }
 
-/// Latency figures of the samples that started within [from, to).
-fn window_stats(samples: &Samples, from: Instant, to: Instant) -> Json {
-    latency_stats(samples.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, ms)| *ms).collect())
+/// Latencies (ms) of the samples that started within [from, to).
+fn window(samples: &Samples, from: Instant, to: Instant) -> Vec<f64> {
+    samples.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, ms)| *ms).collect()
 }
 
 fn latency_stats(mut v: Vec<f64>) -> Json {
@@ -985,9 +985,9 @@ fn latency_stats(mut v: Vec<f64>) -> Json {
            "max_ms": v.last().copied().unwrap_or(f64::NAN)})
 }
 
-/// Runs `work` while the writer inserts into `url`'s messages table; the figures of the
+/// Runs `work` while the writer inserts into `url`'s messages table; the latencies of the
 /// inserts made while `work` ran, and all the samples (for figures by phase).
-fn with_writer(url: &str, work: impl FnOnce()) -> (Json, Samples) {
+fn with_writer(url: &str, work: impl FnOnce()) -> (Vec<f64>, Samples) {
     let stop = Arc::new(AtomicBool::new(false));
     let h = writer(url.to_string(), stop.clone());
     std::thread::sleep(Duration::from_millis(300));
@@ -996,55 +996,71 @@ fn with_writer(url: &str, work: impl FnOnce()) -> (Json, Samples) {
     let ended = Instant::now();
     stop.store(true, Ordering::Relaxed);
     let samples = h.join().unwrap();
-    (window_stats(&samples, started, ended), samples)
+    (window(&samples, started, ended), samples)
 }
 
+/// The writer's latencies, pooled over `--reps` rounds: a p99 from one run of a few
+/// seconds (about a thousand inserts) is its tenth-slowest insert, and moves by half
+/// between runs on a shared machine. Each round measures the idle server, seqfix dedupe
+/// and the bare minimum one after the other, each on a fresh copy, so that background
+/// noise hits them alike.
 fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
-    let db = b.copy_of(src, "impact_idle");
     let idle_secs = b.args.writer_idle_secs;
-    let (idle, _) = with_writer(&db.url, || std::thread::sleep(Duration::from_secs(idle_secs)));
-    drop(db);
-
-    // seqfix dedupe, and the writer's figures in its two phases: the scan (the table
-    // streamed to seqfix) and the batches (scan_ms from its report marks the boundary).
-    let db = b.copy_of(src, "impact_dedupe");
+    let (mut idle, mut during_dedupe, mut dedupe_scan, mut dedupe_batches) = (vec![], vec![], vec![], vec![]);
+    let (mut during_bare, mut bare_query, mut bare_deletes) = (vec![], vec![], vec![]);
     let mut what = "seqfix dedupe".to_string();
     let mut run_note = String::new();
-    let mut phases = None;
-    let (during_dedupe, samples) = with_writer(&db.url, || {
-        let started = Instant::now();
-        let run = b.seqfix(&db.url, &dedupe_args());
-        if run.unavailable() {
-            what = format!("bare minimum dedupe (seqfix dedupe {NOT_AVAILABLE})");
-            bare_dedupe(&db.url);
-        } else if let Some(p) = run.problem() {
-            run_note = p;
-        } else if let Some(scan_ms) = run.json().and_then(|j| j["scan_ms"].as_u64()) {
-            phases = Some((started, started + Duration::from_millis(scan_ms), Instant::now()));
-        }
-    });
-    let (dedupe_scan, dedupe_batches) = match phases {
-        Some((from, mid, to)) => (window_stats(&samples, from, mid), window_stats(&samples, mid, to)),
-        None => (json!(null), json!(null)),
-    };
-    drop(db);
+    for rep in 0..b.args.reps {
+        let db = b.copy_of(src, &format!("impact_idle_{rep}"));
+        idle.extend(with_writer(&db.url, || std::thread::sleep(Duration::from_secs(idle_secs))).0);
+        drop(db);
 
-    // The bare minimum under the same writer: how much of the impact is any dedupe's.
-    let db = b.copy_of(src, "impact_bare");
-    let mut bare_phases = None;
-    let (during_bare, samples) = with_writer(&db.url, || {
-        let mut c = conn(&db.url);
-        let started = Instant::now();
-        let victims = window_victims(&mut c);
-        let listed = Instant::now();
-        delete_ids(&mut c, &victims);
-        bare_phases = Some((started, listed, Instant::now()));
-    });
-    let (bare_query, bare_deletes) = match bare_phases {
-        Some((from, mid, to)) => (window_stats(&samples, from, mid), window_stats(&samples, mid, to)),
-        None => (json!(null), json!(null)),
-    };
-    drop(db);
+        // seqfix dedupe, and the writer's figures in its two phases: the scan and the
+        // batches (scan_ms from its report marks the boundary).
+        let db = b.copy_of(src, &format!("impact_dedupe_{rep}"));
+        let mut phases = None;
+        let (during, samples) = with_writer(&db.url, || {
+            let started = Instant::now();
+            let run = b.seqfix(&db.url, &dedupe_args());
+            if run.unavailable() {
+                what = format!("bare minimum dedupe (seqfix dedupe {NOT_AVAILABLE})");
+                bare_dedupe(&db.url);
+            } else if let Some(p) = run.problem() {
+                run_note = p;
+            } else if let Some(scan_ms) = run.json().and_then(|j| j["scan_ms"].as_u64()) {
+                phases = Some((started, started + Duration::from_millis(scan_ms), Instant::now()));
+            }
+        });
+        during_dedupe.extend(during);
+        if let Some((from, mid, to)) = phases {
+            dedupe_scan.extend(window(&samples, from, mid));
+            dedupe_batches.extend(window(&samples, mid, to));
+        }
+        drop(db);
+
+        // The bare minimum under the same writer: how much of the impact is any dedupe's.
+        let db = b.copy_of(src, &format!("impact_bare_{rep}"));
+        let mut bare_phases = None;
+        let (during, samples) = with_writer(&db.url, || {
+            let mut c = conn(&db.url);
+            let started = Instant::now();
+            let victims = window_victims(&mut c);
+            let listed = Instant::now();
+            delete_ids(&mut c, &victims);
+            bare_phases = Some((started, listed, Instant::now()));
+        });
+        during_bare.extend(during);
+        if let Some((from, mid, to)) = bare_phases {
+            bare_query.extend(window(&samples, from, mid));
+            bare_deletes.extend(window(&samples, mid, to));
+        }
+        drop(db);
+    }
+    let (idle, during_dedupe) = (latency_stats(idle), latency_stats(during_dedupe));
+    let phase = |v: Vec<f64>| if v.is_empty() { json!(null) } else { latency_stats(v) };
+    let (dedupe_scan, dedupe_batches) = (phase(dedupe_scan), phase(dedupe_batches));
+    let (during_bare, bare_query, bare_deletes) =
+        (latency_stats(during_bare), latency_stats(bare_query), latency_stats(bare_deletes));
 
     let db = b.copy_of(clean, "impact_migrate");
     let mut what_m = "seqfix migrate".to_string();
@@ -1055,6 +1071,7 @@ fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
             conn(&db.url).query_drop(BARE_ALTER).unwrap();
         }
     });
+    let during_migrate = latency_stats(during_migrate);
     let idle_p99 = idle["p99_ms"].as_f64().unwrap_or(f64::NAN);
     let dedupe_p99 = during_dedupe["p99_ms"].as_f64().unwrap_or(f64::NAN);
     let met = if what == "seqfix dedupe" && run_note.is_empty() { Some(dedupe_p99 <= 2.0 * idle_p99) } else { None };
@@ -1064,7 +1081,7 @@ fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
             "idle": idle, "during_dedupe": during_dedupe, "during_dedupe_of": what, "dedupe_problem": run_note,
             "during_dedupe_scan": dedupe_scan, "during_dedupe_batches": dedupe_batches,
             "during_bare": during_bare, "during_bare_query": bare_query, "during_bare_deletes": bare_deletes,
-            "during_migrate": during_migrate, "during_migrate_of": what_m,
+            "during_migrate": during_migrate, "during_migrate_of": what_m, "rounds": b.args.reps,
             "p99_ratio_dedupe_vs_idle": dedupe_p99 / idle_p99, "target_met": met,
         }),
     );
@@ -1249,11 +1266,16 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     if w.get("idle").is_none() {
         s += "- not run\n";
     } else {
-        s += "A writer thread inserts one new message per autocommit statement, every 5 ms, into the table being worked on.\n\n";
+        s += &format!(
+            "A writer thread inserts one new message per autocommit statement, every 5 ms, into the table being \
+             worked on. Idle, dedupe and the bare minimum: the inserts of {} rounds pooled (each on a fresh copy); \
+             migrate: one run.\n\n",
+            w["rounds"]
+        );
         s += &format!("- idle server: {}\n", st("idle"));
         s += &format!("- during {}: {}\n", w["during_dedupe_of"].as_str().unwrap_or("?"), st("during_dedupe"));
         if w["during_dedupe_scan"].is_object() {
-            s += &format!("  - its scan (the table streamed to seqfix): {}\n", st("during_dedupe_scan"));
+            s += &format!("  - its scan (candidate rows sent to seqfix): {}\n", st("during_dedupe_scan"));
             s += &format!("  - its batches: {}\n", st("during_dedupe_batches"));
         }
         s += &format!("- during the bare minimum dedupe (for comparison): {}\n", st("during_bare"));
