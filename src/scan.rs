@@ -1,7 +1,7 @@
 //! The read-only scan that finds duplicate sequence messages, shared by `audit`, `dedupe`
 //! and `status`. The server sends the candidate sequence messages (those whose hashed key
-//! occurs more than once) with the collation weights of their keys; the client sorts them (an external merge sort, see `scan`) and
-//! hands the caller one `NearGroup` at a time: every (step, device, phone digits)
+//! occurs more than once) with the collation weights of their keys; the client sorts them
+//! (an external merge sort, see `scan`) and hands the caller one `NearGroup` at a time: every (step, device, phone digits)
 //! partition holding more than one row, split into exact groups. Memory is bounded by the
 //! sort's run size and the largest group, not by the table.
 use std::io::{Read, Write};
@@ -330,7 +330,7 @@ pub fn scan(
     let template = if keys_only { crate::sql::SCAN_KEYS } else { crate::sql::SCAN };
     let query = crate::sql::render(template, &[("table", &table)]);
     // The trailing-space weights the candidate filter trims, once for the outer query and
-    // once for the grouped one (see scan.sql).
+    // once for the counted hashes (see scan.sql).
     let (phone_trim, step_trim) = (phone_pad.trailing(), step_pad.trailing());
     let params = vec![phone_trim, step_trim, phone_trim, step_trim];
     let mut sorter = extsort::ExternalSorter::new().with_segment_size(run_rows(info.estimated_rows)).pushed();
