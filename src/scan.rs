@@ -1,9 +1,10 @@
 //! The read-only scan that finds duplicate sequence messages, shared by `audit`, `dedupe`
 //! and `status`. The server sends the candidate sequence messages (those whose hashed key
 //! occurs more than once) with the collation weights of their keys; the client sorts them
-//! (an external merge sort, see `scan`) and hands the caller one `NearGroup` at a time: every (step, device, phone digits)
-//! partition holding more than one row, split into exact groups. Memory is bounded by the
-//! sort's run size and the largest group, not by the table.
+//! (an external merge sort, see `scan`) and hands the caller one `NearGroup` at a time:
+//! every (step, device, phone digits) partition holding more than one row, split into
+//! exact groups. Memory is bounded by the sort's run size and the largest group, not by
+//! the table.
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result};
