@@ -219,12 +219,8 @@ pub struct ReportHead {
 pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
     let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let unique_index_name = info.unique_key_index().map(|i| i.name.clone());
-    // The server reads the table before the first candidate row arrives, and how many
-    // rows are candidates is not known in advance: a spinner, not a bar.
-    let progress = Progress::spinner(
-        cfg.progress,
-        &format!("scanning ~{} rows of {}; candidate rows received:", info.estimated_rows, cfg.table),
-    );
+    let progress =
+        Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
     let mut tally = Tally::new(top);
     let totals = crate::scan::scan(
         db,

@@ -121,10 +121,8 @@ struct Planned {
 /// Phase 1: scan and write the victims to the spool and/or the plan file.
 fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
     let started = Instant::now();
-    let progress = Progress::spinner(
-        cfg.progress,
-        &format!("scanning ~{} rows of {}; candidate rows received:", info.estimated_rows, cfg.table),
-    );
+    let progress =
+        Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
     let mut spool_w = if spool {
         Some(csv::Writer::from_writer(tempfile::tempfile().context(
             "cannot create a temporary file for the plan (set TMPDIR to a writable directory with free space)",

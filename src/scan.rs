@@ -92,6 +92,13 @@ pub fn split_partition(rows: Vec<(u64, String, String, Copy)>) -> NearGroup {
     NearGroup { groups }
 }
 
+/// The progress line of a scan of `table` (`estimated_rows` from the server's statistics):
+/// a spinner counting candidate rows, since the server reads the table before the first
+/// one arrives and how many there will be is not known in advance.
+pub fn progress_message(estimated_rows: u64, table: &str) -> String {
+    format!("scanning ~{estimated_rows} rows of {table}; candidate rows received:")
+}
+
 /// What the pass saw in total.
 #[derive(Debug, Clone, Default)]
 pub struct ScanTotals {

@@ -1,5 +1,5 @@
--- The one read-only pass over the sequence messages of {table}. The client (src/scan.rs)
--- sorts the rows it receives itself, in memory and in temporary files, and groups them.
+-- The read-only scan of the sequence messages of {table}. The client (src/scan.rs) sorts
+-- the rows it receives itself, in memory and in temporary files, and groups them.
 --
 -- The server supplies what only it can: the collation weights of the key columns
 -- (WEIGHT_STRING), so that the client groups rows by exactly the equality the unique index
@@ -15,8 +15,9 @@
 -- near-duplicate group is sent; a hash collision only sends rows that the client's exact
 -- grouping then finds alone. The server reads the table twice (the hashes, counted by a
 -- window function, which sorts only the 4-byte hashes; then the rows whose hash is among
--- the repeated ones) but sends a few percent of it: streaming every row to the client kept both cores of a small server busy and tripled
--- the latency of the application's own writes (docs/benchmarks.md).
+-- the repeated ones) but sends a small part of it (13% of the rows in the benchmark's
+-- data): streaming every row to the client raised the latency of the application's own
+-- writes several-fold on a small server (docs/benchmarks.md).
 -- Asking the server to sort whole rows instead (a window function partitioned by these
 -- keys) costs two to three times as much: it materialises and sorts full-width rows.
 SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status,
