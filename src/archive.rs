@@ -32,6 +32,13 @@ pub fn copy_columns(source: &TableInfo) -> Result<Vec<Ident>> {
         .collect()
 }
 
+/// The columns `restore` writes back: the source's columns less those the server computes
+/// (`GENERATED ALWAYS AS ...`), which it refuses a value for (error 1906) and recomputes
+/// from the restored columns. The archive keeps their values as plain columns.
+pub fn restore_columns(source: &TableInfo) -> Result<Vec<Ident>> {
+    Ok(copy_columns(source)?.into_iter().zip(&source.columns).filter(|(_, c)| !c.generated).map(|(i, _)| i).collect())
+}
+
 /// One column definition for the archive: the source's type (and character set and
 /// collation for text), always nullable without a default, so no value is ever invented
 /// and no TIMESTAMP column gets the server's automatic initialisation.
@@ -140,6 +147,7 @@ mod tests {
             charset: text.then(|| "utf8mb4".into()),
             collation: text.then(|| "utf8mb4_unicode_ci".into()),
             max_chars: None,
+            generated: false,
         }
     }
 
@@ -160,6 +168,18 @@ mod tests {
             "broadcast_messages",
             vec![col("id", "char(36)", true), col("created_at", "timestamp", false), col("n", "int(11)", false)],
         )
+    }
+
+    #[test]
+    fn restore_leaves_out_the_columns_the_server_computes() {
+        let mut src = source();
+        src.columns.push(Column { generated: true, ..col("n_doubled", "int(11)", false) });
+        let names = |v: Vec<Ident>| v.iter().map(|i| i.as_str().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(copy_columns(&src).unwrap()), ["id", "created_at", "n", "n_doubled"]);
+        assert_eq!(names(restore_columns(&src).unwrap()), ["id", "created_at", "n"]);
+        // The archive still holds the computed value, as a plain column.
+        let create = create_statement(&src, &Ident::new("table", "a").unwrap()).unwrap();
+        assert!(create.contains("`n_doubled` int(11) NULL DEFAULT NULL"), "{create}");
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
             opts.archive
         );
     }
-    let columns = archive::copy_columns(&info)?;
+    let columns = archive::restore_columns(&info)?;
     let count = sql::render(sql::RESTORE_COUNT, &[("archive", &opts.archive)]);
     let by_status: Vec<(Option<String>, u64)> = db.conn.exec(count, (opts.run_id.as_str(),))?;
     let archived_rows: u64 = by_status.iter().map(|(_, n)| n).sum();

@@ -84,6 +84,9 @@ pub struct Column {
     pub charset: Option<String>,
     pub collation: Option<String>,
     pub max_chars: Option<u64>,
+    /// The server computes the column (`GENERATED ALWAYS AS ...`): it can be read and
+    /// archived, but a value cannot be written into it.
+    pub generated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -149,7 +152,7 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
         .exec_map(
             crate::sql::COLUMNS,
             (table.as_str(),),
-            |(name, data_type, column_type, nullable, charset, collation, max_chars): (
+            |(name, data_type, column_type, nullable, charset, collation, max_chars, generated): (
                 String,
                 String,
                 String,
@@ -157,6 +160,7 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
                 Option<String>,
                 Option<String>,
                 Option<u64>,
+                bool,
             )| Column {
                 name,
                 data_type,
@@ -165,6 +169,7 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
                 charset,
                 collation,
                 max_chars,
+                generated,
             },
         )
         .with_context(ctx)?;
@@ -246,6 +251,7 @@ mod tests {
             charset: None,
             collation: None,
             max_chars: None,
+            generated: false,
         }
     }
 

@@ -355,6 +355,7 @@ mod tests {
             charset: Some(cs.into()),
             collation: None,
             max_chars: Some(max),
+            generated: false,
         }
     }
 
