@@ -89,6 +89,9 @@ pub struct Column {
     pub generated: bool,
 }
 
+/// A row of `sql/schema/columns.sql`, in its column order.
+type ColumnRow = (String, String, String, String, Option<String>, Option<String>, Option<u64>, bool);
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Index {
     pub name: String,
@@ -152,16 +155,7 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
         .exec_map(
             crate::sql::COLUMNS,
             (table.as_str(),),
-            |(name, data_type, column_type, nullable, charset, collation, max_chars, generated): (
-                String,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<u64>,
-                bool,
-            )| Column {
+            |(name, data_type, column_type, nullable, charset, collation, max_chars, generated): ColumnRow| Column {
                 name,
                 data_type,
                 column_type,
