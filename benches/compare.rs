@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::{Server, ServerOpts, TestDb};
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, Value};
+use mysql::{Conn, Opts, TxOpts, Value};
 use seqfix::fixture::{self, Spec};
 use serde_json::{json, Value as Json};
 
@@ -526,6 +526,23 @@ fn bare_dedupe(url: &str) -> usize {
     victims.len()
 }
 
+/// The least a dedupe that archives must do: per 1,000 victims one transaction that locks
+/// them, copies them into `bare_archive` (created beforehand, `LIKE` the table) and deletes
+/// them. No kept-row check, no ledger; for the impact section's comparison.
+fn archive_ids(c: &mut Conn, ids: &[String]) {
+    for chunk in ids.chunks(1000) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let params: Vec<Value> = chunk.iter().map(|s| Value::from(s.as_str())).collect();
+        let mut tx = c.start_transaction(TxOpts::default()).unwrap();
+        let _: Vec<String> =
+            tx.exec(format!("SELECT id FROM {TABLE} WHERE id IN ({marks}) FOR UPDATE"), params.clone()).unwrap();
+        tx.exec_drop(format!("INSERT INTO bare_archive SELECT * FROM {TABLE} WHERE id IN ({marks})"), params.clone())
+            .unwrap();
+        tx.exec_drop(format!("DELETE FROM {TABLE} WHERE id IN ({marks})"), params).unwrap();
+        tx.commit().unwrap();
+    }
+}
+
 fn dedupe_args() -> Vec<&'static str> {
     vec!["dedupe", "--yes", "--no-progress", "--format", "json", "--batch-size", "1000"]
 }
@@ -981,8 +998,10 @@ fn window(samples: &Samples, from: Instant, to: Instant) -> Vec<f64> {
 
 fn latency_stats(mut v: Vec<f64>) -> Json {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let over_1ms = v.iter().filter(|ms| **ms > 1.0).count();
     json!({"inserts": v.len(), "p50_ms": percentile(&v, 50.0), "p99_ms": percentile(&v, 99.0),
-           "max_ms": v.last().copied().unwrap_or(f64::NAN)})
+           "max_ms": v.last().copied().unwrap_or(f64::NAN),
+           "over_1ms_pct": if v.is_empty() { f64::NAN } else { 100.0 * over_1ms as f64 / v.len() as f64 }})
 }
 
 /// Runs `work` while the writer inserts into `url`'s messages table; the latencies of the
@@ -1001,13 +1020,14 @@ fn with_writer(url: &str, work: impl FnOnce()) -> (Vec<f64>, Samples) {
 
 /// The writer's latencies, pooled over `--reps` rounds: a p99 from one run of a few
 /// seconds (about a thousand inserts) is its tenth-slowest insert, and moves by half
-/// between runs on a shared machine. Each round measures the idle server, seqfix dedupe
-/// and the bare minimum one after the other, each on a fresh copy, so that background
-/// noise hits them alike.
+/// between runs on a shared machine. Each round measures the idle server, seqfix dedupe,
+/// the bare minimum and the bare minimum that archives one after the other, each on a
+/// fresh copy, so that background noise hits them alike.
 fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
     let idle_secs = b.args.writer_idle_secs;
     let (mut idle, mut during_dedupe, mut dedupe_scan, mut dedupe_batches) = (vec![], vec![], vec![], vec![]);
     let (mut during_bare, mut bare_query, mut bare_deletes) = (vec![], vec![], vec![]);
+    let (mut during_archiving, mut archiving_query, mut archiving_batches) = (vec![], vec![], vec![]);
     let mut what = "seqfix dedupe".to_string();
     let mut run_note = String::new();
     for rep in 0..b.args.reps {
@@ -1055,12 +1075,33 @@ fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
             bare_deletes.extend(window(&samples, mid, to));
         }
         drop(db);
+
+        // The same with the archive copy every dedupe that loses nothing must make.
+        let db = b.copy_of(src, &format!("impact_archiving_{rep}"));
+        conn(&db.url).query_drop(format!("CREATE TABLE bare_archive LIKE {TABLE}")).unwrap();
+        let mut archiving_phases = None;
+        let (during, samples) = with_writer(&db.url, || {
+            let mut c = conn(&db.url);
+            let started = Instant::now();
+            let victims = window_victims(&mut c);
+            let listed = Instant::now();
+            archive_ids(&mut c, &victims);
+            archiving_phases = Some((started, listed, Instant::now()));
+        });
+        during_archiving.extend(during);
+        if let Some((from, mid, to)) = archiving_phases {
+            archiving_query.extend(window(&samples, from, mid));
+            archiving_batches.extend(window(&samples, mid, to));
+        }
+        drop(db);
     }
     let (idle, during_dedupe) = (latency_stats(idle), latency_stats(during_dedupe));
     let phase = |v: Vec<f64>| if v.is_empty() { json!(null) } else { latency_stats(v) };
     let (dedupe_scan, dedupe_batches) = (phase(dedupe_scan), phase(dedupe_batches));
     let (during_bare, bare_query, bare_deletes) =
         (latency_stats(during_bare), latency_stats(bare_query), latency_stats(bare_deletes));
+    let (during_archiving, archiving_query, archiving_batches) =
+        (latency_stats(during_archiving), latency_stats(archiving_query), latency_stats(archiving_batches));
 
     let db = b.copy_of(clean, "impact_migrate");
     let mut what_m = "seqfix migrate".to_string();
@@ -1081,6 +1122,8 @@ fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
             "idle": idle, "during_dedupe": during_dedupe, "during_dedupe_of": what, "dedupe_problem": run_note,
             "during_dedupe_scan": dedupe_scan, "during_dedupe_batches": dedupe_batches,
             "during_bare": during_bare, "during_bare_query": bare_query, "during_bare_deletes": bare_deletes,
+            "during_archiving": during_archiving, "during_archiving_query": archiving_query,
+            "during_archiving_batches": archiving_batches,
             "during_migrate": during_migrate, "during_migrate_of": what_m, "rounds": b.args.reps,
             "p99_ratio_dedupe_vs_idle": dedupe_p99 / idle_p99, "target_met": met,
         }),
@@ -1255,10 +1298,11 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     let st = |k: &str| {
         let x = &w[k];
         format!(
-            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} inserts)",
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {:.1}% over 1 ms ({} inserts)",
             x["p50_ms"].as_f64().unwrap_or(f64::NAN),
             x["p99_ms"].as_f64().unwrap_or(f64::NAN),
             x["max_ms"].as_f64().unwrap_or(f64::NAN),
+            x["over_1ms_pct"].as_f64().unwrap_or(f64::NAN),
             x["inserts"]
         )
     };
@@ -1268,7 +1312,7 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     } else {
         s += &format!(
             "A writer thread inserts one new message per autocommit statement, every 5 ms, into the table being \
-             worked on. Idle, dedupe and the bare minimum: the inserts of {} rounds pooled (each on a fresh copy); \
+             worked on. Idle, dedupe and the two bare minimums: the inserts of {} rounds pooled (each on a fresh copy); \
              migrate: one run.\n\n",
             w["rounds"]
         );
@@ -1281,6 +1325,15 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
         s += &format!("- during the bare minimum dedupe (for comparison): {}\n", st("during_bare"));
         s += &format!("  - its window query: {}\n", st("during_bare_query"));
         s += &format!("  - its DELETEs: {}\n", st("during_bare_deletes"));
+        if w["during_archiving"].is_object() {
+            s += &format!(
+                "- during the bare minimum that archives (window query, then per 1,000 victims one transaction: \
+                 lock, copy into an archive, delete): {}\n",
+                st("during_archiving")
+            );
+            s += &format!("  - its window query: {}\n", st("during_archiving_query"));
+            s += &format!("  - its transactions: {}\n", st("during_archiving_batches"));
+        }
         s += &format!("- during {}: {}\n", w["during_migrate_of"].as_str().unwrap_or("?"), st("during_migrate"));
         s += &format!(
             "- target: writer p99 during dedupe <= 2x idle p99: ratio {:.2}x, {}\n",
