@@ -1018,6 +1018,32 @@ fn with_writer(url: &str, work: impl FnOnce()) -> (Vec<f64>, Samples) {
     (window(&samples, started, ended), samples)
 }
 
+/// One bare-minimum dedupe of a fresh copy of `src` under the writer (`archive`: each
+/// batch of 1,000 victims locked, copied into `bare_archive` and deleted in one
+/// transaction; otherwise only deleted): the writer's latencies during all of it, during
+/// its window query, and during its batches.
+fn bare_round(b: &Bench, src: &TestDb, label: &str, archive: bool) -> [Vec<f64>; 3] {
+    let db = b.copy_of(src, label);
+    if archive {
+        conn(&db.url).query_drop(format!("CREATE TABLE bare_archive LIKE {TABLE}")).unwrap();
+    }
+    let mut marks = None;
+    let (during, samples) = with_writer(&db.url, || {
+        let mut c = conn(&db.url);
+        let started = Instant::now();
+        let victims = window_victims(&mut c);
+        let listed = Instant::now();
+        if archive {
+            archive_ids(&mut c, &victims);
+        } else {
+            delete_ids(&mut c, &victims);
+        }
+        marks = Some((started, listed, Instant::now()));
+    });
+    let (from, mid, to) = marks.expect("the bare round ran");
+    [during, window(&samples, from, mid), window(&samples, mid, to)]
+}
+
 /// The writer's latencies, pooled over `--reps` rounds: a p99 from one run of a few
 /// seconds (about a thousand inserts) is its tenth-slowest insert, and moves by half
 /// between runs on a shared machine. Each round measures the idle server, seqfix dedupe,
@@ -1026,8 +1052,8 @@ fn with_writer(url: &str, work: impl FnOnce()) -> (Vec<f64>, Samples) {
 fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
     let idle_secs = b.args.writer_idle_secs;
     let (mut idle, mut during_dedupe, mut dedupe_scan, mut dedupe_batches) = (vec![], vec![], vec![], vec![]);
-    let (mut during_bare, mut bare_query, mut bare_deletes) = (vec![], vec![], vec![]);
-    let (mut during_archiving, mut archiving_query, mut archiving_batches) = (vec![], vec![], vec![]);
+    // [during all of it, during its window query, during its batches]
+    let (mut bare, mut archiving): ([Vec<f64>; 3], [Vec<f64>; 3]) = Default::default();
     let mut what = "seqfix dedupe".to_string();
     let mut run_note = String::new();
     for rep in 0..b.args.reps {
@@ -1058,50 +1084,20 @@ fn impact_section(b: &mut Bench, src: &TestDb, clean: &TestDb) {
         }
         drop(db);
 
-        // The bare minimum under the same writer: how much of the impact is any dedupe's.
-        let db = b.copy_of(src, &format!("impact_bare_{rep}"));
-        let mut bare_phases = None;
-        let (during, samples) = with_writer(&db.url, || {
-            let mut c = conn(&db.url);
-            let started = Instant::now();
-            let victims = window_victims(&mut c);
-            let listed = Instant::now();
-            delete_ids(&mut c, &victims);
-            bare_phases = Some((started, listed, Instant::now()));
-        });
-        during_bare.extend(during);
-        if let Some((from, mid, to)) = bare_phases {
-            bare_query.extend(window(&samples, from, mid));
-            bare_deletes.extend(window(&samples, mid, to));
+        // The bare minimum under the same writer: how much of the impact is any dedupe's;
+        // then the same with the archive copy every dedupe that loses nothing must make.
+        for (pooled, run) in bare.iter_mut().zip(bare_round(b, src, &format!("impact_bare_{rep}"), false)) {
+            pooled.extend(run);
         }
-        drop(db);
-
-        // The same with the archive copy every dedupe that loses nothing must make.
-        let db = b.copy_of(src, &format!("impact_archiving_{rep}"));
-        conn(&db.url).query_drop(format!("CREATE TABLE bare_archive LIKE {TABLE}")).unwrap();
-        let mut archiving_phases = None;
-        let (during, samples) = with_writer(&db.url, || {
-            let mut c = conn(&db.url);
-            let started = Instant::now();
-            let victims = window_victims(&mut c);
-            let listed = Instant::now();
-            archive_ids(&mut c, &victims);
-            archiving_phases = Some((started, listed, Instant::now()));
-        });
-        during_archiving.extend(during);
-        if let Some((from, mid, to)) = archiving_phases {
-            archiving_query.extend(window(&samples, from, mid));
-            archiving_batches.extend(window(&samples, mid, to));
+        for (pooled, run) in archiving.iter_mut().zip(bare_round(b, src, &format!("impact_archiving_{rep}"), true)) {
+            pooled.extend(run);
         }
-        drop(db);
     }
     let (idle, during_dedupe) = (latency_stats(idle), latency_stats(during_dedupe));
     let phase = |v: Vec<f64>| if v.is_empty() { json!(null) } else { latency_stats(v) };
     let (dedupe_scan, dedupe_batches) = (phase(dedupe_scan), phase(dedupe_batches));
-    let (during_bare, bare_query, bare_deletes) =
-        (latency_stats(during_bare), latency_stats(bare_query), latency_stats(bare_deletes));
-    let (during_archiving, archiving_query, archiving_batches) =
-        (latency_stats(during_archiving), latency_stats(archiving_query), latency_stats(archiving_batches));
+    let [during_bare, bare_query, bare_deletes] = bare.map(latency_stats);
+    let [during_archiving, archiving_query, archiving_batches] = archiving.map(latency_stats);
 
     let db = b.copy_of(clean, "impact_migrate");
     let mut what_m = "seqfix migrate".to_string();
