@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod migrate;
 pub mod optionfile;
+pub mod priority;
 pub mod process;
 pub mod progress;
 pub mod replica;

@@ -321,7 +321,22 @@ fn sort_error(e: std::io::Error) -> anyhow::Error {
 /// bounded by the run size and the largest partition, not by the table; the temporary
 /// files take about 400 bytes per candidate row. The total of sequence messages comes from
 /// a count (`sql/audit/count.sql`).
+///
+/// It all runs on a thread of lower CPU priority (`priority::lowered`): it holds no row
+/// locks, and on the database host its sorting bursts otherwise delay the application's
+/// own statements (docs/benchmarks.md).
 pub fn scan(
+    db: &mut Db,
+    info: &TableInfo,
+    keys_only: bool,
+    on_row: impl FnMut(u64) + Send,
+    on_group: impl FnMut(NearGroup) -> Result<()> + Send,
+) -> Result<ScanTotals> {
+    crate::priority::lowered(|| scan_here(db, info, keys_only, on_row, on_group))
+}
+
+/// `scan`, on the calling thread.
+fn scan_here(
     db: &mut Db,
     info: &TableInfo,
     keys_only: bool,
