@@ -26,7 +26,7 @@ pub fn lowered<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 
 /// The calling thread's nice value, where the system says.
 #[cfg(target_os = "linux")]
-pub fn this_thread_nice() -> Option<i32> {
+fn this_thread_nice() -> Option<i32> {
     // SAFETY: plain system calls without pointers; with `who` 0, Linux applies PRIO_PROCESS
     // to the calling thread. getpriority may legitimately return -1, hence errno.
     unsafe {
@@ -37,7 +37,7 @@ pub fn this_thread_nice() -> Option<i32> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn this_thread_nice() -> Option<i32> {
+fn this_thread_nice() -> Option<i32> {
     None
 }
 

@@ -307,6 +307,13 @@ fn sort_error(e: std::io::Error) -> anyhow::Error {
         .context("cannot sort the scan in the temporary directory (set TMPDIR to a writable directory with free space)")
 }
 
+/// The scan statement of `table` (`sql/audit/scan.sql`); `keys_only` leaves out the
+/// detail columns, so that the unique index covers it. Four parameters: see `scan`.
+pub fn query(table: &Ident, keys_only: bool) -> String {
+    let details = if keys_only { crate::sql::SCAN_DETAILS_KEYS_ONLY } else { crate::sql::SCAN_DETAILS };
+    crate::sql::render_parts(crate::sql::SCAN, &[("table", table)], &[("details", &Fragment::sql(details))])
+}
+
 /// Runs the pass over `info`'s table. `keys_only` reads only the key columns (right when
 /// the unique index exists: then no exact copies can exist and the index covers the scan).
 /// `on_row` is called for each row received (for progress), `on_group` for each partition
@@ -350,8 +357,7 @@ fn scan_here(
         .query_first(crate::sql::render(crate::sql::SCAN_COUNT, &[("table", &table)]))
         .with_context(|| format!("counting the sequence messages of {}.{}", db.database, table))?;
     let totals = ScanTotals { sequence_messages: count.unwrap_or(0) };
-    let template = if keys_only { crate::sql::SCAN_KEYS } else { crate::sql::SCAN };
-    let query = crate::sql::render(template, &[("table", &table)]);
+    let query = query(&table, keys_only);
     // The trailing-space weights the candidate filter trims, once for the outer query and
     // once for the counted hashes (see scan.sql).
     let (phone_trim, step_trim) = (phone_pad.trailing(), step_pad.trailing());
@@ -514,6 +520,23 @@ mod tests {
         assert_eq!(no_pad.strip(&[0x0E, 0x33, 0x02, 0x09]), [0x0E, 0x33, 0x02, 0x09]);
         let bin = Padding { space_weight: vec![0, 0, 0x20], pad_space: true };
         assert_eq!(bin.strip(&[0, 0, 0x61, 0, 0, 0x20]), [0, 0, 0x61]);
+    }
+
+    #[test]
+    fn the_key_only_scan_reads_no_column_outside_the_unique_index() {
+        let t = Ident::new("table", "m").unwrap();
+        let (full, keys) = (query(&t, false), query(&t, true));
+        assert!(full.contains("SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, UNIX_TIMESTAMP(created_at) AS created_ts,"), "{full}");
+        assert!(keys.contains("SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status, NULL AS created_ts,"), "{keys}");
+        for q in [&full, &keys] {
+            assert!(!q.contains('{'), "unfilled placeholder: {q}");
+            assert_eq!(q.matches("FROM `m`").count(), 2, "{q}");
+        }
+        // Beyond the detail columns the two are the same statement.
+        assert_eq!(
+            keys.replace("NULL AS sequence_id, NULL AS status, NULL AS created_ts", "D"),
+            full.replace("sequence_id, status, UNIX_TIMESTAMP(created_at) AS created_ts", "D")
+        );
     }
 
     #[test]

@@ -20,8 +20,9 @@
 -- writes several-fold on a small server (docs/benchmarks.md).
 -- Asking the server to sort whole rows instead (a window function partitioned by these
 -- keys) costs two to three times as much: it materialises and sorts full-width rows.
-SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status,
-       UNIX_TIMESTAMP(created_at) AS created_ts,
+--
+-- {details} is details.sql, or details_keys_only.sql when the unique index exists.
+SELECT id, sequence_stepid, device_id, recipient_phone, {details},
        WEIGHT_STRING(sequence_stepid) AS step_weight,
        WEIGHT_STRING(device_id) AS device_weight,
        WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(

@@ -147,10 +147,7 @@ fn clean_table_with_unique_index_uses_it() {
         .exec(
             format!(
                 "EXPLAIN {}",
-                seqfix::sql::render(
-                    seqfix::sql::SCAN_KEYS,
-                    &[("table", &seqfix::config::Ident::new("t", "broadcast_messages").unwrap())]
-                )
+                seqfix::scan::query(&seqfix::config::Ident::new("t", "broadcast_messages").unwrap(), true)
             ),
             (trim, trim, trim, trim),
         )
