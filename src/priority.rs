@@ -36,11 +36,6 @@ fn this_thread_nice() -> Option<i32> {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn this_thread_nice() -> Option<i32> {
-    None
-}
-
 #[cfg(target_os = "linux")]
 fn lower_this_thread(by: i32) {
     let Some(now) = this_thread_nice() else { return };
