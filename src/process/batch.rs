@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, Row, TxOpts, Value};
+use mysql::{Conn, Row, Transaction, TxOpts, Value};
 
 use crate::sql;
 
@@ -129,17 +129,14 @@ pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> 
     Ok(counts)
 }
 
-/// Groups contacts by the step they were read at, for the guarded updates.
-fn by_step<'a>(contacts: impl Iterator<Item = &'a Candidate>) -> BTreeMap<i64, Vec<&'a str>> {
-    let mut m: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-    for c in contacts {
-        m.entry(c.current_step).or_default().push(c.contact_id.as_str());
-    }
-    m
-}
-
-/// One batch in one transaction: lock the contacts that change, queue messages, advance or
-/// complete contacts, write log rows, commit. A crash at any point leaves all or nothing.
+/// One batch in one transaction: move the contacts (advance or complete), queue their
+/// messages, write log rows, commit. A crash at any point leaves all or nothing.
+///
+/// The guarded updates come first and are the batch's locks: each changes only contacts still
+/// active, due and at the step that was read. When they change every contact asked for (the
+/// usual case), nothing moved since the read and the batch goes on in the same transaction;
+/// no separate locking read is needed. Otherwise the transaction is rolled back and the batch
+/// redone after locking its contacts and keeping those unchanged ([`apply_after_lock`]).
 pub(super) fn apply(
     conn: &mut Conn,
     t: &Tables,
@@ -153,8 +150,32 @@ pub(super) fn apply(
         return Ok(counts);
     }
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
+    let moved = move_contacts(&mut tx, t, &complete, &queue, step_secs)?;
+    if moved != (complete.len() + queue.len()) as u64 {
+        tx.rollback().context("cannot roll back the batch")?;
+        log::debug!(
+            "{} of {} contacts changed since the batch's read; locking them",
+            moved,
+            complete.len() + queue.len()
+        );
+        return apply_after_lock(conn, t, complete, queue, step_secs, has_index, counts);
+    }
+    finish(tx, t, &complete, &queue, has_index, counts)
+}
 
-    // Lock and re-read the contacts that change; keep those still due at the step we read.
+/// The batch again, after another writer changed some of its contacts: lock them, keep those
+/// still due at the step that was read (the others count as `changed`, left for the next
+/// pass), and apply the rest. Under the locks the guarded updates must match exactly.
+fn apply_after_lock(
+    conn: &mut Conn,
+    t: &Tables,
+    complete: Vec<&Candidate>,
+    queue: Vec<(&Candidate, String)>,
+    step_secs: u64,
+    has_index: bool,
+    mut counts: Counts,
+) -> Result<Counts> {
+    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
     let ids: Vec<&str> = complete
         .iter()
         .map(|c| c.contact_id.as_str())
@@ -169,19 +190,71 @@ pub(super) fn apply(
     let complete: Vec<&Candidate> = complete.into_iter().filter(|c| unchanged(c)).collect();
     let queue: Vec<(&Candidate, String)> = queue.into_iter().filter(|(c, _)| unchanged(c)).collect();
     counts.changed = (ids.len() - complete.len() - queue.len()) as u64;
+    let wanted = (complete.len() + queue.len()) as u64;
+    let moved = move_contacts(&mut tx, t, &complete, &queue, step_secs)?;
+    if moved != wanted {
+        bail!("moving {wanted} locked contacts changed {moved} rows; rolled back");
+    }
+    finish(tx, t, &complete, &queue, has_index, counts)
+}
 
+/// Groups contacts by the step they were read at, for the guarded updates.
+fn by_step<'a>(contacts: impl Iterator<Item = &'a Candidate>) -> BTreeMap<i64, Vec<&'a str>> {
+    let mut m: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for c in contacts {
+        m.entry(c.current_step).or_default().push(c.contact_id.as_str());
+    }
+    m
+}
+
+/// The guarded updates: advance every contact whose message is to be queued (queued now or
+/// already there), complete those past their last day. Returns how many rows changed.
+fn move_contacts(
+    tx: &mut Transaction<'_>,
+    t: &Tables,
+    complete: &[&Candidate],
+    queue: &[(&Candidate, String)],
+    step_secs: u64,
+) -> Result<u64> {
+    let mut moved = 0;
+    for (step, ids) in &by_step(queue.iter().map(|(c, _)| *c)) {
+        let stmt = sql::repeat(&t.render(sql::PROCESS_ADVANCE), "ids", "?", ids.len());
+        let mut params: Vec<Value> = vec![Value::from(step + 1), Value::from(step_secs)];
+        params.extend(ids.iter().map(|id| Value::from(*id)));
+        params.push(Value::from(*step));
+        tx.exec_drop(stmt, params).context("cannot advance contacts")?;
+        moved += tx.affected_rows();
+    }
+    for (step, ids) in &by_step(complete.iter().copied()) {
+        let stmt = sql::repeat(&t.render(sql::PROCESS_COMPLETE), "ids", "?", ids.len());
+        let mut params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        params.push(Value::from(*step));
+        tx.exec_drop(stmt, params).context("cannot complete contacts")?;
+        moved += tx.affected_rows();
+    }
+    Ok(moved)
+}
+
+/// With the contacts moved: queue the messages, write a log row per message queued, commit.
+fn finish(
+    mut tx: Transaction<'_>,
+    t: &Tables,
+    complete: &[&Candidate],
+    queue: &[(&Candidate, String)],
+    has_index: bool,
+    mut counts: Counts,
+) -> Result<Counts> {
     // Without the unique index nothing makes the insert atomic: look first (the advisory
     // lock is the only guard against a concurrent writer).
-    let mut seen = if has_index { HashSet::new() } else { existing_keys(&mut tx, t, &queue)? };
+    let mut seen = if has_index { HashSet::new() } else { existing_keys(&mut tx, t, queue)? };
     let mut to_insert: Vec<(&Candidate, &str, String)> = Vec::new();
-    let mut already: Vec<&Candidate> = Vec::new();
-    for (c, device_id) in &queue {
+    let mut already: u64 = 0;
+    for (c, device_id) in queue {
         // A key twice in one batch (a phone enrolled twice in a sequence): the first queues it.
         if seen.insert(key(c, device_id)) {
-            let device_id: &str = device_id;
-            to_insert.push((c, device_id, uuid::Uuid::new_v4().to_string()));
+            to_insert.push((c, device_id.as_str(), uuid::Uuid::new_v4().to_string()));
         } else {
-            already.push(c);
+            already += 1;
         }
     }
     let mut queued: Vec<(&Candidate, String)> = Vec::new();
@@ -209,37 +282,26 @@ pub(super) fn apply(
             ]);
         }
         tx.exec_drop(stmt, params).with_context(|| format!("cannot insert messages into {}", t.messages))?;
-        let new_ids: Vec<&str> = to_insert.iter().map(|(_, _, id)| id.as_str()).collect();
-        let stmt = sql::repeat(&t.render(sql::PROCESS_INSERTED), "ids", "?", new_ids.len());
-        let present: HashSet<String> = tx.exec::<String, _, _>(stmt, new_ids)?.into_iter().collect();
+        // A new row counts 1, a key that existed 0 (its no-op update changes nothing; the
+        // connection does not ask for found rows). All new: no need to ask which.
+        let present: Option<HashSet<String>> = if tx.affected_rows() == to_insert.len() as u64 {
+            None
+        } else {
+            let new_ids: Vec<&str> = to_insert.iter().map(|(_, _, id)| id.as_str()).collect();
+            let stmt = sql::repeat(&t.render(sql::PROCESS_INSERTED), "ids", "?", new_ids.len());
+            Some(
+                tx.exec::<String, _, _>(stmt, new_ids)
+                    .context("cannot read back the queued messages")?
+                    .into_iter()
+                    .collect(),
+            )
+        };
         for (c, _, id) in to_insert {
-            if present.contains(&id) {
+            if present.as_ref().is_none_or(|p| p.contains(&id)) {
                 queued.push((c, id));
             } else {
-                already.push(c);
+                already += 1;
             }
-        }
-    }
-
-    // Advance every contact whose message now exists, guarded by the step we read.
-    let advance = by_step(queued.iter().map(|(c, _)| *c).chain(already.iter().copied()));
-    for (step, ids) in &advance {
-        let stmt = sql::repeat(&t.render(sql::PROCESS_ADVANCE), "ids", "?", ids.len());
-        let mut params: Vec<Value> = vec![Value::from(step + 1), Value::from(step_secs)];
-        params.extend(ids.iter().map(|id| Value::from(*id)));
-        params.push(Value::from(*step));
-        tx.exec_drop(stmt, params).context("cannot advance contacts")?;
-        if tx.affected_rows() != ids.len() as u64 {
-            bail!("advancing {} contacts changed {} rows; rolled back", ids.len(), tx.affected_rows());
-        }
-    }
-    for (step, ids) in &by_step(complete.iter().copied()) {
-        let stmt = sql::repeat(&t.render(sql::PROCESS_COMPLETE), "ids", "?", ids.len());
-        let mut params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-        params.push(Value::from(*step));
-        tx.exec_drop(stmt, params).context("cannot complete contacts")?;
-        if tx.affected_rows() != ids.len() as u64 {
-            bail!("completing {} contacts changed {} rows; rolled back", ids.len(), tx.affected_rows());
         }
     }
     if !queued.is_empty() {
@@ -260,7 +322,7 @@ pub(super) fn apply(
     }
     tx.commit().context("cannot commit the batch")?;
     counts.queued = queued.len() as u64;
-    counts.already_queued = already.len() as u64;
+    counts.already_queued = already;
     counts.completed = complete.len() as u64;
     Ok(counts)
 }

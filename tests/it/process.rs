@@ -614,6 +614,60 @@ fn lost_lock_connection_stops_the_run() {
     verify_state(&db, &w, &exp, before, after);
 }
 
+/// The application pauses two contacts after seqfix read their batch and before it moved
+/// them: one about to be queued, one about to be completed. The test holds their row locks,
+/// so seqfix's write waits on them; the test pauses them and commits; seqfix must then
+/// leave both as the application left them (counted `changed`) and do the rest of the batch.
+#[test]
+fn contacts_changed_after_the_read_are_left_alone() {
+    let db = TestDb::new("process_changed");
+    let mut w = load(&db, 300, 61, true);
+    let exp = expected(&w);
+    let first = |want: fn(&Exp) -> bool| exp.iter().find(|(_, e)| want(e)).map(|(id, _)| id.clone()).unwrap();
+    let victims = [first(|e| matches!(e, Exp::Queued(..))), first(|e| matches!(e, Exp::Completed))];
+    let before = server_now(&db);
+
+    let mut app = db.conn();
+    app.query_drop("START TRANSACTION").unwrap();
+    let locked: Vec<String> =
+        app.exec("SELECT id FROM sequence_contacts WHERE id IN (?, ?) FOR UPDATE", (&victims[0], &victims[1])).unwrap();
+    assert_eq!(locked.len(), 2);
+    let mut child =
+        db.seqfix().args(["process", "--format", "json", "--min-interval", "0s", "--batch-size", "1000"]).spawn();
+    let mut watch = db.conn();
+    let mut waited = 0;
+    loop {
+        let waiting: u64 = watch
+            .query_first("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
+            .unwrap()
+            .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "seqfix ended without waiting for the locked contacts");
+        waited += 1;
+        assert!(waited < 150, "seqfix never waited for the locked contacts");
+        // InnoDB refreshes what INNODB_TRX shows only when it was last read over 0.1 s ago.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    app.exec_drop("UPDATE sequence_contacts SET status = 'paused' WHERE id IN (?, ?)", (&victims[0], &victims[1]))
+        .unwrap();
+    app.query_drop("COMMIT").unwrap();
+
+    let run = finish(vec![child]).pop().unwrap().expect_code(0);
+    let j = run.json();
+    // What the rules say for the world as the application left it.
+    for c in w.contacts.iter_mut().filter(|c| victims.contains(&c.id)) {
+        c.status = "paused".into();
+    }
+    let exp = expected(&w);
+    assert!(victims.iter().all(|v| exp[v] == Exp::NotDue));
+    assert_eq!(counts(&j), tally(&exp), "{j}");
+    assert_eq!(j["changed"], 2, "{j}");
+    let after = server_now(&db);
+    verify_state(&db, &w, &exp, before, after);
+}
+
 #[test]
 fn sigterm_stops_after_a_whole_batch() {
     let db = TestDb::new("process_sigterm");
