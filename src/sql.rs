@@ -34,6 +34,7 @@ pub const BATCH_SESSION: &str = include_str!("../sql/dedupe/session.sql");
 pub const BATCH_LOCK_WAIT: &str = include_str!("../sql/dedupe/lock_wait.sql");
 pub const DEDUPE_LOCK_BATCH: &str = include_str!("../sql/dedupe/lock_batch.sql");
 pub const DEDUPE_ARCHIVE_BATCH: &str = include_str!("../sql/dedupe/archive_batch.sql");
+pub const DEDUPE_LOCK_AND_ARCHIVE: &str = include_str!("../sql/dedupe/lock_and_archive.sql");
 pub const DEDUPE_DELETE_BATCH: &str = include_str!("../sql/dedupe/delete_batch.sql");
 pub const DEDUPE_PROBE_DELETE: &str = include_str!("../sql/dedupe/probe_delete.sql");
 pub const ARCHIVE_CREATE: &str = include_str!("../sql/archive/create.sql");

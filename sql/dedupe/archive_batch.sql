@@ -1,7 +1,7 @@
--- Second statement of a batch: copy the victims (every column the server reports for the
--- source table) into the archive, with the run id and the id of the survivor each one
--- duplicated. The rows are locked by lock_batch.sql, so they are copied as they will be
--- deleted.
+-- Second statement of a batch redone after lock_batch.sql: copy the victims it kept (every
+-- column the server reports for the source table) into the archive, with the run id and the
+-- id of the survivor each one duplicated. The rows are locked by lock_batch.sql, so they are
+-- copied as they will be deleted.
 --
 -- {pairs} is a derived table of (victim_id, kept_id) rows, `SELECT ? AS victim_id, ? AS
 -- kept_id UNION ALL SELECT ?, ? ...`, joined to the source by primary key. (A

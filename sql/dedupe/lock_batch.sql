@@ -1,4 +1,5 @@
--- First statement of a batch transaction: lock the batch's victims AND their survivors by
+-- When lock_and_archive.sql copied fewer rows than the batch holds, the batch is rolled back
+-- and redone from here. First statement: lock the batch's victims AND their survivors by
 -- primary key (only these rows: `id IN (...)` is a set of unique-key lookups), and say
 -- which of them still share a duplicate key.
 --

@@ -1,13 +1,14 @@
 //! One batch of a dedupe: the plan rows it works on, the pure decision of which victims
 //! may go (`decide`), and the transaction that locks, re-checks, archives and deletes them
-//! (`execute_batch`). Kept apart from the run loop so tests can drive a batch directly,
+//! (`execute_batch`: in two statements when nothing changed since the plan, else with a
+//! locking read first). Kept apart from the run loop so tests can drive a batch directly,
 //! e.g. with a plan whose survivor someone deleted after planning.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, TxOpts, Value};
+use mysql::{Conn, Transaction, TxOpts, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Ident;
@@ -141,7 +142,8 @@ pub struct BatchResult {
     pub decision: Decision,
     /// Attempts beyond the first (lock wait timeouts, deadlocks).
     pub retries: u32,
-    /// Time of the committed attempt, from START TRANSACTION to COMMIT.
+    /// Time of the committed attempt, from its first START TRANSACTION to COMMIT (a batch
+    /// redone because a row changed since the plan counts both transactions).
     pub duration: Duration,
 }
 
@@ -151,11 +153,112 @@ fn values(items: impl IntoIterator<Item = String>) -> Vec<Value> {
 
 /// Runs one batch as one transaction on `conn` (the connection holding the advisory lock).
 /// Public so that tests can drive it with a plan whose rows they changed after planning.
+///
+/// The usual case, nothing changed since the plan, takes two statements: one that locks
+/// every victim and its survivor and copies the victims whose survivor still has their key
+/// (`lock_and_archive.sql`), then the delete. When the copy finds fewer rows than the batch
+/// holds, that transaction is rolled back and the batch redone in [`execute_checked`], which
+/// says of each row what changed.
 pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Result<BatchResult> {
     if batch.is_empty() {
         return Ok(BatchResult::default());
     }
     let started = Instant::now();
+    if let Some(done) = execute_as_planned(conn, target, batch, started)? {
+        return Ok(done);
+    }
+    log::debug!("a row of the batch changed since the plan; redoing it with a locking read first");
+    execute_checked(conn, target, batch, started)
+}
+
+/// The batch's (victim, survivor) pairs in primary-key order of the victims: the archive's
+/// key is (run id, id), so its pages fill in order instead of splitting, and the source
+/// rows are read in index order. A concurrent writer's p99 was lower with the pairs sorted
+/// (docs/benchmarks.md).
+fn sorted_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+    let mut v: Vec<(&str, &str)> = pairs.collect();
+    v.sort_unstable();
+    v
+}
+
+/// The copy's parameters: the run id, then each pair.
+fn copy_params(run_id: &str, pairs: &[(&str, &str)]) -> Vec<Value> {
+    let mut params: Vec<Value> = Vec::with_capacity(1 + 2 * pairs.len());
+    params.push(Value::from(run_id));
+    for (victim, kept) in pairs {
+        params.push(Value::from(*victim));
+        params.push(Value::from(*kept));
+    }
+    params
+}
+
+/// Deletes the archived victims; exactly `n` rows must go (they are locked).
+fn delete_victims<'a>(
+    tx: &mut Transaction<'_>,
+    target: &Target,
+    victims: impl Iterator<Item = &'a str>,
+    n: usize,
+) -> Result<()> {
+    let delete = sql::render_parts(
+        sql::DEDUPE_DELETE_BATCH,
+        &[("table", &target.table)],
+        &[("ids", &Fragment::placeholders(n))],
+    );
+    tx.exec_drop(delete, victims.map(Value::from).collect::<Vec<_>>())
+        .with_context(|| format!("cannot delete the batch from {}", target.table))?;
+    if tx.affected_rows() != n as u64 {
+        bail!("deleting removed {} rows where {n} were archived; rolled back", tx.affected_rows());
+    }
+    Ok(())
+}
+
+/// The usual case in one transaction. `None` (rolled back, nothing changed) when some victim
+/// is gone or no longer shares its survivor's key.
+fn execute_as_planned(
+    conn: &mut Conn,
+    target: &Target,
+    batch: &[PlanRow],
+    started: Instant,
+) -> Result<Option<BatchResult>> {
+    let n = batch.len();
+    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
+    let pairs = sorted_pairs(batch.iter().map(|r| (r.victim_id.as_str(), r.kept_id.as_str())));
+    let copy = sql::render_parts(
+        sql::DEDUPE_LOCK_AND_ARCHIVE,
+        &[("table", &target.table), ("archive", &target.archive)],
+        &[
+            ("columns", &Fragment::columns(&target.columns)),
+            ("source_columns", &Fragment::qualified_columns("s", &target.columns)),
+            ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
+        ],
+    );
+    tx.exec_drop(copy, copy_params(&target.run_id, &pairs))
+        .with_context(|| format!("cannot lock the batch's rows and copy them into {}", target.archive))?;
+    if tx.affected_rows() != n as u64 {
+        tx.rollback().context("cannot roll back the batch")?;
+        return Ok(None);
+    }
+    let copied_at = started.elapsed();
+    delete_victims(&mut tx, target, pairs.iter().map(|(v, _)| *v), n)?;
+    let written_at = started.elapsed();
+    tx.commit().context("cannot commit the batch")?;
+    log::debug!(
+        "batch of {n} rows: lock and copy {copied_at:?}, delete {:?}, commit {:?}",
+        written_at - copied_at,
+        started.elapsed() - written_at
+    );
+    let delete = pairs.into_iter().map(|(v, k)| (v.to_string(), k.to_string())).collect();
+    Ok(Some(BatchResult {
+        archived: n as u64,
+        decision: Decision { delete, ..Decision::default() },
+        retries: 0,
+        duration: started.elapsed(),
+    }))
+}
+
+/// A batch some of whose rows changed since the plan: lock every victim and survivor and
+/// read their keys' ranks, `decide`, then copy and delete the victims that may go.
+fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started: Instant) -> Result<BatchResult> {
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
     let mut ids: Vec<String> = Vec::with_capacity(batch.len() * 2);
     let mut seen = std::collections::HashSet::new();
@@ -166,9 +269,6 @@ pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Res
             }
         }
     }
-    // Padded to twice the batch (repeating an id changes nothing in an IN list) so that
-    // every full batch sends the same statement text, which the driver then prepares once.
-    ids.resize(batch.len() * 2, ids[0].clone());
     let lock = sql::render_parts(
         sql::DEDUPE_LOCK_BATCH,
         &[("table", &target.table)],
@@ -179,7 +279,6 @@ pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Res
     let locked: HashMap<String, Option<u64>> =
         rows.into_iter().map(|(id, not_seq, rank)| (id, (not_seq == 0).then_some(rank))).collect();
     let decision = decide(batch, &locked);
-    let locked_at = started.elapsed();
     let n = decision.delete.len();
     if n > 0 {
         let insert = sql::render_parts(
@@ -191,40 +290,15 @@ pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Res
                 ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
             ],
         );
-        // In primary-key order: the archive's key is (run id, id), so its pages fill in
-        // order instead of splitting, and the source rows are read in index order. A
-        // concurrent writer's p99 was lower with the pairs sorted (docs/benchmarks.md).
-        let mut pairs: Vec<&(String, String)> = decision.delete.iter().collect();
-        pairs.sort_unstable();
-        let mut params: Vec<Value> = vec![Value::from(target.run_id.as_str())];
-        for (victim, kept) in pairs {
-            params.push(Value::from(victim.as_str()));
-            params.push(Value::from(kept.as_str()));
-        }
-        tx.exec_drop(insert, params).with_context(|| format!("cannot copy the batch into {}", target.archive))?;
+        let pairs = sorted_pairs(decision.delete.iter().map(|(v, k)| (v.as_str(), k.as_str())));
+        tx.exec_drop(insert, copy_params(&target.run_id, &pairs))
+            .with_context(|| format!("cannot copy the batch into {}", target.archive))?;
         if tx.affected_rows() != n as u64 {
             bail!("archiving copied {} rows where {n} were locked; rolled back", tx.affected_rows());
         }
-        let delete = sql::render_parts(
-            sql::DEDUPE_DELETE_BATCH,
-            &[("table", &target.table)],
-            &[("ids", &Fragment::placeholders(n))],
-        );
-        tx.exec_drop(delete, values(decision.delete.iter().map(|(v, _)| v.clone())))
-            .with_context(|| format!("cannot delete the batch from {}", target.table))?;
-        if tx.affected_rows() != n as u64 {
-            bail!("deleting removed {} rows where {n} were archived; rolled back", tx.affected_rows());
-        }
+        delete_victims(&mut tx, target, pairs.iter().map(|(v, _)| *v), n)?;
     }
-    let written_at = started.elapsed();
     tx.commit().context("cannot commit the batch")?;
-    log::debug!(
-        "batch of {} rows: lock {:?}, archive+delete {:?}, commit {:?}",
-        batch.len(),
-        locked_at,
-        written_at - locked_at,
-        started.elapsed() - written_at
-    );
     Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed() })
 }
 

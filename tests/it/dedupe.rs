@@ -274,14 +274,22 @@ fn concurrent_inserts_are_neither_lost_nor_blocked() {
     assert_eq!(db.count("broadcast_messages"), (all.len() - exp.surplus() + inserted.len()) as u64);
 }
 
+/// A batch whose rows others changed after the plan was made, one change per group, with
+/// untouched groups around them: only the untouched victims go, each change is left as it
+/// is and reported as the rules say.
 #[test]
-fn a_group_whose_survivor_vanished_is_skipped() {
+fn rows_changed_after_the_plan_are_left_alone() {
     use seqfix::dedupe::{execute_batch, PlanRow, Target};
-    let db = TestDb::new("dedupe_survivor_gone");
-    let rows = db.load_messages(&Spec::new(2_000, 36));
+    let db = TestDb::new("dedupe_changed_after_plan");
+    let rows = db.load_messages(&Spec::new(3_000, 36));
     let exp = Expected::of(&rows);
     let groups = exp.duplicate_groups();
-    let (gone, kept) = (groups[0], groups[1]);
+    let (big, small): (Vec<&Vec<Message>>, Vec<&Vec<Message>>) = groups.iter().partition(|g| g.len() >= 3);
+    assert!(big.len() >= 3 && small.len() >= 4, "the sample has groups of two and of three or more");
+    // survivor deleted; survivor no longer a sequence message; survivor's key changed;
+    // one victim's key changed; one victim deleted; untouched (two of them).
+    let (survivor_gone, survivor_not_seq, survivor_moved) = (small[0], small[1], small[2]);
+    let (victim_moved, victim_gone, untouched) = (big[0], big[1], [small[3], big[2]]);
     let plan_of = |g: &Vec<Message>| -> Vec<PlanRow> {
         g[1..]
             .iter()
@@ -294,9 +302,17 @@ fn a_group_whose_survivor_vanished_is_skipped() {
             })
             .collect()
     };
-    let plan: Vec<PlanRow> = plan_of(gone).into_iter().chain(plan_of(kept)).collect();
-    // Someone else deletes the survivor of the first group after the plan was made.
-    db.conn().exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (&gone[0].id,)).unwrap();
+    let all = [survivor_gone, untouched[0], survivor_not_seq, victim_moved, survivor_moved, victim_gone, untouched[1]];
+    let plan: Vec<PlanRow> = all.iter().flat_map(|g| plan_of(g)).collect();
+    let mut c = db.conn();
+    c.exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (&survivor_gone[0].id,)).unwrap();
+    c.exec_drop("UPDATE broadcast_messages SET sequence_stepid = NULL WHERE id = ?", (&survivor_not_seq[0].id,))
+        .unwrap();
+    c.exec_drop("UPDATE broadcast_messages SET recipient_phone = '+0000' WHERE id = ?", (&survivor_moved[0].id,))
+        .unwrap();
+    c.exec_drop("UPDATE broadcast_messages SET device_id = 'another-device' WHERE id = ?", (&victim_moved[1].id,))
+        .unwrap();
+    c.exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (&victim_gone[1].id,)).unwrap();
 
     let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
     let mut sdb = seqfix::db::connect(&cfg).unwrap();
@@ -308,19 +324,40 @@ fn a_group_whose_survivor_vanished_is_skipped() {
         Target { table, archive, columns: seqfix::archive::copy_columns(&info).unwrap(), run_id: "r".repeat(36) };
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
 
-    assert_eq!(r.archived as usize, kept.len() - 1);
-    assert_eq!(r.decision.skipped.len(), 1);
-    assert_eq!(r.decision.skipped[0].kept_id, gone[0].id);
-    let live = set(db.ids("broadcast_messages"));
-    for m in &gone[1..] {
-        assert!(live.contains(&m.id), "a copy of a group whose survivor vanished must stay");
+    // What goes: every victim of the untouched groups, and the victims of the two groups
+    // that lost one victim (to a key change or a delete) other than that one.
+    let mut want: BTreeMap<String, String> = BTreeMap::new();
+    for g in untouched.iter().chain([&victim_moved, &victim_gone]) {
+        for m in &g[1..] {
+            want.insert(m.id.clone(), g[0].id.clone());
+        }
     }
-    for m in &kept[1..] {
-        assert!(!live.contains(&m.id));
-    }
-    assert!(live.contains(&kept[0].id));
-    let want: BTreeMap<String, String> = kept[1..].iter().map(|m| (m.id.clone(), kept[0].id.clone())).collect();
+    want.remove(&victim_moved[1].id);
+    want.remove(&victim_gone[1].id);
     assert_eq!(archived(&db), want);
+    assert_eq!(r.archived as usize, want.len());
+    let live = set(db.ids("broadcast_messages"));
+    for id in want.keys() {
+        assert!(!live.contains(id), "{id} was archived, so it must be gone");
+    }
+    for g in [survivor_gone, survivor_not_seq, survivor_moved] {
+        for m in &g[1..] {
+            assert!(live.contains(&m.id), "a copy of a group whose survivor changed must stay");
+        }
+    }
+    assert!(live.contains(&victim_moved[1].id), "a victim whose key changed stays");
+    let mut skipped: Vec<(&str, &str)> =
+        r.decision.skipped.iter().map(|s| (s.kept_id.as_str(), s.reason.as_str())).collect();
+    skipped.sort();
+    let mut want_skipped = vec![
+        (survivor_gone[0].id.as_str(), "the kept row no longer exists"),
+        (survivor_not_seq[0].id.as_str(), "the kept row is no longer a sequence message"),
+        (survivor_moved[0].id.as_str(), "the kept row's key changed"),
+    ];
+    want_skipped.sort();
+    assert_eq!(skipped, want_skipped);
+    // The moved survivor's one victim no longer shares its key, and victim_moved's one changed victim.
+    assert_eq!((r.decision.vanished, r.decision.changed), (1, 2));
 }
 
 #[test]
