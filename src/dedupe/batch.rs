@@ -181,6 +181,19 @@ fn sorted_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a
     v
 }
 
+/// A copy into the archive (`lock_and_archive.sql` or `archive_batch.sql`) for n pairs.
+fn copy_statement(template: &str, target: &Target, n: usize) -> String {
+    sql::render_parts(
+        template,
+        &[("table", &target.table), ("archive", &target.archive)],
+        &[
+            ("columns", &Fragment::columns(&target.columns)),
+            ("source_columns", &Fragment::qualified_columns("s", &target.columns)),
+            ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
+        ],
+    )
+}
+
 /// The copy's parameters: the run id, then each pair.
 fn copy_params(run_id: &str, pairs: &[(&str, &str)]) -> Vec<Value> {
     let mut params: Vec<Value> = Vec::with_capacity(1 + 2 * pairs.len());
@@ -223,16 +236,7 @@ fn execute_as_planned(
     let n = batch.len();
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
     let pairs = sorted_pairs(batch.iter().map(|r| (r.victim_id.as_str(), r.kept_id.as_str())));
-    let copy = sql::render_parts(
-        sql::DEDUPE_LOCK_AND_ARCHIVE,
-        &[("table", &target.table), ("archive", &target.archive)],
-        &[
-            ("columns", &Fragment::columns(&target.columns)),
-            ("source_columns", &Fragment::qualified_columns("s", &target.columns)),
-            ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
-        ],
-    );
-    tx.exec_drop(copy, copy_params(&target.run_id, &pairs))
+    tx.exec_drop(copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, target, n), copy_params(&target.run_id, &pairs))
         .with_context(|| format!("cannot lock the batch's rows and copy them into {}", target.archive))?;
     if tx.affected_rows() != n as u64 {
         tx.rollback().context("cannot roll back the batch")?;
@@ -281,17 +285,8 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
     let decision = decide(batch, &locked);
     let n = decision.delete.len();
     if n > 0 {
-        let insert = sql::render_parts(
-            sql::DEDUPE_ARCHIVE_BATCH,
-            &[("table", &target.table), ("archive", &target.archive)],
-            &[
-                ("columns", &Fragment::columns(&target.columns)),
-                ("source_columns", &Fragment::qualified_columns("s", &target.columns)),
-                ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
-            ],
-        );
         let pairs = sorted_pairs(decision.delete.iter().map(|(v, k)| (v.as_str(), k.as_str())));
-        tx.exec_drop(insert, copy_params(&target.run_id, &pairs))
+        tx.exec_drop(copy_statement(sql::DEDUPE_ARCHIVE_BATCH, target, n), copy_params(&target.run_id, &pairs))
             .with_context(|| format!("cannot copy the batch into {}", target.archive))?;
         if tx.affected_rows() != n as u64 {
             bail!("archiving copied {} rows where {n} were locked; rolled back", tx.affected_rows());
