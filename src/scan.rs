@@ -310,8 +310,18 @@ fn sort_error(e: std::io::Error) -> anyhow::Error {
 /// The scan statement of `table` (`sql/audit/scan.sql`); `keys_only` leaves out the
 /// detail columns, so that the unique index covers it. Four parameters: see `scan`.
 pub fn query(table: &Ident, keys_only: bool) -> String {
-    let details = if keys_only { crate::sql::SCAN_DETAILS_KEYS_ONLY } else { crate::sql::SCAN_DETAILS };
-    crate::sql::render_parts(crate::sql::SCAN, &[("table", table)], &[("details", &Fragment::sql(details))])
+    use crate::sql::{SCAN, SCAN_CANDIDATE_HASH, SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_PHONE_DIGITS};
+    let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
+    // {hash} holds {digits}, so it is spliced first and its {digits} filled with the others.
+    crate::sql::render_parts(
+        SCAN,
+        &[("table", table)],
+        &[
+            ("hash", &Fragment::sql(SCAN_CANDIDATE_HASH)),
+            ("digits", &Fragment::sql(SCAN_PHONE_DIGITS)),
+            ("details", &Fragment::sql(details)),
+        ],
+    )
 }
 
 /// Runs the pass over `info`'s table. `keys_only` reads only the key columns (right when
@@ -531,6 +541,12 @@ mod tests {
         for q in [&full, &keys] {
             assert!(!q.contains('{'), "unfilled placeholder: {q}");
             assert_eq!(q.matches("FROM `m`").count(), 2, "{q}");
+            // The phone's digits: weighed once for the client, hashed twice for the filter.
+            assert_eq!(q.matches("REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(").count(), 3, "{q}");
+            assert_eq!(q.matches("CRC32(").count(), 2, "{q}");
+            let marks: usize =
+                q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
+            assert_eq!(marks, 4, "two space weights for each of the two hashes: {q}");
         }
         // Beyond the detail columns the two are the same statement.
         assert_eq!(

@@ -15,6 +15,8 @@ pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
 pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
 pub const SCAN_DETAILS: &str = include_str!("../sql/audit/details.sql");
 pub const SCAN_DETAILS_KEYS_ONLY: &str = include_str!("../sql/audit/details_keys_only.sql");
+pub const SCAN_PHONE_DIGITS: &str = include_str!("../sql/audit/phone_digits.sql");
+pub const SCAN_CANDIDATE_HASH: &str = include_str!("../sql/audit/candidate_hash.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
 pub const SCAN_COUNT: &str = include_str!("../sql/audit/count.sql");
 

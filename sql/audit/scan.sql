@@ -8,10 +8,10 @@
 -- without punctuation and spaces: rows whose phones differ only in those are
 -- near-duplicates, which the unique index will not catch.
 --
--- Only candidate rows are sent: those whose hash of (phone digits, step) weights occurs
--- more than once. Rows that are equal under the collation have equal weights once trailing
--- space weights are trimmed (the ? are the space weights of the phone's and the step's
--- collations, bound twice; empty under NO PAD), so every row of every duplicate or
+-- Only candidate rows are sent: those whose hash of (phone digits, step) weights (the hash
+-- slot, filled from sql/audit/candidate_hash.sql) occurs more than once. Rows that are equal under the
+-- collation have equal weights once trailing space weights are trimmed (its two ? are bound
+-- for each of its two uses), so every row of every duplicate or
 -- near-duplicate group is sent; a hash collision only sends rows that the client's exact
 -- grouping then finds alone. The server reads the table twice (the hashes, counted by a
 -- window function, which sorts only the 4-byte hashes; then the rows whose hash is among
@@ -21,23 +21,19 @@
 -- Asking the server to sort whole rows instead (a window function partitioned by these
 -- keys) costs two to three times as much: it materialises and sorts full-width rows.
 --
--- {details} is details.sql, or details_keys_only.sql when the unique index exists.
+-- The details slot is filled from details.sql, or from details_keys_only.sql when the
+-- unique index exists; the digits slot from phone_digits.sql (src/scan.rs, `query`).
 SELECT id, sequence_stepid, device_id, recipient_phone, {details},
        WEIGHT_STRING(sequence_stepid) AS step_weight,
        WEIGHT_STRING(device_id) AS device_weight,
-       WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-           recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', '')) AS digits_weight,
+       WEIGHT_STRING({digits}) AS digits_weight,
        WEIGHT_STRING(recipient_phone) AS phone_weight
 FROM {table}
 WHERE sequence_stepid IS NOT NULL
-  AND CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-          recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
-        0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid))))
+  AND {hash}
   IN (SELECT h FROM (
         SELECT h, COUNT(*) OVER (PARTITION BY h) AS copies
-        FROM (SELECT CRC32(CONCAT(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-                  recipient_phone, ' ', ''), '-', ''), '+', ''), '(', ''), ')', ''), '.', ''), '/', ''))),
-                0x00, TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(sequence_stepid)))) AS h
+        FROM (SELECT {hash} AS h
               FROM {table}
               WHERE sequence_stepid IS NOT NULL) AS hashes) AS counted
       WHERE copies > 1)
