@@ -11,8 +11,9 @@
 //!    the confirmation the exact number of rows.
 //! 2. **execute**: the plan is read back `--batch-size` rows at a time; each batch is one
 //!    transaction (`execute_batch`): lock victims and survivors by primary key, re-check that
-//!    each victim still shares its survivor's key (`decide`, pure), copy to the archive,
-//!    delete, commit. A crash loses at most the open transaction, which the server rolls back;
+//!    each victim still shares its survivor's key, copy to the archive, delete, commit. When
+//!    nothing changed since the plan, one statement locks, re-checks and copies; otherwise
+//!    the batch is redone with a locking read and `decide` (pure) first. A crash loses at most the open transaction, which the server rolls back;
 //!    the next run's scan finds exactly the victims that are left.
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
