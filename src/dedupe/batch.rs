@@ -157,7 +157,7 @@ fn values(items: impl IntoIterator<Item = String>) -> Vec<Value> {
 /// The usual case, nothing changed since the plan, takes two statements: one that locks
 /// every victim and its survivor and copies the victims whose survivor still has their key
 /// (`lock_and_archive.sql`), then the delete. When the copy finds fewer rows than the batch
-/// holds, that transaction is rolled back and the batch redone in [`execute_checked`], which
+/// holds, that transaction is rolled back and the batch redone in `execute_checked`, which
 /// says of each row what changed.
 pub fn execute_batch(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Result<BatchResult> {
     if batch.is_empty() {

@@ -136,7 +136,7 @@ pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> 
 /// active, due and at the step that was read. When they change every contact asked for (the
 /// usual case), nothing moved since the read and the batch goes on in the same transaction;
 /// no separate locking read is needed. Otherwise the transaction is rolled back and the batch
-/// redone after locking its contacts and keeping those unchanged ([`apply_after_lock`]).
+/// redone after locking its contacts and keeping those unchanged (`apply_after_lock`).
 pub(super) fn apply(
     conn: &mut Conn,
     t: &Tables,
