@@ -3,20 +3,23 @@
 //!
 //! Two phases on the one connection that holds the advisory lock:
 //! 1. **plan**: the shared read-only `scan` streams duplicate groups; each victim becomes a
-//!    `PlanRow` (victim, survivor, key) written to an anonymous temporary file (and to
-//!    `--plan-file`). Memory stays flat however large the table; the file holds only victims.
-//!    Spooling rather than deleting while the scan streams keeps the scan's result set from
-//!    sitting open for the whole run (the server drops a client that stops reading for
-//!    `net_write_timeout`, which replica waits would exceed), and gives the progress bar and
-//!    the confirmation the exact number of rows.
-//! 2. **execute**: the plan is read back `--batch-size` rows at a time; each batch is one
+//!    `PlanRow` (victim, survivor, key), written to `--plan-file` in group order and pushed
+//!    into an external sort by victim id (`by_victim`; runs in temporary files, so memory
+//!    stays flat however large the table; the files hold only victims). Spooling rather
+//!    than deleting while the scan streams keeps the scan's result set from sitting open
+//!    for the whole run (the server drops a client that stops reading for
+//!    `net_write_timeout`, which replica waits would exceed), and gives the progress bar
+//!    and the confirmation the exact number of rows.
+//! 2. **execute**: the plan is read back in primary-key order of the victims,
+//!    `--batch-size` rows at a time, so consecutive batches touch neighbouring pages; each
+//!    batch is one
 //!    transaction (`execute_batch`): lock victims and survivors by primary key, re-check that
 //!    each victim still shares its survivor's key, copy to the archive, delete, commit. When
 //!    nothing changed since the plan, one statement locks, re-checks and copies; otherwise
 //!    the batch is redone with a locking read and `decide` (pure) first. A crash loses at most the open transaction, which the server rolls back;
 //!    the next run's scan finds exactly the victims that are left.
-use std::fs::File;
-use std::io::{Seek, SeekFrom};
+use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -38,8 +41,8 @@ use crate::{confirm, interrupt, Outcome};
 
 mod batch;
 pub use batch::{
-    decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision, PlanRow,
-    SkippedGroup, Target, BATCH_RETRIES,
+    by_victim, decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision,
+    PlanRow, SkippedGroup, Target, BATCH_RETRIES,
 };
 
 /// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).
@@ -112,25 +115,32 @@ pub fn lock_name(database: &str, table: &Ident) -> String {
     crate::db::lock_name("dedupe", &format!("{database}.{table}"))
 }
 
+/// Plan rows per run of the external sort held in memory (a few MB).
+const PLAN_RUN_ROWS: usize = 20_000;
+
+/// The plan's victims, sorted by `by_victim`.
+type SortedPlan = extsort::SortedIterator<PlanRow, fn(&PlanRow, &PlanRow) -> Ordering>;
+
 /// What the plan phase learned.
 struct Planned {
     report: crate::audit::AuditReport,
-    spool: Option<File>,
+    spool: Option<SortedPlan>,
     scan: Duration,
 }
 
-/// Phase 1: scan and write the victims to the spool and/or the plan file.
+fn spool_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e)
+        .context("cannot sort the plan in the temporary directory (set TMPDIR to a writable directory with free space)")
+}
+
+/// Phase 1: scan and write the victims to the spool (sorted) and/or the plan file.
 fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
     let started = Instant::now();
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
-    let mut spool_w = if spool {
-        Some(csv::Writer::from_writer(tempfile::tempfile().context(
-            "cannot create a temporary file for the plan (set TMPDIR to a writable directory with free space)",
-        )?))
-    } else {
-        None
-    };
+    let by_victim: fn(&PlanRow, &PlanRow) -> Ordering = by_victim;
+    let mut spool_w =
+        spool.then(|| extsort::ExternalSorter::new().with_segment_size(PLAN_RUN_ROWS).pushed_by(by_victim));
     let mut plan_w = match plan_file {
         Some(p) => {
             Some(csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?)
@@ -152,11 +162,11 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
             tally.add(&near);
             for g in near.groups.iter().filter(|g| g.is_duplicate()) {
                 for row in plan_rows(g) {
-                    if let Some(w) = spool_w.as_mut() {
-                        w.serialize(&row).context("cannot write the plan to a temporary file")?;
-                    }
                     if let Some(w) = plan_w.as_mut() {
                         w.serialize(&row).context("cannot write the plan file")?;
+                    }
+                    if let Some(w) = spool_w.as_mut() {
+                        w.push(row).map_err(spool_error)?;
                     }
                 }
             }
@@ -167,14 +177,7 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
     if let Some(mut w) = plan_w {
         w.flush().context("cannot write the plan file")?;
     }
-    let spool = match spool_w {
-        Some(w) => {
-            let mut f = w.into_inner().map_err(|e| anyhow::anyhow!("cannot write the plan: {}", e.error()))?;
-            f.seek(SeekFrom::Start(0))?;
-            Some(f)
-        }
-        None => None,
-    };
+    let spool = spool_w.map(|w| w.done()).transpose().map_err(spool_error)?;
     let report = tally.finish(ReportHead {
         database: db.database.clone(),
         table: cfg.table.to_string(),
@@ -331,7 +334,7 @@ fn execute(
     info: &TableInfo,
     columns: Vec<Ident>,
     archive_exists: bool,
-    spool: Option<File>,
+    spool: Option<SortedPlan>,
     replicas: &mut [Replica],
     report: &mut DedupeReport,
     run_id: &str,
@@ -350,15 +353,15 @@ fn execute(
     let target =
         Target { table: cfg.table.clone(), archive: opts.archive.clone(), columns, run_id: run_id.to_string() };
     let progress = Progress::bar(cfg.progress, "deleting", report.surplus_rows);
-    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(spool.context("no plan to execute")?));
     let mut times: Vec<Duration> = Vec::new();
     let mut batch: Vec<PlanRow> = Vec::with_capacity(opts.batch_size);
-    let mut rows = reader.deserialize::<PlanRow>();
-    let mut last_skipped: Option<String> = None;
+    let mut rows = spool.context("no plan to execute")?;
+    // Kept ids of the groups skipped so far: a group's victims may fall into several batches.
+    let mut skipped_groups: HashSet<String> = HashSet::new();
     loop {
         batch.clear();
         for row in rows.by_ref().take(opts.batch_size) {
-            batch.push(row.context("cannot read the plan back from its temporary file")?);
+            batch.push(row.map_err(spool_error)?);
         }
         if batch.is_empty() {
             break;
@@ -384,10 +387,9 @@ fn execute(
         report.changed_rows += r.decision.changed;
         for s in r.decision.skipped {
             report.skipped_rows += s.rows_kept;
-            // A group cut by a batch boundary is counted once.
-            if last_skipped.as_deref() != Some(s.kept_id.as_str()) {
+            // A group whose victims fell into several batches is counted once.
+            if skipped_groups.insert(s.kept_id.clone()) {
                 report.skipped_groups += 1;
-                last_skipped = Some(s.kept_id.clone());
                 if report.skipped_examples.len() < EXAMPLES {
                     report.skipped_examples.push(s);
                 }

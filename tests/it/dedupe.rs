@@ -76,6 +76,24 @@ fn deletes_exactly_the_victims_and_archives_them() {
         .unwrap();
     assert_eq!(in_run, exp.surplus() as u64);
 
+    // The batches took the victims in primary-key order: each batch (one archive
+    // statement, so one seqfix_archived_at) holds at most 100 victims, all of them after
+    // every victim of the batches before it.
+    let batches: Vec<(String, u64, String, String)> = db
+        .conn()
+        .query(
+            "SELECT CAST(seqfix_archived_at AS CHAR), COUNT(*), MIN(BINARY id), MAX(BINARY id) \
+             FROM seqfix_archive GROUP BY seqfix_archived_at ORDER BY seqfix_archived_at",
+        )
+        .unwrap();
+    assert_eq!(batches.len() as u64, j["batches"].as_u64().unwrap(), "one archive time per batch");
+    for (at, n, _, _) in &batches {
+        assert!(*n <= 100, "batch at {at} holds {n} victims");
+    }
+    for pair in batches.windows(2) {
+        assert!(pair[0].3 < pair[1].2, "batch at {} reaches {} but the next starts at {}", pair[0].0, pair[0].3, pair[1].2);
+    }
+
     // The archive holds the victims' values as generated.
     let by_id: BTreeMap<&str, &Message> = rows.iter().map(|m| (m.id.as_str(), m)).collect();
     let got: Vec<(String, String, String, Option<i64>, String)> = db
@@ -358,6 +376,57 @@ fn rows_changed_after_the_plan_are_left_alone() {
     assert_eq!(skipped, want_skipped);
     // The moved survivor's one victim no longer shares its key, and victim_moved's one changed victim.
     assert_eq!((r.decision.vanished, r.decision.changed), (1, 2));
+}
+
+/// Two groups whose kept rows are deleted while the run is under way, their victims
+/// interleaved in primary-key order (a1 < b1 < a2 < b2) so that batches of one victim
+/// alternate between them: both groups are left alone and each is counted once.
+#[test]
+fn groups_whose_kept_row_goes_mid_run_are_skipped_and_counted_once() {
+    let db = TestDb::new("dedupe_skipped_mid_run");
+    let rows = db.load_messages(&Spec::new(600, 37));
+    let exp = Expected::of(&rows);
+    assert!(exp.surplus() >= 20, "the generated victims come first and give the test time");
+    let mut c = db.conn();
+    // Generated ids are UUIDs (hex digits and dashes): ids starting with 'z' sort after them.
+    for (id, group, created) in [
+        ("a-kept", "a", "2024-01-01 00:00:00"),
+        ("z-1-a", "a", "2024-01-02 00:00:00"),
+        ("z-3-a", "a", "2024-01-03 00:00:00"),
+        ("b-kept", "b", "2024-01-01 00:00:00"),
+        ("z-2-b", "b", "2024-01-02 00:00:00"),
+        ("z-4-b", "b", "2024-01-03 00:00:00"),
+    ] {
+        c.exec_drop(
+            "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, recipient_phone, \
+             message_type, content, status, created_at) VALUES (?, 'u', 'dev', 'seq', ?, '60100000000', 'text', \
+             'hello', 'pending', ?)",
+            (id, format!("step-{group}"), created),
+        )
+        .unwrap();
+    }
+    let child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--batch-size", "1", "--sleep", "20ms", "--no-progress", "--format", "json"])
+        .spawn();
+    let start = Instant::now();
+    while archived_count(&db) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run never committed a batch");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.query_drop("DELETE FROM broadcast_messages WHERE id IN ('a-kept', 'b-kept')").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["surplus_rows"], exp.surplus() as u64 + 4);
+    assert_eq!(j["skipped_groups"], 2);
+    assert_eq!(j["skipped_rows"], 4);
+    assert_eq!(j["deleted_rows"], exp.surplus() as u64);
+    assert_eq!(archived(&db), exp.survivor_of(), "exactly the generated victims are archived");
+    let live = set(db.ids("broadcast_messages"));
+    for id in ["z-1-a", "z-2-b", "z-3-a", "z-4-b"] {
+        assert!(live.contains(id), "{id} lost its kept row mid-run and must stay");
+    }
 }
 
 #[test]
