@@ -17,6 +17,9 @@ pub struct Cli {
 }
 
 /// Options shared by every subcommand; accepted before or after the subcommand name.
+// The doc comments are clap's help text: `[client]` and `[...]` are option-file sections
+// and optional URL parts there, not links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Server to work on: mysql://user:password@host:port/database[?ssl-mode=REQUIRED&ssl-ca=FILE&socket=PATH]

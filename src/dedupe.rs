@@ -11,13 +11,13 @@
 //!    `net_write_timeout`, which replica waits would exceed), and gives the progress bar
 //!    and the confirmation the exact number of rows.
 //! 2. **execute**: the plan is read back in primary-key order of the victims,
-//!    `--batch-size` rows at a time, so consecutive batches touch neighbouring pages; each
-//!    batch is one
-//!    transaction (`execute_batch`): lock victims and survivors by primary key, re-check that
-//!    each victim still shares its survivor's key, copy to the archive, delete, commit. When
-//!    nothing changed since the plan, one statement locks, re-checks and copies; otherwise
-//!    the batch is redone with a locking read and `decide` (pure) first. A crash loses at most the open transaction, which the server rolls back;
-//!    the next run's scan finds exactly the victims that are left.
+//!    `--batch-size` rows at a time, so consecutive batches touch neighbouring pages. Each
+//!    batch is one transaction (`execute_batch`): lock victims and survivors by primary key,
+//!    re-check that each victim still shares its survivor's key, copy to the archive,
+//!    delete, commit. When nothing changed since the plan, one statement locks, re-checks
+//!    and copies; otherwise the batch is redone with a locking read and `decide` (pure)
+//!    first. A crash loses at most the open transaction, which the server rolls back; the
+//!    next run's scan finds exactly the victims that are left.
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -41,8 +41,8 @@ use crate::{confirm, interrupt, Outcome};
 
 mod batch;
 pub use batch::{
-    by_victim, decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision,
-    PlanRow, SkippedGroup, Target, BATCH_RETRIES,
+    by_victim, decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision, PlanRow,
+    SkippedGroup, Target, BATCH_RETRIES,
 };
 
 /// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).

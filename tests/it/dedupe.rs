@@ -91,7 +91,13 @@ fn deletes_exactly_the_victims_and_archives_them() {
         assert!(*n <= 100, "batch at {at} holds {n} victims");
     }
     for pair in batches.windows(2) {
-        assert!(pair[0].3 < pair[1].2, "batch at {} reaches {} but the next starts at {}", pair[0].0, pair[0].3, pair[1].2);
+        assert!(
+            pair[0].3 < pair[1].2,
+            "batch at {} reaches {} but the next starts at {}",
+            pair[0].0,
+            pair[0].3,
+            pair[1].2
+        );
     }
 
     // The archive holds the victims' values as generated.
