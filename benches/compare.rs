@@ -543,6 +543,47 @@ fn archive_ids(c: &mut Conn, ids: &[String]) {
     }
 }
 
+/// pt-archiver given the victim list, as a DBA would script it: the window query's victims
+/// loaded into `pt_victims`, then pt-archiver walks the table in primary-key order, 1,000
+/// rows a chunk (`--where "id IN (SELECT id FROM pt_victims)"`), copies each victim into
+/// `pt_archive` (created `LIKE` the table) and deletes each chunk in one statement
+/// (`--bulk-delete`), committing every 1,000 rows. All of it is timed. The rows archived,
+/// or what went wrong.
+fn pt_archiver_dedupe(url: &str) -> Result<u64, String> {
+    let mut c = conn(url);
+    let victims = window_victims(&mut c);
+    c.query_drop(format!(
+        "CREATE TABLE pt_victims (id CHAR(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PRIMARY KEY); \
+         CREATE TABLE pt_archive LIKE {TABLE}"
+    ))
+    .unwrap();
+    for chunk in victims.chunks(1000) {
+        let marks = vec!["(?)"; chunk.len()].join(",");
+        let params: Vec<Value> = chunk.iter().map(|s| Value::from(s.as_str())).collect();
+        c.exec_drop(format!("INSERT INTO pt_victims (id) VALUES {marks}"), params).unwrap();
+    }
+    let o = Opts::from_url(url).unwrap();
+    let dsn = format!(
+        "h={},P={},u={},p={},D={},t={TABLE},A=utf8mb4",
+        o.get_ip_or_hostname(),
+        o.get_tcp_port(),
+        o.get_user().unwrap_or("root"),
+        o.get_pass().unwrap_or(""),
+        o.get_db_name().unwrap_or(""),
+    );
+    let out = Command::new("pt-archiver")
+        .args(["--source", &dsn, "--dest", "t=pt_archive", "--where", "id IN (SELECT id FROM pt_victims)"])
+        .args(["--limit", "1000", "--txn-size", "1000", "--bulk-delete", "--no-safe-auto-increment"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run pt-archiver: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("pt-archiver failed: {}", err.lines().next().unwrap_or("")));
+    }
+    Ok(count(&mut c, "SELECT COUNT(*) FROM pt_archive"))
+}
+
 fn dedupe_args() -> Vec<&'static str> {
     vec!["dedupe", "--yes", "--no-progress", "--format", "json", "--batch-size", "1000"]
 }
@@ -550,7 +591,14 @@ fn dedupe_args() -> Vec<&'static str> {
 fn dedupe_section(b: &mut Bench, src: &TestDb) {
     const S: &str = "2. dedupe";
     let expected = b.facts.get("window_surplus_rows").and_then(|v| v.as_u64()).unwrap_or(0);
-    let (mut seqfix_t, mut bare_t) = (vec![], vec![]);
+    let (mut seqfix_t, mut bare_t, mut pt_t) = (vec![], vec![], vec![]);
+    let pt_installed = which("pt-archiver").is_some();
+    let mut pt_note = if pt_installed {
+        format!("given the window query's victims; walks the table by primary key, archives to a table, --bulk-delete, {} {}",
+            "commits every 1000 rows", "(window query and victim table included)")
+    } else {
+        "skipped: pt-archiver is not installed (Debian: apt-get install percona-toolkit)".to_string()
+    };
     let mut note = String::new();
     let mut batch = json!(null);
     let mut rss = None;
@@ -586,6 +634,20 @@ fn dedupe_section(b: &mut Bench, src: &TestDb) {
         let (n, t) = timed(|| bare_dedupe(&db.url));
         assert_eq!(n as u64, expected, "the bare dedupe deleted a different number of rows");
         bare_t.push(t);
+        drop(db);
+        if pt_installed && pt_t.len() == rep as usize {
+            let db = b.copy_of(src, &format!("dedupe_pt_archiver_{rep}"));
+            match timed(|| pt_archiver_dedupe(&db.url)) {
+                (Ok(n), t) => {
+                    let left = count(&mut conn(&db.url), COUNT_GROUPS);
+                    if n != expected || left != 0 {
+                        pt_note = format!("archived {n} of {expected} surplus rows, {left} groups left!");
+                    }
+                    pt_t.push(t);
+                }
+                (Err(e), _) => pt_note = e,
+            }
+        }
     }
     b.facts.insert("dedupe_batches".into(), batch);
     b.memory.push(("dedupe".into(), b.args.rows, rss, note.clone()));
@@ -597,11 +659,8 @@ fn dedupe_section(b: &mut Bench, src: &TestDb) {
         "bare minimum (window query + DELETE IN 1000 ids)",
         Some(1.5),
     );
-    if which("pt-archiver").is_none() {
-        b.push(S, "pt-archiver", vec![], "skipped: pt-archiver is not installed");
-    } else {
-        b.push(S, "pt-archiver", vec![], "installed, but not driven by this benchmark yet");
-    }
+    b.push(S, "pt-archiver", pt_t, pt_note);
+    b.compare(S, "pt-archiver", "bare minimum (window query + DELETE IN 1000 ids)", None);
 }
 
 /// The original DELETE ... JOIN grows quadratically: small tables only, one run each.
@@ -1395,13 +1454,9 @@ fn main() {
     let bin =
         std::env::var_os("SEQFIX_BENCH_BIN").map(PathBuf::from).unwrap_or(PathBuf::from(env!("CARGO_BIN_EXE_seqfix")));
     eprintln!("compare: starting a private server for {} rows (binary {})", args.rows, bin.display());
-    // The server's own directory for on-disk temporary tables (not the shared /tmp, where
-    // other programs' clean-ups must not be able to pull files from under a running query).
-    let tmpdir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-tmpdir-{}", std::process::id()));
-    std::fs::create_dir_all(&tmpdir).unwrap();
+    // (The harness gives the server its own directory for on-disk temporary tables.)
     let server = Server::start(ServerOpts {
         args: vec![
-            format!("--tmpdir={}", tmpdir.display()),
             "--innodb-buffer-pool-size=2G".into(),
             "--innodb-log-file-size=512M".into(),
             // What an SSD-backed production server is given (the default, 200, suits
@@ -1477,7 +1532,6 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
     drop(b);
-    let _ = std::fs::remove_dir_all(&tmpdir);
     if only.is_none() {
         write_doc(&results);
         eprintln!("compare: wrote {} and docs/benchmarks.md", dir.join("compare.json").display());

@@ -116,7 +116,7 @@ pub fn lock_name(database: &str, table: &Ident) -> String {
 }
 
 /// Plan rows per run of the external sort held in memory (a few MB).
-const PLAN_RUN_ROWS: usize = 20_000;
+pub const PLAN_RUN_ROWS: usize = 20_000;
 
 /// The plan's victims, sorted by `by_victim`.
 type SortedPlan = extsort::SortedIterator<PlanRow, fn(&PlanRow, &PlanRow) -> Ordering>;

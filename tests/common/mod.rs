@@ -194,9 +194,15 @@ impl Server {
             let port = if first || self.port == 0 { free_port() } else { self.port };
             let p = self.private.as_mut().unwrap();
             let dir = p.dir.clone();
+            // The server's own directory for on-disk temporary tables: in the shared /tmp,
+            // another program's clean-up can delete one under a running query, and the
+            // server then fails the query or crashes (seen: signal 11 dropping an Aria
+            // temporary table of an information_schema query).
+            std::fs::create_dir_all(dir.join("tmp")).unwrap();
             let mut cmd = Command::new(&mariadbd);
             cmd.arg("--no-defaults")
                 .arg(format!("--datadir={}", dir.join("data").display()))
+                .arg(format!("--tmpdir={}", dir.join("tmp").display()))
                 .arg(format!("--socket={}", dir.join("sock").display()))
                 .arg(format!("--pid-file={}", dir.join("pid").display()))
                 .arg(format!("--log-error={}", dir.join("error.log").display()))

@@ -795,4 +795,18 @@ fn plan_is_exact_when_the_sort_spills_to_temporary_files() {
         .expect_code(2)
         .expect_error("(set TMPDIR to a writable directory");
     assert_eq!(db.checksum("broadcast_messages"), before);
+
+    // The real run also sorts its plan by primary key, in runs of `PLAN_RUN_ROWS` victims:
+    // exact, and its files gone too.
+    assert!(exp.surplus() > seqfix::dedupe::PLAN_RUN_ROWS, "the plan's sort must spill: {}", exp.surplus());
+    let j = db
+        .seqfix()
+        .env("TMPDIR", sort_dir.to_str().unwrap())
+        .args(["dedupe", "--yes", "--format", "json"])
+        .run()
+        .expect_code(0)
+        .json();
+    assert_eq!(j["deleted_rows"], exp.surplus() as u64);
+    assert_exact(&db, &rows);
+    assert_eq!(std::fs::read_dir(&sort_dir).unwrap().count(), 0, "the plan's sort files are removed");
 }
