@@ -194,10 +194,11 @@ impl Server {
             let port = if first || self.port == 0 { free_port() } else { self.port };
             let p = self.private.as_mut().unwrap();
             let dir = p.dir.clone();
-            // The server's own directory for on-disk temporary tables: in the shared /tmp,
-            // another program's clean-up can delete one under a running query, and the
-            // server then fails the query or crashes (seen: signal 11 dropping an Aria
-            // temporary table of an information_schema query).
+            // The server's own directory for on-disk temporary tables. A starting mariadbd
+            // deletes every `#sql*` file in its tmpdir (a crash's leftovers), so with a shared
+            // /tmp each private server that started deleted the running servers' temporary
+            // tables under their queries: the query failed, or the server crashed (seen:
+            // signal 11 dropping the Aria temporary table of an information_schema query).
             std::fs::create_dir_all(dir.join("tmp")).unwrap();
             let mut cmd = Command::new(&mariadbd);
             cmd.arg("--no-defaults")
