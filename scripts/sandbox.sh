@@ -23,11 +23,13 @@ dir=$PWD/target/sandbox
 mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd); [ -x "$mariadbd" ] || mariadbd=/usr/sbin/mysqld
 install_db=$(command -v mariadb-install-db || command -v mysql_install_db)
 if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then kill "$(cat "$dir/pid")"; sleep 2; fi
-rm -rf "$dir"; mkdir -p "$dir"
+rm -rf "$dir"; mkdir -p "$dir/tmp"
 user_arg=(); [ "$(id -u)" -eq 0 ] && user_arg=(--user=root)
 "$install_db" --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal --skip-test-db "${user_arg[@]}" >"$dir/install.log" 2>&1
+# Its own tmpdir: a starting mariadbd deletes every #sql* file in its tmpdir, which in a
+# shared /tmp would include the live temporary tables of any other server on this machine.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 33306)
-"$mariadbd" --no-defaults --datadir="$dir/data" --socket="$dir/sock" --pid-file="$dir/pid" \
+"$mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" --pid-file="$dir/pid" \
   --log-error="$dir/error.log" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
   --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 "${user_arg[@]}" \
   </dev/null >/dev/null 2>&1 &
