@@ -247,11 +247,16 @@ fn window_victims(c: &mut Conn) -> Vec<String> {
     c.query(WINDOW_QUERY).unwrap()
 }
 
+/// Placeholders for `ids` (each written as `mark`, e.g. `?` or `(?)`), comma-separated,
+/// and the ids as parameters.
+fn id_params(ids: &[String], mark: &str) -> (String, Vec<Value>) {
+    (vec![mark; ids.len()].join(","), ids.iter().map(|s| Value::from(s.as_str())).collect())
+}
+
 /// `DELETE ... WHERE id IN (...)`, 1000 ids per statement, autocommit.
 fn delete_ids(c: &mut Conn, ids: &[String]) {
     for chunk in ids.chunks(1000) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let params: Vec<Value> = chunk.iter().map(|s| Value::from(s.as_str())).collect();
+        let (marks, params) = id_params(chunk, "?");
         c.exec_drop(format!("DELETE FROM {TABLE} WHERE id IN ({marks})"), params).unwrap();
     }
 }
@@ -531,8 +536,7 @@ fn bare_dedupe(url: &str) -> usize {
 /// them. No kept-row check, no ledger; for the impact section's comparison.
 fn archive_ids(c: &mut Conn, ids: &[String]) {
     for chunk in ids.chunks(1000) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let params: Vec<Value> = chunk.iter().map(|s| Value::from(s.as_str())).collect();
+        let (marks, params) = id_params(chunk, "?");
         let mut tx = c.start_transaction(TxOpts::default()).unwrap();
         let _: Vec<String> =
             tx.exec(format!("SELECT id FROM {TABLE} WHERE id IN ({marks}) FOR UPDATE"), params.clone()).unwrap();
@@ -558,8 +562,7 @@ fn pt_archiver_dedupe(url: &str) -> Result<u64, String> {
     ))
     .unwrap();
     for chunk in victims.chunks(1000) {
-        let marks = vec!["(?)"; chunk.len()].join(",");
-        let params: Vec<Value> = chunk.iter().map(|s| Value::from(s.as_str())).collect();
+        let (marks, params) = id_params(chunk, "(?)");
         c.exec_drop(format!("INSERT INTO pt_victims (id) VALUES {marks}"), params).unwrap();
     }
     let o = Opts::from_url(url).unwrap();

@@ -18,7 +18,6 @@
 //!    and copies; otherwise the batch is redone with a locking read and `decide` (pure)
 //!    first. A crash loses at most the open transaction, which the server rolls back; the
 //!    next run's scan finds exactly the victims that are left.
-use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -119,7 +118,7 @@ pub fn lock_name(database: &str, table: &Ident) -> String {
 pub const PLAN_RUN_ROWS: usize = 20_000;
 
 /// The plan's victims, sorted by `by_victim`.
-type SortedPlan = extsort::SortedIterator<PlanRow, fn(&PlanRow, &PlanRow) -> Ordering>;
+type SortedPlan = extsort::SortedIterator<PlanRow, batch::PlanOrder>;
 
 /// What the plan phase learned.
 struct Planned {
@@ -138,9 +137,7 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
     let started = Instant::now();
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
-    let by_victim: fn(&PlanRow, &PlanRow) -> Ordering = by_victim;
-    let mut spool_w =
-        spool.then(|| extsort::ExternalSorter::new().with_segment_size(PLAN_RUN_ROWS).pushed_by(by_victim));
+    let mut spool_w = spool.then(|| batch::plan_sorter(PLAN_RUN_ROWS));
     let mut plan_w = match plan_file {
         Some(p) => {
             Some(csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?)

@@ -39,6 +39,15 @@ pub fn by_victim(a: &PlanRow, b: &PlanRow) -> std::cmp::Ordering {
     a.victim_id.cmp(&b.victim_id)
 }
 
+/// How plan rows are compared in the external sort.
+pub type PlanOrder = fn(&PlanRow, &PlanRow) -> std::cmp::Ordering;
+
+/// An external sort of plan rows by `by_victim`, holding `run_rows` rows in memory and
+/// writing each full run to a file in the temporary directory.
+pub fn plan_sorter(run_rows: usize) -> extsort::PushExternalSorter<PlanRow, PlanOrder> {
+    extsort::ExternalSorter::new().with_segment_size(run_rows).pushed_by(by_victim as PlanOrder)
+}
+
 /// The plan is sorted by `by_victim` with an external sort, so its runs go to temporary
 /// files: each field as its length and its bytes.
 impl extsort::Sortable for PlanRow {
@@ -412,8 +421,7 @@ mod tests {
         let mut expected = rows.clone();
         expected.sort_by(|a, b| a.victim_id.as_bytes().cmp(b.victim_id.as_bytes()));
         // Runs of two rows: several runs written to files, then merged.
-        let by_victim: fn(&PlanRow, &PlanRow) -> std::cmp::Ordering = by_victim;
-        let mut sorter = extsort::ExternalSorter::new().with_segment_size(2).pushed_by(by_victim);
+        let mut sorter = plan_sorter(2);
         for r in rows {
             sorter.push(r).unwrap();
         }
