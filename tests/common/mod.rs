@@ -1,9 +1,12 @@
-//! The test harness: a real MariaDB server, one fresh database per test, the fixture data
-//! with its independently computed answer, and a builder for running the `seqfix` binary.
+//! The test harness: a real MariaDB or MySQL server, one fresh database per test, the
+//! fixture data with its independently computed answer, and a builder for running the
+//! `seqfix` binary.
 //!
 //! With `SEQFIX_TEST_DATABASE_URL` set (a user that may create databases), tests use that
-//! server. Otherwise the harness starts a private, throw-away `mariadbd` once per test
-//! binary, in a directory under cargo's target dir, on its own port and socket. The server
+//! server. Otherwise the harness starts a private, throw-away server once per test binary,
+//! in a directory of its own, on its own port and socket: `mariadbd` by default, or with
+//! `SEQFIX_TEST_SERVER=mysql` Oracle MySQL's `mysqld`, run inside the Debian root that
+//! `scripts/mysql-server.sh` builds (`SEQFIX_MYSQL_ROOT`, default `target/mysql-root`). The server
 //! never outlives the tests: it gets SIGKILL when the test process exits (Linux parent-death
 //! signal, armed from a thread that lives as long as the process) and its stdio is
 //! /dev/null, so it can never hold the test runner's output pipe open.
@@ -22,8 +25,88 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 use seqfix::fixture::{self, Message, Spec};
 
+/// The admin user the harness creates on its private servers.
 pub const TEST_USER: &str = "seqfix_test";
 pub const TEST_PASSWORD: &str = "t3st-p@ss";
+
+/// The user tests connect as to create databases and users: `TEST_USER` on a private
+/// server, the user of `SEQFIX_TEST_DATABASE_URL` otherwise.
+pub fn admin_user() -> String {
+    match external_url() {
+        Some(opts) => opts.get_user().unwrap_or("root").to_string(),
+        None => TEST_USER.to_string(),
+    }
+}
+
+/// The password of `admin_user`.
+pub fn admin_password() -> String {
+    match external_url() {
+        Some(opts) => opts.get_pass().unwrap_or("").to_string(),
+        None => TEST_PASSWORD.to_string(),
+    }
+}
+
+fn external_url() -> Option<Opts> {
+    let url = std::env::var("SEQFIX_TEST_DATABASE_URL").ok()?;
+    Some(Opts::from_url(&url).expect("SEQFIX_TEST_DATABASE_URL is not a valid mysql:// URL"))
+}
+
+/// Which server program the harness starts for its private servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// `mariadbd` from this machine (package mariadb-server).
+    MariaDb,
+    /// Oracle MySQL's `mysqld`, run with `chroot` inside a Debian root (scripts/mysql-server.sh).
+    MySql { root: PathBuf },
+}
+
+/// The private servers' program, from `SEQFIX_TEST_SERVER` (`mariadb`, the default, or `mysql`).
+pub fn program() -> &'static Program {
+    static PROGRAM: OnceLock<Program> = OnceLock::new();
+    PROGRAM.get_or_init(|| match std::env::var("SEQFIX_TEST_SERVER").as_deref() {
+        Ok("mysql") => {
+            let root = std::env::var_os("SEQFIX_MYSQL_ROOT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mysql-root"));
+            assert!(
+                root.join("usr/sbin/mysqld").is_file(),
+                "SEQFIX_TEST_SERVER=mysql but there is no MySQL server in {}: build it with scripts/mysql-server.sh \
+                 (or set SEQFIX_MYSQL_ROOT to such a root)",
+                root.display()
+            );
+            assert!(is_root(), "SEQFIX_TEST_SERVER=mysql runs mysqld with chroot, which needs root");
+            Program::MySql { root }
+        }
+        Ok("mariadb") | Err(_) => Program::MariaDb,
+        Ok(other) => panic!("SEQFIX_TEST_SERVER={other:?}: expected mariadb or mysql"),
+    })
+}
+
+/// The flavour of a server, asked of the server itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+impl Flavor {
+    pub fn of(conn: &mut Conn) -> Flavor {
+        let version: String = conn.query_first("SELECT VERSION()").unwrap().unwrap();
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    /// What `seqfix status` reports as the flavour.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "mariadb",
+            Flavor::MySql => "mysql",
+        }
+    }
+}
 
 /// A running server the tests may use.
 pub struct Server {
@@ -76,8 +159,13 @@ fn server_binaries() -> (PathBuf, PathBuf) {
     }
 }
 
+/// Where private servers keep their files. MySQL's must be inside its root, where the
+/// chroot'ed `mysqld` sees them (at `inside`).
 fn base_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("seqfix-test-servers");
+    let d = match program() {
+        Program::MariaDb => PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("seqfix-test-servers"),
+        Program::MySql { root } => root.join("srv/seqfix-test-servers"),
+    };
     std::fs::create_dir_all(&d).unwrap();
     // Remove directories left by test processes that no longer exist.
     if let Ok(entries) = std::fs::read_dir(&d) {
@@ -101,15 +189,47 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A path of the host as the server program sees it (inside the MySQL root).
+fn inside(path: &Path) -> PathBuf {
+    match program() {
+        Program::MariaDb => path.to_path_buf(),
+        Program::MySql { root } => Path::new("/").join(path.strip_prefix(root).expect("a path inside the MySQL root")),
+    }
+}
+
 /// Installs a data directory once per test process; later servers copy it.
 fn template_dir() -> PathBuf {
     let mut t = TEMPLATE.lock().unwrap();
     if let Some(p) = t.as_ref() {
         return p.clone();
     }
-    let (_, install) = server_binaries();
     let dir = base_dir().join(format!("{}-template", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    if let Program::MySql { root } = program() {
+        // mysqld --initialize wants a directory that does not exist yet, or is empty.
+        let out = Command::new("chroot")
+            .arg(root)
+            .arg("/usr/sbin/mysqld")
+            .arg("--no-defaults")
+            .arg("--initialize-insecure")
+            .arg("--user=root")
+            .arg(format!("--datadir={}", inside(&dir).display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run mysqld --initialize-insecure in the MySQL root");
+        assert!(
+            out.status.success(),
+            "mysqld --initialize-insecure failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Each copy must get its own server UUID (replication refuses equal ones): mysqld
+        // writes a new auto.cnf when it finds none.
+        let _ = std::fs::remove_file(dir.join("auto.cnf"));
+        *t = Some(dir.clone());
+        return dir;
+    }
+    let (_, install) = server_binaries();
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new(&install);
     cmd.arg("--no-defaults")
@@ -189,7 +309,6 @@ impl Server {
     }
 
     fn boot(&mut self, first: bool) {
-        let (mariadbd, _) = server_binaries();
         for attempt in 0..3 {
             let port = if first || self.port == 0 { free_port() } else { self.port };
             let p = self.private.as_mut().unwrap();
@@ -200,13 +319,21 @@ impl Server {
             // tables under their queries: the query failed, or the server crashed (seen:
             // signal 11 dropping the Aria temporary table of an information_schema query).
             std::fs::create_dir_all(dir.join("tmp")).unwrap();
-            let mut cmd = Command::new(&mariadbd);
+            let mut cmd = match program() {
+                Program::MariaDb => Command::new(server_binaries().0),
+                Program::MySql { root } => {
+                    let mut c = Command::new("chroot");
+                    c.arg(root).arg("/usr/sbin/mysqld");
+                    c
+                }
+            };
+            let at = |name: &str| inside(&dir.join(name)).display().to_string();
             cmd.arg("--no-defaults")
-                .arg(format!("--datadir={}", dir.join("data").display()))
-                .arg(format!("--tmpdir={}", dir.join("tmp").display()))
-                .arg(format!("--socket={}", dir.join("sock").display()))
-                .arg(format!("--pid-file={}", dir.join("pid").display()))
-                .arg(format!("--log-error={}", dir.join("error.log").display()))
+                .arg(format!("--datadir={}", at("data")))
+                .arg(format!("--tmpdir={}", at("tmp")))
+                .arg(format!("--socket={}", at("sock")))
+                .arg(format!("--pid-file={}", at("pid")))
+                .arg(format!("--log-error={}", at("error.log")))
                 .arg(format!("--port={port}"))
                 .arg("--bind-address=127.0.0.1")
                 .arg("--skip-name-resolve")
@@ -215,6 +342,13 @@ impl Server {
                 .arg("--max-connections=500")
                 .arg("--character-set-server=utf8mb4")
                 .arg("--collation-server=utf8mb4_unicode_ci")
+                .args(match program() {
+                    // No X Protocol listener (it would want a port of its own); GTIDs on,
+                    // as on the MySQL servers seqfix meets in production (and as Debian's
+                    // MySQL 9 was measured to run), whatever this version's default.
+                    Program::MySql { .. } => &["--mysqlx=OFF", "--gtid-mode=ON", "--enforce-gtid-consistency=ON"][..],
+                    Program::MariaDb => &[],
+                })
                 .args(&p.extra_args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -228,7 +362,7 @@ impl Server {
                     Ok(())
                 });
             }
-            let child = cmd.spawn().expect("start mariadbd");
+            let child = cmd.spawn().expect("start the private server");
             p.child = Some(child);
             self.port = port;
             if self.wait_ready(Duration::from_secs(60)) {
@@ -241,7 +375,7 @@ impl Server {
             let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
             self.kill();
             if attempt == 2 {
-                panic!("the private mariadbd did not start; its error log ends with:\n{}", tail(&log, 30));
+                panic!("the private {:?} server did not start; its error log ends with:\n{}", program(), tail(&log, 30));
             }
         }
     }
@@ -277,6 +411,8 @@ impl Server {
 
     fn create_test_user(&self) {
         let mut c = self.root_conn().unwrap();
+        // The binary log must not replay the harness's own users on a replica.
+        c.query_drop("SET SESSION sql_log_bin = 0").unwrap();
         for stmt in [
             format!("CREATE USER IF NOT EXISTS '{TEST_USER}'@'%' IDENTIFIED BY '{TEST_PASSWORD}'"),
             format!("GRANT ALL PRIVILEGES ON *.* TO '{TEST_USER}'@'%' WITH GRANT OPTION"),
@@ -303,6 +439,41 @@ impl Server {
 
     pub fn admin_url(&self) -> &str {
         &self.admin_url
+    }
+
+    /// The server's flavour, asked of it.
+    pub fn flavor(&self) -> Flavor {
+        Flavor::of(&mut self.admin_conn())
+    }
+
+    /// Makes this server a replica of `source` (GTID-based), and starts replicating when
+    /// `start`. The statements differ: MariaDB's `CHANGE MASTER TO`, MySQL's `CHANGE
+    /// REPLICATION SOURCE TO` (MySQL 8.0.23+; `CHANGE MASTER` is gone in 8.4), which must
+    /// fetch the source's RSA key to log in with caching_sha2_password without TLS.
+    pub fn replicate_from(&self, source: &Server, start: bool) {
+        let mut c = self.admin_conn();
+        let (user, password) = (admin_user(), admin_password());
+        let stmt = match self.flavor() {
+            Flavor::MariaDb => format!(
+                "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{user}', MASTER_PASSWORD='{password}', MASTER_USE_GTID=slave_pos",
+                source.host, source.port
+            ),
+            Flavor::MySql => format!(
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{}', SOURCE_PORT={}, SOURCE_USER='{user}', SOURCE_PASSWORD='{password}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
+                source.host, source.port
+            ),
+        };
+        c.query_drop(stmt).expect("configure replication");
+        if start {
+            // START REPLICA exists on both (MariaDB 10.5+, MySQL 8.0.22+).
+            c.query_drop("START REPLICA").expect("START REPLICA");
+        }
+    }
+
+    /// Stops or starts only the replica's SQL (applier) thread.
+    pub fn replica_sql_thread(&self, run: bool) {
+        let stmt = if run { "START REPLICA SQL_THREAD" } else { "STOP REPLICA SQL_THREAD" };
+        self.admin_conn().query_drop(stmt).unwrap_or_else(|e| panic!("{stmt}: {e}"));
     }
 
     pub fn admin_conn(&self) -> Conn {

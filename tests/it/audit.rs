@@ -200,7 +200,7 @@ fn bad_urls_and_credentials() {
         .args(["--database-url", &format!("mysql://u:pw@127.0.0.1:{closed}/x"), "--connect-timeout", "3s", "audit"])
         .run()
         .expect_error("cannot reach the server");
-    let wrong = db.url_as(crate::common::TEST_USER, "Wr0ng-S3cret-pw");
+    let wrong = db.url_as(&crate::common::admin_user(), "Wr0ng-S3cret-pw");
     let out = Seqfix::new().args(["--database-url", &wrong, "audit"]).run().expect_error("access denied");
     assert!(!out.stderr.contains("Wr0ng-S3cret-pw") && !out.stdout.contains("Wr0ng-S3cret-pw"));
     let unknown = db.url.replace(&db.name, "no_such_db_seqfix");

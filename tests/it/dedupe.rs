@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use seqfix::fixture::{Message, Spec};
 
-use crate::common::{enc, Expected, Server, ServerOpts, TestDb, TEST_PASSWORD, TEST_USER};
+use crate::common::{admin_password, admin_user, enc, Expected, Server, ServerOpts, TestDb};
 
 fn set(ids: Vec<String>) -> BTreeSet<String> {
     ids.into_iter().collect()
@@ -641,16 +641,12 @@ fn sigint_finishes_the_batch_and_marks_the_run_interrupted() {
 fn waits_for_a_lagging_replica() {
     let primary = Server::start(ServerOpts { args: vec!["--log-bin=binlog".into(), "--server-id=11".into()] });
     let replica = Server::start(ServerOpts { args: vec!["--server-id=12".into()] });
+    replica.replicate_from(&primary, true);
     let mut rc = replica.admin_conn();
-    rc.query_drop(format!(
-        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='{TEST_USER}', MASTER_PASSWORD='{TEST_PASSWORD}', MASTER_USE_GTID=slave_pos",
-        primary.port
-    ))
-    .unwrap();
-    rc.query_drop("START SLAVE").unwrap();
     let db = primary.fresh_db("dedupe_replica");
     let rows = db.load_messages(&Spec::new(2_000, 40));
-    let replica_url = format!("mysql://{TEST_USER}:{}@127.0.0.1:{}/{}", enc(TEST_PASSWORD), replica.port, db.name);
+    let replica_url =
+        format!("mysql://{}:{}@127.0.0.1:{}/{}", enc(&admin_user()), enc(&admin_password()), replica.port, db.name);
     let start = Instant::now();
     loop {
         let n: Option<u64> =
@@ -661,7 +657,7 @@ fn waits_for_a_lagging_replica() {
         assert!(start.elapsed() < Duration::from_secs(60), "replica did not catch up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    rc.query_drop("STOP SLAVE SQL_THREAD").unwrap();
+    replica.replica_sql_thread(false);
     let before = db.checksum("broadcast_messages");
     let child = db
         .seqfix()
@@ -669,7 +665,7 @@ fn waits_for_a_lagging_replica() {
         .spawn();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(db.checksum("broadcast_messages"), before, "nothing deleted while the replica is stopped");
-    rc.query_drop("START SLAVE SQL_THREAD").unwrap();
+    replica.replica_sql_thread(true);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

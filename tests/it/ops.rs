@@ -11,7 +11,7 @@ use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{PrometheusType, PrometheusValue};
 use seqfix::fixture::Spec;
 
-use crate::common::{Expected, Seqfix, TestDb, TEST_PASSWORD, TEST_USER};
+use crate::common::{admin_password, admin_user, Expected, Seqfix, TestDb};
 
 /// One sample: metric name, its labels, its value; and each family's type.
 struct Parsed {
@@ -115,7 +115,7 @@ fn status_metrics_through_an_option_file() {
     let rows = db.load_messages(&Spec::new(900, 32));
     let exp = Expected::of(&rows);
     let dir = tempfile::tempdir().unwrap();
-    let cnf = write_cnf(dir.path(), "my.cnf", &db, TEST_USER, &format!("\"{TEST_PASSWORD}\""));
+    let cnf = write_cnf(dir.path(), "my.cnf", &db, &admin_user(), &format!("\"{}\"", admin_password()));
     let prom = dir.path().join("status.prom");
     let out = Seqfix::new()
         .args(["--defaults-file", cnf.to_str().unwrap(), "--metrics-file", prom.to_str().unwrap(), "status"])
@@ -203,7 +203,7 @@ fn home_my_cnf_is_used_when_no_url_is_given() {
     let db = TestDb::new("ops_home_cnf");
     let rows = db.load_messages(&Spec::new(300, 34));
     let home = tempfile::tempdir().unwrap();
-    write_cnf(home.path(), ".my.cnf", &db, TEST_USER, TEST_PASSWORD);
+    write_cnf(home.path(), ".my.cnf", &db, &admin_user(), &admin_password());
     let home_s = home.path().to_str().unwrap();
     let j = Seqfix::new().env("HOME", home_s).args(["audit", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(j["surplus_rows"], Expected::of(&rows).surplus() as u64);
@@ -219,7 +219,7 @@ fn home_my_cnf_is_used_when_no_url_is_given() {
         .expect_error("unknown database");
     // --defaults-file takes precedence over ~/.my.cnf.
     let other = tempfile::tempdir().unwrap();
-    let bad = write_cnf(other.path(), "bad.cnf", &db, TEST_USER, "not-the-password");
+    let bad = write_cnf(other.path(), "bad.cnf", &db, &admin_user(), "not-the-password");
     Seqfix::new()
         .env("HOME", home_s)
         .args(["--defaults-file", bad.to_str().unwrap(), "audit"])

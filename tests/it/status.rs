@@ -7,7 +7,7 @@ use mysql::Conn;
 use seqfix::fixture::{Message, Spec};
 use seqfix::ledger::{self, RunStatus};
 
-use crate::common::{Expected, TestDb, TEST_USER};
+use crate::common::{admin_user, Expected, TestDb};
 
 /// Deletes every surplus row (by the test's own answer) and adds the unique index.
 pub fn clean_with_index(db: &TestDb, rows: &[Message]) {
@@ -96,7 +96,7 @@ fn healthy_database_exits_zero() {
     assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains(&run.id));
     assert_eq!(j["last_runs"][0]["run_id"], run.id.as_str());
     assert_eq!(check(&j, "cluster")["state"], "ok");
-    assert_eq!(j["flavor"], "mariadb");
+    assert_eq!(j["flavor"], crate::common::Server::shared().flavor().name(), "the flavour the server itself reports");
 
     let table = db.seqfix().args(["status"]).run().expect_code(0);
     assert!(table.stdout.contains("healthy") && !table.stdout.contains("UNHEALTHY"), "{}", table.stdout);
@@ -182,7 +182,7 @@ fn reports_who_holds_the_process_lock() {
 
     let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(j["process_lock"]["connection_id"], id);
-    assert_eq!(j["process_lock"]["user"], TEST_USER);
+    assert_eq!(j["process_lock"]["user"], admin_user().as_str());
     assert!(check(&j, "process_lock")["detail"].as_str().unwrap().contains(&format!("connection {id}")));
     assert_eq!(check(&j, "last_run.process")["state"], "ok");
     assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("running now"));
@@ -234,14 +234,7 @@ fn reports_a_replica() {
     let replica = crate::common::Server::start(crate::common::ServerOpts { args: vec!["--server-id=7".into()] });
     let db = replica.fresh_db("status_replica");
     db.create_schema();
-    let mut c = db.conn();
-    c.query_drop(format!(
-        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{TEST_USER}', MASTER_PASSWORD='{}'",
-        source.host,
-        source.port,
-        crate::common::TEST_PASSWORD
-    ))
-    .unwrap();
+    replica.replicate_from(source, false);
     let j = db.seqfix().args(["status", "--format", "json"]).run().json();
     assert_eq!(j["cluster"]["mode"], "replica", "{j:#}");
     assert_eq!(j["cluster"]["source"], source.host.as_str());
