@@ -40,14 +40,21 @@ pub fn restore_columns(source: &TableInfo) -> Result<Vec<Ident>> {
 }
 
 /// One column definition for the archive: the source's type (and character set and
-/// collation for text), always nullable without a default, so no value is ever invented
-/// and no TIMESTAMP column gets the server's automatic initialisation.
+/// collation for text), nullable without a default, so no value is ever invented and no
+/// TIMESTAMP column gets the server's automatic initialisation. The exception is `id`,
+/// part of the archive's primary key: MySQL refuses a nullable key part (error 1171,
+/// where MariaDB silently makes it NOT NULL), so it is declared `NOT NULL`, which every
+/// copied row satisfies (it is the source's primary key).
 fn definition(c: &Column) -> String {
     let mut d = c.column_type.clone();
     if let (Some(cs), Some(coll)) = (&c.charset, &c.collation) {
         d += &format!(" CHARACTER SET {cs} COLLATE {coll}");
     }
-    d + " NULL DEFAULT NULL"
+    if c.name == "id" {
+        d + " NOT NULL"
+    } else {
+        d + " NULL DEFAULT NULL"
+    }
 }
 
 /// The `CREATE TABLE` for a new archive of `source`. Pure, for unit tests.
@@ -128,8 +135,15 @@ pub fn check_existing(db: &mut Db, source: &TableInfo, archive: &Ident) -> Resul
 /// Creates the archive when it is missing (after `check_existing` said so).
 pub fn create(db: &mut Db, source: &TableInfo, archive: &Ident) -> Result<()> {
     let stmt = create_statement(source, archive)?;
-    db.conn.query_drop(stmt).with_context(|| {
-        format!("cannot create the archive table {}.{archive} (does the user have the CREATE privilege?)", db.database)
+    let result = db.conn.query_drop(stmt);
+    result.map_err(|e| {
+        let e = anyhow::Error::new(e);
+        let hint = match crate::db::server_error_code(&e) {
+            // ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+            Some(1142 | 1044) => " (grant the user CREATE on the database, or create the archive table first)",
+            _ => "",
+        };
+        e.context(format!("cannot create the archive table {}.{archive}{hint}", db.database))
     })
 }
 
@@ -187,7 +201,11 @@ mod tests {
         let sql = create_statement(&source(), &Ident::new("table", "arch").unwrap()).unwrap();
         assert!(sql.contains("CREATE TABLE `arch`"), "{sql}");
         assert!(
-            sql.contains("`id` char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL DEFAULT NULL"),
+            sql.contains("`id` char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,"),
+            "the primary key's column is NOT NULL (MySQL refuses a nullable key part): {sql}"
+        );
+        assert!(
+            sql.contains("`n` int(11) NULL DEFAULT NULL"),
             "{sql}"
         );
         assert!(sql.contains("`created_at` timestamp NULL DEFAULT NULL"), "{sql}");

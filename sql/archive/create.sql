@@ -1,5 +1,5 @@
 -- The archive of rows removed by dedupe: every column of the source table under the same
--- name and type (all nullable, no defaults: values are always copied), then which run
+-- name and type (nullable but for the id, no defaults: values are always copied), then which run
 -- removed the row, the id of the row that was kept, and when. Created without the
 -- source's unique indexes; keyed by (run, id) because a row restored and removed again
 -- is archived once per run. No secondary index: every one would slow each batch's insert.
