@@ -204,10 +204,7 @@ mod tests {
             sql.contains("`id` char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,"),
             "the primary key's column is NOT NULL (MySQL refuses a nullable key part): {sql}"
         );
-        assert!(
-            sql.contains("`n` int(11) NULL DEFAULT NULL"),
-            "{sql}"
-        );
+        assert!(sql.contains("`n` int(11) NULL DEFAULT NULL"), "{sql}");
         assert!(sql.contains("`created_at` timestamp NULL DEFAULT NULL"), "{sql}");
         assert!(
             sql.contains("seqfix_kept_id char(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL"),

@@ -25,6 +25,7 @@ pub struct ServerInfo {
     pub version: String,
     pub major: u32,
     pub minor: u32,
+    pub patch: u32,
 }
 
 impl ServerInfo {
@@ -35,15 +36,25 @@ impl ServerInfo {
         let mut nums = v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(0));
         let major = nums.next().unwrap_or(0);
         let minor = nums.next().unwrap_or(0);
-        ServerInfo { flavor, version: version.to_string(), major, minor }
+        let patch = nums.next().unwrap_or(0);
+        ServerInfo { flavor, version: version.to_string(), major, minor, patch }
     }
 
     /// `SHOW REPLICA STATUS` exists from MariaDB 10.5 and MySQL 8.0.22.
     pub fn has_show_replica_status(&self) -> bool {
         match self.flavor {
             Flavor::MariaDb => (self.major, self.minor) >= (10, 5),
-            Flavor::MySql => self.major >= 8,
+            Flavor::MySql => (self.major, self.minor, self.patch) >= (8, 0, 22),
         }
+    }
+
+    /// The table listing the server's connections: MySQL deprecates
+    /// `information_schema.PROCESSLIST` for `performance_schema.processlist`.
+    pub fn processlist(&self) -> crate::sql::Fragment {
+        crate::sql::Fragment::sql(match self.flavor {
+            Flavor::MariaDb => crate::sql::PROCESSLIST_MARIADB,
+            Flavor::MySql => crate::sql::PROCESSLIST_MYSQL,
+        })
     }
 }
 
@@ -245,5 +256,17 @@ mod tests {
         assert!(!old.has_show_replica_status());
         let my = ServerInfo::parse("8.0.36");
         assert_eq!((my.flavor, my.major), (Flavor::MySql, 8));
+        assert!(my.has_show_replica_status());
+        assert!(!ServerInfo::parse("8.0.21").has_show_replica_status());
+        assert!(ServerInfo::parse("8.0.22").has_show_replica_status());
+        let debian = ServerInfo::parse("9.7.4-2");
+        assert_eq!((debian.flavor, debian.major, debian.minor, debian.patch), (Flavor::MySql, 9, 7, 4));
+        assert!(debian.has_show_replica_status());
+    }
+
+    #[test]
+    fn mysql_reads_connections_from_performance_schema() {
+        assert_eq!(ServerInfo::parse("9.7.4-2").processlist().as_str(), "performance_schema.processlist");
+        assert_eq!(ServerInfo::parse("10.11.19-MariaDB").processlist().as_str(), "information_schema.PROCESSLIST");
     }
 }

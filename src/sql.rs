@@ -31,6 +31,8 @@ pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.s
 pub const STATUS_MIGRATION_HISTORY: &str = include_str!("../sql/status/migration_history.sql");
 pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
 pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql");
+pub const PROCESSLIST_MARIADB: &str = include_str!("../sql/server/processlist_mariadb.sql");
+pub const PROCESSLIST_MYSQL: &str = include_str!("../sql/server/processlist_mysql.sql");
 pub const STATUS_OVERDUE_CONTACTS: &str = include_str!("../sql/status/overdue_contacts.sql");
 pub const BATCH_SESSION: &str = include_str!("../sql/dedupe/session.sql");
 pub const BATCH_LOCK_WAIT: &str = include_str!("../sql/dedupe/lock_wait.sql");
@@ -70,6 +72,7 @@ pub const MIGRATIONS: &[(u32, &str, &str, &str)] = &[(
 )];
 
 pub const PROCESS_BINLOG_FORMAT: &str = include_str!("../sql/process/binlog_format.sql");
+pub const PROCESS_BINLOG_FORMAT_MYSQL: &str = include_str!("../sql/process/binlog_format_mysql.sql");
 pub const PROCESS_READ_COMMITTED: &str = include_str!("../sql/process/read_committed.sql");
 pub const PROCESS_WSREP_ON: &str = include_str!("../sql/process/wsrep_on.sql");
 pub const PROCESS_GROUP_REPLICATION_MODE: &str = include_str!("../sql/process/group_replication_mode.sql");

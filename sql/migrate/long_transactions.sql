@@ -5,7 +5,7 @@ SELECT t.trx_mysql_thread_id, COALESCE(p.USER, ''), COALESCE(p.HOST, ''), COALES
        TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS age_s, COALESCE(p.COMMAND, ''),
        LEFT(COALESCE(p.INFO, ''), 200)
 FROM information_schema.INNODB_TRX t
-LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+LEFT JOIN {processlist} p ON p.ID = t.trx_mysql_thread_id
 WHERE t.trx_mysql_thread_id <> CONNECTION_ID()
   AND t.trx_started <= NOW() - INTERVAL ? SECOND
 ORDER BY t.trx_started

@@ -1,2 +1,2 @@
 -- Who a connection is, when this user may see it (others' threads need PROCESS).
-SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = ?
+SELECT USER, HOST, TIME FROM {processlist} WHERE ID = ?

@@ -83,7 +83,9 @@ impl Trx {
 /// (INNODB_TRX needs the PROCESS privilege).
 pub fn long_transactions(db: &mut Db, min_age: Duration) -> Result<Option<Vec<Trx>>> {
     type Row = (u64, String, String, String, i64, String, String);
-    let rows: mysql::Result<Vec<Row>> = db.conn.exec(crate::sql::LONG_TRANSACTIONS, (min_age.as_secs(),));
+    let query =
+        crate::sql::render_parts(crate::sql::LONG_TRANSACTIONS, &[], &[("processlist", &db.server.processlist())]);
+    let rows: mysql::Result<Vec<Row>> = db.conn.exec(query, (min_age.as_secs(),));
     match rows {
         // One connection can own two InnoDB transactions (an ALTER does); list it once,
         // with its oldest, which comes first.

@@ -5,7 +5,7 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 
 use crate::config::Ident;
-use crate::db::Db;
+use crate::db::{Db, Flavor};
 use crate::schema::{self, ColumnReq, Kind};
 use crate::sql;
 
@@ -212,8 +212,15 @@ pub(super) fn check_cluster(db: &mut Db, allow: bool) -> Result<()> {
 }
 
 /// READ COMMITTED unless the binary log is statement-based (see read_committed.sql).
-pub(super) fn tune_session(conn: &mut Conn) -> Result<()> {
-    let row: Option<(Option<i64>, Option<String>)> = conn.query_first(sql::PROCESS_BINLOG_FORMAT)?;
+pub(super) fn tune_session(conn: &mut Conn, flavor: Flavor) -> Result<()> {
+    let mut row: Option<(Option<i64>, Option<String>)> = None;
+    if flavor == Flavor::MySql {
+        row = conn.query_first(sql::PROCESS_BINLOG_FORMAT_MYSQL)?;
+    }
+    // MariaDB, or a MySQL whose performance_schema does not answer: the variable itself.
+    if !matches!(row, Some((_, Some(_)))) {
+        row = conn.query_first(sql::PROCESS_BINLOG_FORMAT)?;
+    }
     let statement_log = matches!(row, Some((Some(1), Some(f))) if f.eq_ignore_ascii_case("STATEMENT"));
     if !statement_log {
         conn.query_drop(sql::PROCESS_READ_COMMITTED)?;

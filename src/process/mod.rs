@@ -119,7 +119,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
             t.messages
         );
     }
-    guards::tune_session(&mut db.conn)?;
+    guards::tune_session(&mut db.conn, db.server.flavor)?;
     let name = lock_name(&db.database);
     let mut report = ProcessReport {
         run_id: None,

@@ -413,8 +413,10 @@ pub fn lock_holder(db: &mut Db, name: &str) -> Result<Option<LockHolder>> {
         .exec_first(crate::sql::IS_USED_LOCK, (name,))
         .with_context(|| format!("cannot ask the server who holds the lock {name:?}"))?;
     let Some(connection_id) = id.flatten() else { return Ok(None) };
+    let query =
+        crate::sql::render_parts(crate::sql::STATUS_LOCK_HOLDER, &[], &[("processlist", &db.server.processlist())]);
     let who: Option<(Option<String>, Option<String>, Option<u64>)> =
-        db.conn.exec_first(crate::sql::STATUS_LOCK_HOLDER, (connection_id,)).unwrap_or(None);
+        db.conn.exec_first(query, (connection_id,)).unwrap_or(None);
     let (user, host, time_seconds) = who.unwrap_or((None, None, None));
     Ok(Some(LockHolder { connection_id, user, host, time_seconds }))
 }

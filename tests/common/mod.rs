@@ -100,6 +100,14 @@ impl Flavor {
     }
 
     /// What `seqfix status` reports as the flavour.
+    /// The table listing connections (MySQL deprecates information_schema's).
+    pub fn processlist(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "information_schema.PROCESSLIST",
+            Flavor::MySql => "performance_schema.processlist",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Flavor::MariaDb => "mariadb",
@@ -375,7 +383,11 @@ impl Server {
             let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
             self.kill();
             if attempt == 2 {
-                panic!("the private {:?} server did not start; its error log ends with:\n{}", program(), tail(&log, 30));
+                panic!(
+                    "the private {:?} server did not start; its error log ends with:\n{}",
+                    program(),
+                    tail(&log, 30)
+                );
             }
         }
     }

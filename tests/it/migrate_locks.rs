@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use mysql::Conn;
 
-use crate::common::{Expected, Run, TestDb};
+use crate::common::{Expected, Flavor, Run, TestDb};
 use crate::migrate::{clean_table, duplicate_of, expect_refusal, has_index, history, history_exists, mig, versions};
 
 /// Polls `f` for up to 30 s; panics with `what` if it never holds.
@@ -98,12 +98,13 @@ fn a_duplicate_committed_while_the_alter_runs_is_reported_plainly() {
     seqfix::fixture::insert(&mut a, &table, [dup.clone()]).unwrap();
     let child = db.seqfix().args(["migrate", "--max-trx-age", "1h", "--lock-wait-timeout", "60s"]).spawn();
     let mut watch = db.conn();
+    let processlist = Flavor::of(&mut watch).processlist();
     wait_until("the ALTER waits for the metadata lock", || {
         let n: u64 = watch
-            .query_first(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE '%ALTER TABLE%'",
-            )
+            .query_first(format!(
+                "SELECT COUNT(*) FROM {processlist} \
+                 WHERE STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE '%ALTER TABLE%'"
+            ))
             .unwrap()
             .unwrap();
         n > 0
@@ -185,10 +186,13 @@ fn killed_during_the_alter_then_rerun_recovers() {
     let _: Option<u64> = a.query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap();
     let mut child = db.seqfix().args(["migrate", "--max-trx-age", "1h", "--lock-wait-timeout", "60s"]).spawn();
     let mut watch = db.conn();
+    let processlist = Flavor::of(&mut watch).processlist();
     let alters = |c: &mut Conn| -> u64 {
         c.exec_first(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%ALTER TABLE%' \
-             AND ID <> CONNECTION_ID()",
+            format!(
+                "SELECT COUNT(*) FROM {processlist} WHERE DB = ? AND INFO LIKE '%ALTER TABLE%' \
+                 AND ID <> CONNECTION_ID()"
+            ),
             (db.name.as_str(),),
         )
         .unwrap()
