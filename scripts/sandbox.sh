@@ -1,51 +1,82 @@
 #!/usr/bin/env bash
-# Starts a private, throw-away MariaDB server, loads sample data with duplicate sequence
-# messages (the production schema, about 8% surplus rows), and runs `seqfix audit` on it.
+# Starts a private, throw-away server, loads sample data with duplicate sequence messages
+# (the production schema, about 8% surplus rows), and runs `seqfix audit` on it.
 #
-#   scripts/sandbox.sh [ROWS] [-- seqfix arguments...]     default: 100000 rows, `audit`
-#   SANDBOX_KEEP=1 scripts/sandbox.sh                       leave the server running
+#   scripts/sandbox.sh [--mysql] [ROWS] [-- seqfix arguments...]   default: MariaDB, 100000 rows, `audit`
+#   SANDBOX_KEEP=1 scripts/sandbox.sh                               leave the server running
+#   SANDBOX_COLLATION=utf8mb4_0900_ai_ci scripts/sandbox.sh --mysql the sample database's collation
 #
-# Everything lives under target/sandbox; the system MariaDB service is never touched.
+# --mysql starts Oracle MySQL instead of MariaDB, from the root scripts/mysql-server.sh builds
+# (needs root). Everything lives under target/; the system MariaDB service is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 ensure_rust
-ensure_mariadb_binaries
 
+flavor=mariadb
+if [ "${1:-}" = "--mysql" ]; then flavor=mysql; shift; fi
 rows=100000
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then rows=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
 cmd=("$@"); [ ${#cmd[@]} -eq 0 ] && cmd=(audit)
+collation=${SANDBOX_COLLATION:-utf8mb4_unicode_ci}
+case $collation in *[!A-Za-z0-9_]*) echo "seqfix: SANDBOX_COLLATION must be a collation name" >&2; exit 2 ;; esac
 
+[ $flavor = mariadb ] && ensure_mariadb_binaries
 cargo build --release --locked --quiet --bin seqfix --example sample
-
-dir=$PWD/target/sandbox
-mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd); [ -x "$mariadbd" ] || mariadbd=/usr/sbin/mysqld
-install_db=$(command -v mariadb-install-db || command -v mysql_install_db)
-if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then kill "$(cat "$dir/pid")"; sleep 2; fi
-rm -rf "$dir"; mkdir -p "$dir/tmp"
-user_arg=(); [ "$(id -u)" -eq 0 ] && user_arg=(--user=root)
-"$install_db" --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal --skip-test-db "${user_arg[@]}" >"$dir/install.log" 2>&1
-# Its own tmpdir: a starting mariadbd deletes every #sql* file in its tmpdir, which in a
-# shared /tmp would include the live temporary tables of any other server on this machine.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 33306)
-"$mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" --pid-file="$dir/pid" \
-  --log-error="$dir/error.log" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
-  --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 "${user_arg[@]}" \
-  </dev/null >/dev/null 2>&1 &
-server=$!
+
+# Both servers get their own tmpdir: a starting mariadbd deletes every #sql* file in its
+# tmpdir, which in a shared /tmp would include the live temporary tables of other servers.
+fresh_dir() {
+  if [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; then kill "$(cat "$1/pid")"; sleep 2; fi
+  rm -rf "$1"; mkdir -p "$1/tmp"
+}
+
+if [ $flavor = mysql ]; then
+  root=$(scripts/mysql-server.sh)
+  dir=$root/srv/sandbox       # /srv/sandbox as the server, inside the root, sees it
+  fresh_dir "$dir"
+  chroot "$root" /usr/sbin/mysqld --no-defaults --initialize-insecure --user=root --datadir=/srv/sandbox/data \
+    >"$dir/install.log" 2>&1
+  chroot "$root" /usr/sbin/mysqld --no-defaults --user=root --datadir=/srv/sandbox/data --tmpdir=/srv/sandbox/tmp \
+    --socket=/srv/sandbox/sock --pid-file=/srv/sandbox/pid --log-error=/srv/sandbox/error.log --port="$port" \
+    --bind-address=127.0.0.1 --skip-name-resolve --mysqlx=OFF --innodb-buffer-pool-size=512M \
+    --innodb-flush-log-at-trx-commit=2 </dev/null >/dev/null 2>&1 &
+  server=$!
+  client=(chroot "$root" mysql --no-defaults --socket=/srv/sandbox/sock -uroot)
+else
+  dir=$PWD/target/sandbox
+  fresh_dir "$dir"
+  mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd); [ -x "$mariadbd" ] || mariadbd=/usr/sbin/mysqld
+  install_db=$(command -v mariadb-install-db || command -v mysql_install_db)
+  user_arg=(); [ "$(id -u)" -eq 0 ] && user_arg=(--user=root)
+  "$install_db" --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal --skip-test-db \
+    "${user_arg[@]}" >"$dir/install.log" 2>&1
+  "$mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" --pid-file="$dir/pid" \
+    --log-error="$dir/error.log" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
+    --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 "${user_arg[@]}" \
+    </dev/null >/dev/null 2>&1 &
+  server=$!
+  client=("$(command -v mariadb || command -v mysql)" --no-defaults --socket="$dir/sock" -uroot)
+fi
 stop() { [ -z "${SANDBOX_KEEP:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; true; }
 trap stop EXIT
 for _ in $(seq 1 300); do [ -S "$dir/sock" ] && break; sleep 0.2; done
 [ -S "$dir/sock" ] || { echo "seqfix: the sandbox server did not start; see $dir/error.log" >&2; exit 2; }
 
-client=$(command -v mariadb || command -v mysql)
-"$client" --no-defaults --socket="$dir/sock" -uroot -e "
-  CREATE DATABASE sandbox CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+"${client[@]}" -e "
+  CREATE DATABASE sandbox CHARACTER SET utf8mb4 COLLATE $collation;
   CREATE USER 'seqfix'@'%' IDENTIFIED BY 'sandbox';
   GRANT ALL ON *.* TO 'seqfix'@'%';"
 export DATABASE_URL="mysql://seqfix:sandbox@127.0.0.1:$port/sandbox"
 ./target/release/examples/sample "$DATABASE_URL" "$rows"
+if [ -n "${SANDBOX_COLLATION:-}" ]; then
+  # The sample's columns say utf8mb4_unicode_ci, as production's do: convert them all.
+  for t in $("${client[@]}" -N -e "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sandbox'"); do
+    "${client[@]}" -e "ALTER TABLE sandbox.\`$t\` CONVERT TO CHARACTER SET utf8mb4 COLLATE $collation"
+  done
+fi
 echo "+ seqfix ${cmd[*]}   (DATABASE_URL=$DATABASE_URL)" >&2
 status=0
 ./target/release/seqfix "${cmd[@]}" || status=$?
