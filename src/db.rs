@@ -111,6 +111,14 @@ fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
         mysql::Error::IoError(e) => {
             anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)")
         }
+        // MySQL answers a user name it does not know by asking for some plugin, often
+        // sha256_password (so that a client cannot tell which accounts exist); an account
+        // really made with sha256_password asks the same. Neither can log in: say both.
+        mysql::Error::DriverError(mysql::DriverError::UnknownAuthPlugin(plugin)) => anyhow!(
+            "access denied for {at}: check the user name and password (the password is not shown); \
+             if the account exists, it uses the {plugin} authentication plugin, which seqfix does not support: \
+             switch it with ALTER USER ... IDENTIFIED WITH caching_sha2_password BY '...'"
+        ),
         mysql::Error::DriverError(e @ mysql::DriverError::CouldNotConnect(_)) => {
             anyhow!("cannot reach the server at {at}: {e} (is it running? check host, port and firewall)")
         }

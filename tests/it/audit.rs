@@ -209,6 +209,29 @@ fn bad_urls_and_credentials() {
     let wrong = db.url_as(&crate::common::admin_user(), "Wr0ng-S3cret-pw");
     let out = Seqfix::new().args(["--database-url", &wrong, "audit"]).run().expect_error("access denied");
     assert!(!out.stderr.contains("Wr0ng-S3cret-pw") && !out.stdout.contains("Wr0ng-S3cret-pw"));
+    // User names the server does not know. MySQL answers some of them by switching to the
+    // sha256_password plugin (seen for "x" on 9.7), so that accounts cannot be probed.
+    for name in ["x", "nobody", "seqfix_no_such_user", "a", "bb", "ccc", "dddd", "e1", "f22", "g333"] {
+        let url = db.url_as(name, "Wr0ng-S3cret-pw");
+        let out = Seqfix::new().args(["--database-url", &url, "audit"]).run().expect_error("access denied");
+        assert!(!out.stderr.contains("Wr0ng-S3cret-pw"), "{}", out.stderr);
+    }
+    // An account made with sha256_password (MySQL only: MariaDB has no such plugin).
+    if crate::common::Flavor::of(&mut db.conn()) == crate::common::Flavor::MySql {
+        let mut c = db.conn();
+        c.query_drop("DROP USER IF EXISTS 'seqfix_sha256'@'%'").unwrap();
+        c.query_drop("CREATE USER 'seqfix_sha256'@'%' IDENTIFIED WITH sha256_password BY 'Sha-256-pw'").unwrap();
+        c.query_drop(format!("GRANT SELECT ON `{}`.* TO 'seqfix_sha256'@'%'", db.name)).unwrap();
+        let url = db.url_as("seqfix_sha256", "Sha-256-pw");
+        let out = Seqfix::new().args(["--database-url", &url, "audit"]).run().expect_error("does not support");
+        assert!(
+            out.stderr.contains("sha256_password") && out.stderr.contains("caching_sha2_password"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("Sha-256-pw"), "{}", out.stderr);
+        c.query_drop("DROP USER 'seqfix_sha256'@'%'").unwrap();
+    }
     let unknown = db.url.replace(&db.name, "no_such_db_seqfix");
     Seqfix::new().args(["--database-url", &unknown, "audit"]).run().expect_error("unknown database");
     // the environment variable works too, and its password is not echoed by --help
