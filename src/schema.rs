@@ -96,7 +96,7 @@ type ColumnRow = (String, String, String, String, Option<String>, Option<String>
 pub struct Index {
     pub name: String,
     pub unique: bool,
-    /// (column, prefix length)
+    /// (column, prefix length); the column is "" for a functional key part (an expression)
     pub columns: Vec<(String, Option<u64>)>,
 }
 
@@ -168,9 +168,12 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
         )
         .with_context(ctx)?;
     let mut indexes: Vec<Index> = Vec::new();
-    let index_rows: Vec<(String, i64, i64, String, Option<u64>)> =
+    let index_rows: Vec<(String, i64, i64, Option<String>, Option<u64>)> =
         db.conn.exec(crate::sql::INDEXES, (table.as_str(),)).with_context(ctx)?;
     for (name, non_unique, _seq, column, sub_part) in index_rows {
+        // A functional key part (MySQL 8.0.13+, `INDEX ((LOWER(c)))`) has no column name:
+        // it is kept as the empty name, which no column can have, so it matches none.
+        let column = column.unwrap_or_default();
         match indexes.last_mut() {
             Some(ix) if ix.name == name => ix.columns.push((column, sub_part)),
             _ => indexes.push(Index { name, unique: non_unique == 0, columns: vec![(column, sub_part)] }),
