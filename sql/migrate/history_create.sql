@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS seqfix_schema_history (
   checksum CHAR(16) NOT NULL,
   started_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   finished_at TIMESTAMP(3) NULL DEFAULT NULL,
-  success TINYINT(1) NOT NULL DEFAULT 0,
+  success TINYINT NOT NULL DEFAULT 0,
   installed_by VARCHAR(288) NOT NULL,
   host VARCHAR(255) NOT NULL,
   seqfix_version VARCHAR(32) NOT NULL,
