@@ -56,6 +56,9 @@ struct Args {
     loop_contacts: usize,
     join_sizes: Vec<usize>,
     writer_idle_secs: u64,
+    /// `--server mariadb|mysql`: which private server to measure on (MySQL from the root
+    /// scripts/mysql-server.sh builds).
+    server: String,
     /// `--only audit,dedupe,join,migrate,process,impact,memory`: a subset, for development
     /// (docs/benchmarks.md is then left alone).
     only: Option<Vec<String>>,
@@ -72,6 +75,7 @@ impl Args {
             loop_contacts: 5_000,
             join_sizes: vec![5_000, 10_000, 20_000],
             writer_idle_secs: 5,
+            server: "mariadb".into(),
             only: None,
         };
         let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -89,6 +93,13 @@ impl Args {
                 "--contacts" => a.contacts = num(i + 1),
                 "--loop-contacts" => a.loop_contacts = num(i + 1),
                 "--writer-idle-secs" => a.writer_idle_secs = num(i + 1) as u64,
+                "--server" => {
+                    a.server = argv.get(i + 1).cloned().unwrap_or_default();
+                    if a.server != "mariadb" && a.server != "mysql" {
+                        eprintln!("compare: --server takes mariadb or mysql");
+                        std::process::exit(2)
+                    }
+                }
                 "--only" => a.only = argv.get(i + 1).map(|v| v.split(',').map(|s| s.trim().to_string()).collect()),
                 "--join-sizes" => {
                     a.join_sizes = argv
@@ -112,6 +123,9 @@ impl Args {
 
     fn command_line(&self) -> String {
         let mut s = format!("cargo bench --bench compare -- --rows {}", self.rows);
+        if self.server != "mariadb" {
+            s += &format!(" --server {}", self.server);
+        }
         if self.reps != 3 {
             s += &format!(" --reps {}", self.reps);
         }
@@ -388,14 +402,14 @@ impl Bench {
     /// to whichever contender runs next (at 1M rows it otherwise goes on for 15 s and stalls
     /// writers for tens of milliseconds at its checkpoints).
     fn settle(&self) {
-        const DIRTY: &str = "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
-                             WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'";
+        // (SHOW works on both servers; MySQL has no information_schema.GLOBAL_STATUS.)
+        const DIRTY: &str = "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'";
         const HISTORY: &str = "SELECT COUNT FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'";
         let mut c = self.server.admin_conn();
         c.query_drop("SET GLOBAL innodb_max_dirty_pages_pct = 0").unwrap();
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let dirty: u64 = c.query_first(DIRTY).unwrap().unwrap_or(0);
+            let dirty: u64 = c.query_first::<(String, u64), _>(DIRTY).unwrap().map_or(0, |(_, n)| n);
             let history: u64 = c.query_first(HISTORY).unwrap().unwrap_or(0);
             if (dirty < 100 && history < 1000) || Instant::now() > deadline {
                 break;
@@ -757,37 +771,45 @@ fn contacts_db(b: &Bench, label: &str, n: usize) -> TestDb {
     let mut c = conn(&db.url);
     fixture::create_schema(&mut c).unwrap();
     c.query_drop(BARE_ALTER).unwrap();
+    // 1..=n (MariaDB's seq_1_to_N tables do not exist on MySQL).
+    c.query_drop("CREATE TABLE bench_numbers (seq INT NOT NULL PRIMARY KEY)").unwrap();
+    let top = n.max(SEQUENCES).max(USERS).max(7);
+    for start in (1..=top).step_by(10_000) {
+        let values: Vec<String> = (start..=(start + 9_999).min(top)).map(|i| format!("({i})")).collect();
+        c.query_drop(format!("INSERT INTO bench_numbers VALUES {}", values.join(","))).unwrap();
+    }
     let user = |e: &str| sql_id(2, e);
     let stmts = [
         format!(
             "INSERT INTO user_devices (id, user_id, device_name, status) SELECT {}, {}, CONCAT('device-', seq), \
-             'connected' FROM seq_1_to_{USERS}",
+             'connected' FROM bench_numbers WHERE seq <= {USERS}",
             sql_id(3, "seq"),
             user("seq")
         ),
         format!(
             "INSERT INTO sequences (id, user_id, name, status, total_days, is_active) SELECT {}, {}, \
-             CONCAT('sequence ', seq), 'active', 7, 1 FROM seq_1_to_{SEQUENCES}",
+             CONCAT('sequence ', seq), 'active', 7, 1 FROM bench_numbers WHERE seq <= {SEQUENCES}",
             sql_id(1, "seq"),
             user(&format!("1 + seq % {USERS}"))
         ),
         format!(
             "INSERT INTO sequence_steps (id, sequence_id, day_number, message_type, content) SELECT {}, {}, d.seq, \
-             'text', CONCAT('Day ', d.seq, ' of sequence ', s.seq) FROM seq_1_to_{SEQUENCES} s JOIN seq_1_to_7 d",
+             'text', CONCAT('Day ', d.seq, ' of sequence ', s.seq) FROM bench_numbers s \
+             JOIN bench_numbers d WHERE s.seq <= {SEQUENCES} AND d.seq <= 7",
             sql_id(5, "s.seq * 10 + d.seq"),
             sql_id(1, "s.seq")
         ),
         // Contact i is in sequence 1 + i % 50, whose user is 1 + (1 + i % 50) % 20.
         format!(
             "INSERT INTO leads (device_id, user_id, name, phone) SELECT {}, {}, CONCAT('Lead ', seq), \
-             CONCAT('601', LPAD(seq, 8, '0')) FROM seq_1_to_{n}",
+             CONCAT('601', LPAD(seq, 8, '0')) FROM bench_numbers WHERE seq <= {n}",
             sql_id(3, &format!("1 + (1 + seq % {SEQUENCES}) % {USERS}")),
             user(&format!("1 + (1 + seq % {SEQUENCES}) % {USERS}"))
         ),
         format!(
             "INSERT INTO sequence_contacts (id, sequence_id, contact_phone, contact_name, current_step, status, \
              next_trigger_time) SELECT {}, {}, CONCAT('601', LPAD(seq, 8, '0')), CONCAT('Contact ', seq), 0, \
-             'active', NULL FROM seq_1_to_{n}",
+             'active', NULL FROM bench_numbers WHERE seq <= {n}",
             sql_id(4, "seq"),
             sql_id(1, &format!("1 + seq % {SEQUENCES}"))
         ),
@@ -1315,8 +1337,9 @@ fn summary_table(b: &Bench) -> comfy_table::Table {
 
 fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     let mut s = String::new();
-    s += "<!-- results:start (written by `cargo bench --bench compare`; edits here are overwritten) -->\n";
-    s += "## Latest results\n\n";
+    let (marker, name) = doc_section(&b.args.server);
+    s += &format!("<!-- {marker}:start (written by `cargo bench --bench compare`; edits here are overwritten) -->\n");
+    s += &format!("## Latest results on {name}\n\n");
     s += &format!(
         "- Data: {} rows of the production schema from the deterministic generator (seed {SEED}), {} surplus rows \
          in {} duplicate groups (window query); loaded in {load_secs:.1} s.\n",
@@ -1326,13 +1349,18 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     );
     s += &format!(
         "- Machine: {} ({} cores), {} GiB RAM, load average at the end {}, server {} (private instance: \
-         innodb_buffer_pool_size=2G, innodb_log_file_size=512M, innodb_io_capacity=2000, \
-         innodb_flush_log_at_trx_commit=2, no binary log).\n",
+         innodb_buffer_pool_size=2G, redo log 512M-1G, innodb_io_capacity=2000, \
+         innodb_flush_log_at_trx_commit=2, {}).\n",
         mach["cpu"].as_str().unwrap_or("?"),
         mach["cores"],
         mach["ram_gib"],
         mach["load_average_at_end"].as_str().unwrap_or("?"),
-        mach["server"].as_str().unwrap_or("?")
+        mach["server"].as_str().unwrap_or("?"),
+        if b.args.server == "mysql" {
+            "binary log on in ROW format with GTIDs, as MySQL ships"
+        } else {
+            "no binary log"
+        }
     );
     s += &format!(
         "- Each contender ran {} times on an identical fresh copy of the data (copying excluded from the times); \
@@ -1432,17 +1460,29 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
             None => "not judged",
         }
     );
-    s += "<!-- results:end -->\n";
+    s += &format!("<!-- {marker}:end -->\n");
     s
 }
 
 /// Replaces the results block of docs/benchmarks.md, keeping the hand-written text.
-fn write_doc(results: &str) {
+/// The marker and title of a server's results section in docs/benchmarks.md.
+fn doc_section(server: &str) -> (&'static str, &'static str) {
+    if server == "mysql" {
+        ("results-mysql", "MySQL")
+    } else {
+        ("results", "MariaDB")
+    }
+}
+
+/// Replaces this server's results section of docs/benchmarks.md (the other server's stays).
+fn write_doc(results: &str, server: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let new = match (old.find("<!-- results:start"), old.find("<!-- results:end -->")) {
+    let (marker, _) = doc_section(server);
+    let (start, stop) = (format!("<!-- {marker}:start"), format!("<!-- {marker}:end -->"));
+    let new = match (old.find(&start), old.find(&stop)) {
         (Some(a), Some(z)) => {
-            let end = z + "<!-- results:end -->\n".len();
+            let end = z + stop.len() + 1;
             format!("{}{}{}", &old[..a], results, old.get(end..).unwrap_or(""))
         }
         _ => format!("{old}\n{results}"),
@@ -1461,12 +1501,28 @@ fn main() {
     // SEQFIX_BENCH_BIN measures another build of seqfix (e.g. a branch not merged yet).
     let bin =
         std::env::var_os("SEQFIX_BENCH_BIN").map(PathBuf::from).unwrap_or(PathBuf::from(env!("CARGO_BIN_EXE_seqfix")));
-    eprintln!("compare: starting a private server for {} rows (binary {})", args.rows, bin.display());
+    eprintln!("compare: starting a private {} server for {} rows (binary {})", args.server, args.rows, bin.display());
+    let redo = if args.server == "mysql" {
+        // The harness reads these when it starts its first server. MySQL sizes its redo
+        // log with innodb_redo_log_capacity (innodb_log_file_size is deprecated there).
+        std::env::set_var("SEQFIX_TEST_SERVER", "mysql");
+        if std::env::var_os("SEQFIX_MYSQL_ROOT").is_none() {
+            let out = std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mysql-server.sh"))
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("run scripts/mysql-server.sh");
+            assert!(out.status.success(), "scripts/mysql-server.sh failed: no MySQL server to measure on");
+            std::env::set_var("SEQFIX_MYSQL_ROOT", String::from_utf8_lossy(&out.stdout).trim());
+        }
+        "--innodb-redo-log-capacity=1G"
+    } else {
+        "--innodb-log-file-size=512M"
+    };
     // (The harness gives the server its own directory for on-disk temporary tables.)
     let server = Server::start(ServerOpts {
         args: vec![
             "--innodb-buffer-pool-size=2G".into(),
-            "--innodb-log-file-size=512M".into(),
+            redo.into(),
             // What an SSD-backed production server is given (the default, 200, suits
             // spinning disks): flushing keeps up, so checkpoints do not stall writers.
             "--innodb-io-capacity=2000".into(),
@@ -1536,12 +1592,13 @@ fn main() {
         "memory_notes": mem_notes,
     });
     let only = b.args.only.clone();
+    let server_name = b.args.server.clone();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("bench");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
     drop(b);
     if only.is_none() {
-        write_doc(&results);
+        write_doc(&results, &server_name);
         eprintln!("compare: wrote {} and docs/benchmarks.md", dir.join("compare.json").display());
     } else {
         eprintln!(
