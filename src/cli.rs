@@ -306,3 +306,14 @@ pub fn parse_step_interval(s: &str) -> Result<Duration, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m, 24h)"))
 }
+
+impl Cli {
+    /// Parses the command line. A negative number is taken as a flag's value, so that
+    /// `--top -1` is refused for its value ("invalid value '-1' for '--top'") rather than
+    /// as an unknown argument.
+    pub fn try_parse_args() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Cli::command().allow_negative_numbers(true).mut_subcommands(|c| c.allow_negative_numbers(true));
+        Cli::from_arg_matches(&cmd.try_get_matches()?)
+    }
+}

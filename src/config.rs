@@ -44,6 +44,32 @@ impl fmt::Display for Ident {
     }
 }
 
+/// `text` with the password of every `scheme://user:password@...` in it replaced by `***`:
+/// for messages that quote the command line back (clap's "unexpected argument" would print a
+/// URL given without `--database-url`). A token runs to whitespace or a quote; its password
+/// to the token's last `@`, so an unencoded `@` or `/` in the password is hidden too.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after.find(|c: char| c.is_whitespace() || c == '\'' || c == '"').unwrap_or(after.len());
+        let token = &after[..end];
+        match (token.rfind('@'), token.find(':')) {
+            (Some(last_at), Some(colon)) if colon < last_at => {
+                out.push_str(&token[..=colon]);
+                out.push_str("***");
+                out.push_str(&token[last_at..]);
+            }
+            _ => out.push_str(token),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Where to connect, without ever exposing the password.
 #[derive(Clone)]
 pub struct DbConfig {
@@ -357,6 +383,17 @@ pub fn restore_options(args: &crate::cli::RestoreArgs) -> Result<crate::restore:
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn urls_in_messages_lose_their_passwords() {
+        let msg = "error: unexpected argument 'mysql://app:S3cr@t/x@db:3306/app' found";
+        assert_eq!(redact_urls(msg), "error: unexpected argument 'mysql://app:***@db:3306/app' found");
+        assert_eq!(redact_urls("a mysql://u:p@h/d and mysql://v:q@h/e"), "a mysql://u:***@h/d and mysql://v:***@h/e");
+        // no password, no userinfo, nothing to hide
+        assert_eq!(redact_urls("mysql://u@h/d mysql://h/d"), "mysql://u@h/d mysql://h/d");
+        assert_eq!(redact_urls("no url here"), "no url here");
+    }
+
     use super::*;
 
     const T: Duration = Duration::from_secs(1);

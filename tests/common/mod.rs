@@ -658,6 +658,24 @@ pub struct Run {
 }
 
 impl Run {
+    /// A finished run's output, swept for what no output of seqfix may hold: the driver's
+    /// Rust error wrappers (`MySqlError { ... }`) and the test user's password.
+    pub fn from_output(out: Output) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        };
+        let password = admin_password();
+        for text in [&run.stdout, &run.stderr] {
+            for wrapper in ["MySqlError {", "CodecError {", "DriverError {", "IoError {", "UrlError {", "TlsError {"] {
+                assert!(!text.contains(wrapper), "seqfix printed the driver's {wrapper:?} text:\n{text}");
+            }
+            assert!(password.len() < 6 || !text.contains(&password), "seqfix printed the password:\n{text}");
+        }
+        run
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
@@ -704,12 +722,7 @@ impl Seqfix {
     }
 
     pub fn run(mut self) -> Run {
-        let out: Output = self.cmd.output().expect("run seqfix");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
+        Run::from_output(self.cmd.output().expect("run seqfix"))
     }
 
     /// Starts without waiting (for kill and concurrency tests).

@@ -111,11 +111,7 @@ fn a_duplicate_committed_while_the_alter_runs_is_reported_plainly() {
     });
     a.query_drop("COMMIT").unwrap();
     let out = child.wait_with_output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    };
+    let run = Run::from_output(out);
     expect_refusal(
         run,
         &[

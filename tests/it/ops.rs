@@ -391,3 +391,22 @@ fn no_statement_draws_a_deprecation_warning_on_mysql() {
         .collect();
     assert!(real.is_empty(), "statements that drew warnings (text, runs, warnings): {real:#?}");
 }
+
+/// Argument errors quote the command line back: a URL given without `--database-url` must
+/// lose its password there, and a negative number is refused for its value.
+#[test]
+fn argument_errors_hide_passwords_and_name_bad_values() {
+    let out = Seqfix::new().args(["audit", "mysql://app:Pl41n-S3cret@db.example:3306/app"]).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("unexpected argument 'mysql://app:***@db.example:3306/app'"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Pl41n-S3cret") && !out.stdout.contains("Pl41n-S3cret"), "{}", out.stderr);
+    let out = Seqfix::new().args(["audit", "--top", "-1"]).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid value '-1' for '--top"), "{}", out.stderr);
+    let out = Seqfix::new().args(["dedupe", "--batch-size", "-5"]).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid value '-5' for '--batch-size"), "{}", out.stderr);
+    // help still goes to stdout with exit 0
+    let help = Seqfix::new().args(["audit", "--help"]).run().expect_code(0);
+    assert!(help.stdout.contains("Usage: seqfix audit"));
+}

@@ -360,11 +360,7 @@ fn finish(children: Vec<Child>) -> Vec<Run> {
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().unwrap();
-            Run {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into(),
-                stderr: String::from_utf8_lossy(&out.stderr).into(),
-            }
+            Run::from_output(out)
         })
         .collect()
 }
