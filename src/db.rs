@@ -132,6 +132,37 @@ fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
     }
 }
 
+/// An error and its causes on one line, `: `-separated like `{:#}`, each driver error
+/// written by `error_text`: what error lines and warnings print.
+pub fn chain_text(err: &anyhow::Error) -> String {
+    let parts: Vec<String> = err
+        .chain()
+        .map(|cause| match cause.downcast_ref::<mysql::Error>() {
+            Some(e) => error_text(e),
+            None => cause.to_string(),
+        })
+        .collect();
+    parts.join(": ").replace('\n', " ")
+}
+
+/// A driver error as an operator reads it. The driver's own `Display` wraps each error in
+/// its Rust variant name (`MySqlError { ERROR 1142 ... }`), and a failed row conversion
+/// would carry the row (phone numbers included): neither belongs in an error line or a log.
+pub fn error_text(err: &mysql::Error) -> String {
+    match err {
+        mysql::Error::MySqlError(e) => format!("server error {} ({}): {}", e.code, e.state, e.message),
+        mysql::Error::IoError(e) => format!("network error: {e}"),
+        mysql::Error::CodecError(e) => format!("protocol error: {e}"),
+        mysql::Error::DriverError(e) => e.to_string(),
+        mysql::Error::UrlError(e) => e.to_string(),
+        mysql::Error::FromRowError(_) | mysql::Error::FromValueError(_) => {
+            "the server returned a value of a type seqfix does not expect here (the value is not shown)".into()
+        }
+        #[allow(unreachable_patterns)]
+        other => other.to_string(),
+    }
+}
+
 /// The error code of a server error, if this is one.
 pub fn server_error_code(err: &anyhow::Error) -> Option<u16> {
     err.chain().find_map(|e| match e.downcast_ref::<mysql::Error>() {
@@ -243,8 +274,9 @@ impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.db.conn.exec_drop(crate::sql::RELEASE_LOCK, (self.name.as_str(),)) {
             log::warn!(
-                "could not release the advisory lock {:?}: {e} (the server frees it when the connection closes)",
-                self.name
+                "could not release the advisory lock {:?}: {} (the server frees it when the connection closes)",
+                self.name,
+                error_text(&e)
             );
         }
     }

@@ -238,9 +238,10 @@ fn probe_privileges(db: &mut Db, table: &Ident) -> Result<()> {
     tx.rollback()?;
     result.map_err(|e| {
         anyhow::anyhow!(
-            "user {} may not delete from {}.{table}: {e} (grant DELETE, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
+            "user {} may not delete from {}.{table}: {} (grant DELETE, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
             db.user,
-            db.database
+            db.database,
+            crate::db::error_text(&e)
         )
     })
 }

@@ -66,27 +66,7 @@ impl Outcome {
 
 /// The whole error chain on one line, as `main` prints it.
 pub fn error_line(err: &anyhow::Error) -> String {
-    let parts: Vec<String> = err.chain().map(cause_text).collect();
-    parts.join(": ").replace('\n', " ")
-}
-
-/// One cause of an error chain as an operator reads it. The driver's own `Display` wraps
-/// each error in its Rust variant name (`MySqlError { ERROR 1142 ... }`) and a failed row
-/// conversion would carry the row (phone numbers included): neither belongs in an error line.
-fn cause_text(cause: &(dyn std::error::Error + 'static)) -> String {
-    match cause.downcast_ref::<mysql::Error>() {
-        Some(mysql::Error::MySqlError(e)) => format!("server error {} ({}): {}", e.code, e.state, e.message),
-        Some(mysql::Error::IoError(e)) => format!("network error: {e}"),
-        Some(mysql::Error::CodecError(e)) => format!("protocol error: {e}"),
-        Some(mysql::Error::DriverError(e)) => e.to_string(),
-        Some(mysql::Error::UrlError(e)) => e.to_string(),
-        Some(mysql::Error::FromRowError(_)) | Some(mysql::Error::FromValueError(_)) => {
-            "the server returned a value of a type seqfix does not expect here (the value is not shown)".into()
-        }
-        #[allow(unreachable_patterns)]
-        Some(other) => other.to_string(),
-        None => cause.to_string(),
-    }
+    db::chain_text(err)
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {

@@ -200,7 +200,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
             "attempts": report.attempts, "build_ms": report.build_ms,
         });
         if let Err(e) = ledger::finish(&mut db.conn, &run, status, &summary) {
-            log::warn!("{e:#}");
+            log::warn!("{}", crate::db::chain_text(&e));
         }
     }
     result?;
@@ -368,7 +368,7 @@ fn up(
                 // If the connection itself is gone, the row stays unfinished (the next run settles
                 // it from the schema); the DDL's error is the one to report.
                 if let Err(e) = history::finish(db, table, m, ms, Err(recorded)) {
-                    log::warn!("{e:#}");
+                    log::warn!("{}", crate::db::chain_text(&e));
                     return Err(err);
                 }
                 if db::server_error_code(&err) == Some(ddl::ER_DUP_ENTRY) {

@@ -247,7 +247,7 @@ pub fn pending_migrations(db: &mut Db, table: &str, index_present: bool) -> Resu
     let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.exec(crate::sql::STATUS_MIGRATION_HISTORY, (table,)) {
         Ok(r) => r,
         Err(e) => {
-            log::warn!("cannot read seqfix_schema_history: {e}");
+            log::warn!("cannot read seqfix_schema_history: {}", crate::db::error_text(&e));
             return Ok(None);
         }
     };
