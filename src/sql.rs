@@ -30,6 +30,7 @@ pub const STATUS_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/status/g
 pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.sql");
 pub const STATUS_MIGRATION_HISTORY: &str = include_str!("../sql/status/migration_history.sql");
 pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
+pub const STATUS_RUN_STATUS: &str = include_str!("../sql/status/run_status.sql");
 pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql");
 pub const PROCESSLIST_MARIADB: &str = include_str!("../sql/server/processlist_mariadb.sql");
 pub const PROCESSLIST_MYSQL: &str = include_str!("../sql/server/processlist_mysql.sql");

@@ -42,16 +42,25 @@ pub fn classify_run(run: &LastRun) -> Check {
         "interrupted" => {
             check(&name, State::Warn, format!("interrupted, started {when} {who}; running it again finishes the job"))
         }
+        "running" if run.lock_free == Some(true) => check(
+            &name,
+            State::Warn,
+            format!(
+                "interrupted: started {when} {who}, still marked running but its lock is free, so its process or \
+                 connection is gone (killed, or the host lost); what it committed stays and what it had open \
+                 the server rolled back: {}",
+                resume_hint(&run.command, &run.run_id)
+            ),
+        ),
         "running" => {
             let old = run.age_seconds >= RUN_DEAD_AFTER.as_secs() as i64;
-            if old && run.lock_free != Some(false) {
+            if old && run.lock_free.is_none() {
                 check(
                     &name,
                     State::Fail,
                     format!(
-                        "died without finishing: started {when} {who}, still marked running after {}{}",
-                        human(run.age_seconds),
-                        if run.lock_free == Some(true) { " and its lock is free" } else { "" }
+                        "died without finishing: started {when} {who}, still marked running after {}",
+                        human(run.age_seconds)
                     ),
                 )
             } else {
@@ -59,6 +68,17 @@ pub fn classify_run(run: &LastRun) -> Check {
             }
         }
         other => check(&name, State::Warn, format!("unknown status {other:?}, started {when} {who}")),
+    }
+}
+
+/// What finishes the work of a run that stopped early.
+fn resume_hint(command: &str, run_id: &str) -> String {
+    match command {
+        "dedupe" => "run `seqfix dedupe` again to finish the job".into(),
+        "restore" => format!("run `seqfix restore --run {run_id}` again to finish putting the rows back"),
+        "migrate" => "run `seqfix migrate` again (it recovers the unfinished migration from the schema)".into(),
+        "process" => "the next `seqfix process` pass picks up where it stopped".into(),
+        other => format!("run `seqfix {other}` again"),
     }
 }
 
@@ -179,11 +199,21 @@ mod tests {
         assert_eq!(classify_run(&run("succeeded", 10, None)).state, State::Ok);
         assert_eq!(classify_run(&run("failed", 10, None)).state, State::Fail);
         assert_eq!(classify_run(&run("interrupted", 10, None)).state, State::Warn);
-        assert_eq!(classify_run(&run("running", 60, Some(true))).state, State::Ok, "young: may be starting");
-        let dead = classify_run(&run("running", 7 * 3600, Some(true)));
-        assert_eq!(dead.state, State::Fail);
-        assert!(dead.detail.contains("died without finishing"), "{}", dead.detail);
+        // Lock free while the row says running (read twice): the run is gone, at any age.
+        for age in [60, 7 * 3600] {
+            let gone = classify_run(&run("running", age, Some(true)));
+            assert_eq!(gone.state, State::Warn);
+            assert!(
+                gone.detail.starts_with("interrupted") && gone.detail.contains("seqfix process"),
+                "{}",
+                gone.detail
+            );
+        }
+        assert_eq!(classify_run(&run("running", 60, Some(false))).state, State::Ok, "lock held: still going");
         assert_eq!(classify_run(&run("running", 7 * 3600, Some(false))).state, State::Ok, "lock held: still going");
+        assert_eq!(classify_run(&run("running", 60, None)).state, State::Ok, "no lock known, young: may be going");
+        let dead = classify_run(&run("running", 7 * 3600, None));
+        assert!(dead.detail.contains("died without finishing"), "{}", dead.detail);
         assert_eq!(classify_run(&run("running", 7 * 3600, None)).state, State::Fail, "no lock known: age decides");
         assert_eq!(classify_run(&run("succeeded", 1, None)).name, "last_run.process");
     }

@@ -20,7 +20,7 @@ use crate::schema;
 mod judge;
 pub use judge::{classify_cluster, classify_run, plan_migrations};
 
-/// A `running` run older than this whose lock is free has died without finishing.
+/// A `running` run older than this, whose lock seqfix cannot check, has died without finishing.
 pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
 
 /// The migrations seqfix ships, by version and name, as status names them. The list
@@ -396,10 +396,23 @@ fn last_runs_of(db: &mut Db, table: &crate::config::Ident) -> Result<Vec<LastRun
         db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
     let mut runs = Vec::new();
     for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
+        let mut status = status;
         let lock_free = match (status.as_str(), lock_name_for(&command, &db.database, table)) {
             ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
             _ => None,
         };
+        if lock_free == Some(true) {
+            // Every run writes and closes its row while holding its lock: free lock and a
+            // row still `running` means its process or connection died, unless it closed
+            // the row between the two reads.
+            let now: Option<String> = db
+                .conn
+                .exec_first(crate::sql::STATUS_RUN_STATUS, (run_id.as_str(),))
+                .context("cannot read the run ledger seqfix_runs")?;
+            if let Some(now) = now {
+                status = now;
+            }
+        }
         runs.push(LastRun { command, run_id, status, host, pid, db_user, started, finished, age_seconds, lock_free });
     }
     Ok(runs)

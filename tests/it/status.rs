@@ -134,15 +134,18 @@ fn unhealthy_database_names_each_failing_check() {
     let j = out.json();
     assert_eq!(j["healthy"], false);
     let want: BTreeSet<String> =
-        ["unique_index", "duplicates", "overdue_contacts", "last_run.dedupe", "last_run.process"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        ["unique_index", "duplicates", "overdue_contacts", "last_run.dedupe"].iter().map(|s| s.to_string()).collect();
     assert_eq!(failing(&j), want, "{j:#}");
     assert_eq!(j["duplicate_groups"], exp.duplicate_groups().len() as u64);
     assert_eq!(j["surplus_rows"], exp.surplus() as u64);
     assert_eq!(j["overdue_contacts"], 3);
-    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("died without finishing"));
+    // Its lock is free, so its process is gone: interrupted, with the run id and what resumes it.
+    assert_eq!(check(&j, "last_run.process")["state"], "warn");
+    let detail = check(&j, "last_run.process")["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.starts_with("interrupted") && detail.contains(&dead.id) && detail.contains("seqfix process"),
+        "{detail}"
+    );
     assert!(check(&j, "last_run.dedupe")["detail"].as_str().unwrap().contains(&failed.id));
     assert_eq!(check(&j, "last_run.restore")["state"], "warn");
     assert_eq!(check(&j, "migrations")["state"], "warn");
@@ -151,9 +154,7 @@ fn unhealthy_database_names_each_failing_check() {
     // The table rendering names them too, and --skip-duplicates avoids the scan.
     let table = db.seqfix().args(["status"]).run().expect_code(1);
     assert!(
-        table
-            .stdout
-            .contains("UNHEALTHY: unique_index, duplicates, last_run.dedupe, last_run.process, overdue_contacts"),
+        table.stdout.contains("UNHEALTHY: unique_index, duplicates, last_run.dedupe, overdue_contacts"),
         "{}",
         table.stdout
     );
@@ -188,9 +189,12 @@ fn reports_who_holds_the_process_lock() {
     assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("running now"));
 
     holder.query_drop("DO RELEASE_LOCK(CONCAT('seqfix.process.', DATABASE()))").unwrap();
-    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(1).json();
+    // Lock free, row still running: the run is gone. Interrupted, as a Ctrl-C'd run is:
+    // a warning, not a failed check.
+    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(j["process_lock"], serde_json::Value::Null);
-    assert_eq!(failing(&j), BTreeSet::from(["last_run.process".to_string()]));
+    assert_eq!(check(&j, "last_run.process")["state"], "warn");
+    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().starts_with("interrupted"));
 }
 
 #[test]
@@ -240,4 +244,42 @@ fn reports_a_replica() {
     assert_eq!(j["cluster"]["source"], source.host.as_str());
     assert_eq!(check(&j, "cluster")["state"], "warn");
     assert!(check(&j, "cluster")["detail"].as_str().unwrap().contains(&format!("replica of {}", source.host)));
+}
+
+/// `kill -9` of a dedupe: its ledger row stays `running`, but its lock went with its
+/// connection, so status says interrupted (with the run id and how to finish), not running.
+#[test]
+fn a_killed_run_is_reported_interrupted_not_running() {
+    let db = TestDb::new("status_killed_run");
+    db.load_messages(&Spec::new(3_000, 41));
+    let mut child =
+        db.seqfix().args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "40ms", "--no-progress"]).spawn();
+    let mut c = db.conn();
+    let start = std::time::Instant::now();
+    let run_id: String = loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+        if archived.unwrap_or(0) > 20 {
+            break c.query_first("SELECT run_id FROM seqfix_runs WHERE status = 'running'").unwrap().unwrap();
+        }
+        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server frees the lock when it sees the connection close.
+    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+    let lock = seqfix::dedupe::lock_name(&db.name, &table);
+    let start = std::time::Instant::now();
+    while c.exec_first::<Option<u64>, _, _>("SELECT IS_USED_LOCK(?)", (&lock,)).unwrap().flatten().is_some() {
+        assert!(start.elapsed().as_secs() < 30, "the killed run's lock was never freed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status: String = c.exec_first("SELECT status FROM seqfix_runs WHERE run_id = ?", (&run_id,)).unwrap().unwrap();
+    assert_eq!(status, "running", "the killed run could not close its row");
+    let j = db.seqfix().args(["status", "--format", "json"]).run().json();
+    let last = check(&j, "last_run.dedupe");
+    let detail = last["detail"].as_str().unwrap();
+    assert_eq!(last["state"], "warn", "{detail}");
+    assert!(detail.starts_with("interrupted") && detail.contains(&run_id), "{detail}");
+    assert!(detail.contains("run `seqfix dedupe` again"), "{detail}");
 }
