@@ -44,6 +44,26 @@ impl fmt::Display for Ident {
     }
 }
 
+/// Creates and removes a file next to `path`, so that a file seqfix writes after its work
+/// (`--metrics-file`, `--plan-file`) is known to be writable before any work is done.
+pub fn probe_writable(path: &Path, flag: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!("the directory of {flag} {} does not exist (create it first)", path.display());
+    }
+    let probe = tempfile::Builder::new().prefix(".seqfix-probe-").tempfile_in(dir);
+    match probe {
+        Ok(file) => file.close().with_context(|| format!("cannot remove a probe file in {}", dir.display())),
+        Err(e) => bail!(
+            "cannot write {flag} {}: {e} (give a path in a directory this user may write; nothing was done)",
+            path.display()
+        ),
+    }
+}
+
 /// `text` with the password of every `scheme://user:password@...` in it replaced by `***`:
 /// for messages that quote the command line back (clap's "unexpected argument" would print a
 /// URL given without `--database-url`). A token runs to whitespace or a quote; its password
@@ -349,6 +369,12 @@ fn batch_size(n: u64) -> Result<usize> {
 /// Checks `dedupe`'s arguments.
 pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Result<crate::dedupe::Options> {
     let archive = Ident::new("archive table", &args.archive_table)?;
+    if let Some(path) = &args.plan_file {
+        if path.is_dir() {
+            bail!("--plan-file {} is a directory; give a file name such as plan.tsv", path.display());
+        }
+        probe_writable(path, "--plan-file")?;
+    }
     if args.max_replica_lag.is_some() && args.replica.is_empty() {
         bail!("--max-replica-lag needs at least one --replica URL to watch");
     }

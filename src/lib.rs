@@ -40,6 +40,10 @@ use config::Config;
 /// Exit status for any error (bad input, connection, schema, lock held).
 pub const EXIT_ERROR: i32 = 2;
 
+/// Exit status of a run that changed the database as its report says, then could not write
+/// `--metrics-file`: not 2, which promises that nothing was changed.
+pub const EXIT_OUTPUT_FAILED: i32 = 3;
+
 /// How a command ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -51,6 +55,9 @@ pub enum Outcome {
     Interrupted,
     /// Did nothing by design, with a caller-chosen exit code (e.g. `--busy-exit-code`).
     Skipped(i32),
+    /// Did its work (the report was printed, the run is in the ledger) but could not write
+    /// an output file afterwards, such as `--metrics-file` (exit 3).
+    OutputFailed,
 }
 
 impl Outcome {
@@ -60,6 +67,7 @@ impl Outcome {
             Outcome::CheckFailed => 1,
             Outcome::Interrupted => 130,
             Outcome::Skipped(code) => code,
+            Outcome::OutputFailed => EXIT_OUTPUT_FAILED,
         }
     }
 }
@@ -105,9 +113,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Dedupe(args) => {
             let opts = config::dedupe_options(&args, &cli.global)?;
             let (report, outcome) = dedupe::run(&cfg, &opts)?;
-            write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started))?;
+            let written =
+                write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started));
             report::emit(cfg.format, &report, report::dedupe)?;
-            Ok(outcome)
+            Ok(after_work(written, report.run_id.as_deref(), outcome))
         }
         Command::Restore(args) => {
             let opts = config::restore_options(&args)?;
@@ -156,13 +165,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             let mut db = db::connect(&cfg.db)?;
             let report = process::run(&mut db, &cfg, &opts)?;
-            write_metrics(&cfg, || metrics::process(&db.database, cfg.table.as_str(), &report, started))?;
+            let written = write_metrics(&cfg, || metrics::process(&db.database, cfg.table.as_str(), &report, started));
             report::emit(cfg.format, &report, report::process)?;
-            Ok(match report.skipped {
+            let outcome = match report.skipped {
                 Some(_) => Outcome::Skipped(args.busy_exit_code),
                 None if report.interrupted => Outcome::Interrupted,
                 None => Outcome::Ok,
-            })
+            };
+            Ok(after_work(written, report.run_id.as_deref(), outcome))
         }
         Command::Status(args) => {
             let mut db = db::connect(&cfg.db)?;
@@ -173,6 +183,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(if report.healthy { Outcome::Ok } else { Outcome::CheckFailed })
         }
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+    }
+}
+
+/// The outcome of a command that may have changed the database, once its report is out:
+/// a metrics file that could not be written is said on stderr, with the run id, and gives
+/// its own exit code rather than 2 (which says nothing was changed).
+fn after_work(written: Result<()>, run_id: Option<&str>, outcome: Outcome) -> Outcome {
+    match written {
+        Ok(()) => outcome,
+        Err(e) => {
+            let run = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
+            report::refusal(&format!(
+                "the run finished as reported above{run}, but {}; nothing is wrong with the database",
+                db::chain_text(&e)
+            ));
+            Outcome::OutputFailed
+        }
     }
 }
 

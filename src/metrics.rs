@@ -220,7 +220,7 @@ pub fn check_path(path: &Path) -> Result<()> {
     if path.is_dir() {
         bail!("--metrics-file {} is a directory; give a file name such as seqfix.prom", path.display());
     }
-    Ok(())
+    crate::config::probe_writable(path, "--metrics-file")
 }
 
 fn secs(d: Duration) -> f64 {

@@ -24,7 +24,26 @@ pub fn completions(shell: Shell) -> String {
 pub fn man_page() -> Result<String> {
     let mut out: Vec<u8> = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out).context("cannot render the man page")?;
+    out.extend_from_slice(exit_status_section().as_bytes());
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The exit codes, as docs/exit-codes.md gives them in full.
+const EXIT_STATUS: &[(&str, &str)] = &[
+    ("0", "The command ran (audit: also when duplicates were found, unless --fail-on-duplicates)."),
+    ("1", "The command ran and found what it was asked to flag: audit --fail-on-duplicates with surplus rows, status with a failed check, migrate while duplicates remain."),
+    ("2", "Error; one line on stderr starting with seqfix:. Nothing was changed, except by a dedupe or restore that failed mid-run: its committed batches are complete, and running it again continues."),
+    ("3", "The run did its work, as its report and run id say, but --metrics-file could not be written afterwards."),
+    ("130", "Interrupted (Ctrl-C, SIGTERM) after finishing the current batch; run the command again to continue."),
+];
+
+fn exit_status_section() -> String {
+    let mut s = String::from(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in EXIT_STATUS {
+        s += &format!(".TP\n\\fB{code}\\fR\n{}\n", meaning.replace('-', "\\-"));
+    }
+    s += ".PP\nprocess: a skipped pass exits with --busy-exit-code (default 0). See docs/exit-codes.md.\n";
+    s
 }
 
 /// Writes seqfix.1 and seqfix-COMMAND.1 for every subcommand into `dir`; returns the files.
@@ -44,6 +63,7 @@ pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
         let path = dir.join(format!("{name}.1"));
         let mut out: Vec<u8> = Vec::new();
         clap_mangen::Man::new(page).render(&mut out).context("cannot render a man page")?;
+        out.extend_from_slice(exit_status_section().as_bytes());
         std::fs::write(&path, out).with_context(|| format!("cannot write the man page {}", path.display()))?;
         written.push(path);
     }
@@ -67,5 +87,6 @@ mod tests {
         for sub in ["audit", "status", "completions"] {
             assert!(page.contains(sub), "{sub}");
         }
+        assert!(page.contains(".SH \"EXIT STATUS\"") && page.contains("\\fB3\\fR"), "{page}");
     }
 }

@@ -150,6 +150,63 @@ fn metrics_file_bad_input() {
     db.seqfix().args(["audit", "--metrics-file", dir.path().to_str().unwrap()]).run().expect_error("is a directory");
 }
 
+/// A file seqfix would write after deleting rows is tried first: a path nobody can write
+/// (even root: /proc) is refused before any work, and nothing is changed.
+#[test]
+fn unwritable_output_files_are_refused_before_any_work() {
+    let db = TestDb::new("ops_unwritable_out");
+    let rows = db.load_messages(&Spec::new(400, 8));
+    assert!(Expected::of(&rows).surplus() > 0);
+    let before = db.checksum("broadcast_messages");
+    for flags in [["--metrics-file", "/proc/seqfix.prom"], ["--plan-file", "/proc/seqfix-plan.tsv"]] {
+        let out = db.seqfix().args(["dedupe", "--yes"]).args(flags).run().expect_error("cannot write");
+        assert!(out.stderr.contains(flags[0]) && out.stderr.contains("nothing was done"), "{}", out.stderr);
+    }
+    db.seqfix()
+        .args(["process", "--metrics-file", "/proc/seqfix.prom"])
+        .run()
+        .expect_error("cannot write --metrics-file");
+    assert_eq!(db.checksum("broadcast_messages"), before);
+    assert!(!db.has_table("seqfix_runs"), "no run was started");
+}
+
+/// The metrics file's directory vanishes while dedupe deletes: the run's report and run id
+/// are printed, one line says what could not be written, and the exit code is 3, not 2.
+#[test]
+fn a_metrics_file_that_fails_after_the_work_exits_3_with_the_report() {
+    let db = TestDb::new("ops_metrics_after");
+    let rows = db.load_messages(&Spec::new(1_500, 9));
+    let exp = Expected::of(&rows);
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("textfile");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("seqfix.prom");
+    let child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--format", "json", "--batch-size", "10", "--sleep", "30ms", "--no-progress"])
+        .args(["--metrics-file", path.to_str().unwrap()])
+        .spawn();
+    let mut c = db.conn();
+    let start = std::time::Instant::now();
+    loop {
+        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+        if archived.unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::remove_dir(&sub).unwrap();
+    let out = crate::common::Run::from_output(child.wait_with_output().unwrap());
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let j = out.json();
+    let run_id = j["run_id"].as_str().unwrap();
+    assert_eq!(j["deleted_rows"].as_u64().unwrap(), exp.surplus() as u64, "the work was done: {j}");
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains(run_id) && lines[0].contains("cannot write the metrics file"), "{}", out.stderr);
+}
+
 // ---- option files ----
 
 /// Writes an option file for `db` as `user` with the password text exactly as given.
