@@ -58,9 +58,16 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
 
-    /// Give up connecting after this long (e.g. 10s, 1m).
+    /// Give up connecting after this long (e.g. 10s, 1m): TCP connect, TLS and the log-in
+    /// handshake together.
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
+
+    /// Give up on a server that stops answering in the middle of a statement after this
+    /// long without a byte from it [default: 30m; migrate: no limit, since an index build
+    /// answers only when it is done]. 0s: no limit.
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "DURATION")]
+    pub io_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -97,7 +97,14 @@ pub struct DbConfig {
     /// `user@host:port/db`, safe to print.
     display: String,
     pub database: String,
+    /// TCP connect, TLS and handshake together (see `db::connect`).
+    pub connect_timeout: Duration,
+    /// The socket's read and write timeout for every statement; None: no limit.
+    pub io_timeout: Option<Duration>,
 }
+
+/// The read/write timeout of a connection unless `--io-timeout` says otherwise.
+pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 impl fmt::Debug for DbConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,7 +114,11 @@ impl fmt::Debug for DbConfig {
 
 impl DbConfig {
     pub fn opts(&self) -> Opts {
-        self.opts.clone()
+        // The driver sets these on the socket: the handshake and every read or write after
+        // it fail with a timeout error instead of waiting forever on a hung server.
+        Opts::from(
+            OptsBuilder::from_opts(self.opts.clone()).read_timeout(self.io_timeout).write_timeout(self.io_timeout),
+        )
     }
 
     /// `user@host:port/database`: what error messages name.
@@ -183,7 +194,13 @@ impl DbConfig {
             Some(path) => format!("{user}@{path}/{database}"),
             None => format!("{user}@{host}:{port}/{database}"),
         };
-        Ok(DbConfig { opts: Opts::from(builder), display: where_, database })
+        Ok(DbConfig {
+            opts: Opts::from(builder),
+            display: where_,
+            database,
+            connect_timeout,
+            io_timeout: Some(DEFAULT_IO_TIMEOUT),
+        })
     }
 
     /// Reads the connection from a MySQL option file (`[client]`, then `[seqfix]`).
@@ -319,6 +336,9 @@ pub fn conn_source(
 impl Config {
     pub fn from_args(global: &GlobalArgs) -> Result<Config> {
         let table = Ident::new("table", &global.table)?;
+        if global.connect_timeout.is_zero() {
+            bail!("--connect-timeout must be more than 0s (e.g. 10s)");
+        }
         if let Some(path) = &global.metrics_file {
             crate::metrics::check_path(path)?;
         }
@@ -344,6 +364,12 @@ impl Config {
             None => bail!(
                 "no database given: pass --database-url mysql://user:password@host:port/database, set DATABASE_URL, or give an option file (--defaults-file FILE or ~/.my.cnf with user, password, host and database under [client])"
             ),
+        };
+        let mut db = db;
+        db.io_timeout = match global.io_timeout {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => Some(DEFAULT_IO_TIMEOUT),
         };
         Ok(Config {
             db,

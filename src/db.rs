@@ -88,7 +88,7 @@ impl DerefMut for Db {
 
 /// Opens a connection and turns the driver's errors into one line that says what to do.
 pub fn connect(cfg: &DbConfig) -> Result<Db> {
-    let mut conn = Conn::new(cfg.opts()).map_err(|e| explain_connect_error(cfg, e))?;
+    let mut conn = open_within(cfg)?;
     let (version, user): (String, String) = conn
         .query_first("SELECT VERSION(), CURRENT_USER()")
         .with_context(|| format!("cannot query the server at {}", cfg.display()))?
@@ -96,6 +96,31 @@ pub fn connect(cfg: &DbConfig) -> Result<Db> {
     let server = ServerInfo::parse(&version);
     log::info!("connected to {} ({})", cfg.display(), server.version);
     Ok(Db { conn, server, database: cfg.database.clone(), user, display: cfg.display().to_string() })
+}
+
+/// Opens the connection, giving up after `--connect-timeout` in all: the driver's own
+/// timeout covers the TCP connect only, and a peer that accepts and then says nothing (a
+/// hung server, a port that is not MySQL's) would hold the handshake until the read
+/// timeout. The handshake runs on a thread; one that outlives the limit is abandoned with
+/// its socket (the process ends soon after, with this error).
+fn open_within(cfg: &DbConfig) -> Result<Conn> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let opts = cfg.opts();
+    std::thread::Builder::new()
+        .name("connect".into())
+        .spawn(move || {
+            let _ = tx.send(Conn::new(opts));
+        })
+        .context("cannot start a thread to connect")?;
+    match rx.recv_timeout(cfg.connect_timeout) {
+        Ok(result) => result.map_err(|e| explain_connect_error(cfg, e)),
+        Err(_) => bail!(
+            "cannot connect to {}: no answer to the log-in handshake within --connect-timeout {} \
+             (is the server hung or overloaded? is that port a MySQL server?)",
+            cfg.display(),
+            humantime::format_duration(cfg.connect_timeout)
+        ),
+    }
 }
 
 fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
@@ -151,7 +176,8 @@ pub fn chain_text(err: &anyhow::Error) -> String {
 pub fn error_text(err: &mysql::Error) -> String {
     match err {
         mysql::Error::MySqlError(e) => format!("server error {} ({}): {}", e.code, e.state, e.message),
-        mysql::Error::IoError(e) => format!("network error: {e}"),
+        mysql::Error::IoError(e) => io_text(e),
+        mysql::Error::CodecError(mysql::mysql_common::proto::codec::error::PacketCodecError::Io(e)) => io_text(e),
         mysql::Error::CodecError(e) => format!("protocol error: {e}"),
         mysql::Error::DriverError(e) => e.to_string(),
         mysql::Error::UrlError(e) => e.to_string(),
@@ -160,6 +186,16 @@ pub fn error_text(err: &mysql::Error) -> String {
         }
         #[allow(unreachable_patterns)]
         other => other.to_string(),
+    }
+}
+
+/// A socket error; a read or write that hit the socket's timeout says which flag sets it.
+fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            "the server stopped answering: nothing came back within --io-timeout".into()
+        }
+        _ => format!("network error: {e}"),
     }
 }
 

@@ -142,7 +142,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 check_duplicates_first: args.check_duplicates_first,
             };
             interrupt::install();
-            let mut db = db::connect(&cfg.db)?;
+            // An index build answers only when it is done: no read timeout unless asked.
+            let mut conn_cfg = cfg.db.clone();
+            if cli.global.io_timeout.is_none() {
+                conn_cfg.io_timeout = None;
+            }
+            let mut db = db::connect(&conn_cfg)?;
             let report = migrate::run(&mut db, &cfg, &opts)?;
             report::emit(cfg.format, &report, report::migrate)?;
             if let Some(line) = &report.refusal {

@@ -443,6 +443,15 @@ impl Server {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`) the server: a hung server that keeps its
+    /// connections open (private servers only).
+    pub fn freeze(&self, frozen: bool) {
+        let child = self.private.as_ref().and_then(|p| p.child.as_ref()).expect("a running private server");
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let ok = Command::new("kill").arg(sig).arg(child.id().to_string()).status().unwrap().success();
+        assert!(ok, "kill {sig} of the private server failed");
+    }
+
     /// Start a killed private server again on the same port and data.
     pub fn restart(&mut self) {
         self.kill();

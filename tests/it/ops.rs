@@ -467,3 +467,71 @@ fn argument_errors_hide_passwords_and_name_bad_values() {
     let help = Seqfix::new().args(["audit", "--help"]).run().expect_code(0);
     assert!(help.stdout.contains("Usage: seqfix audit"));
 }
+
+/// A peer that accepts the TCP connection and never says a word: the log-in gives up after
+/// --connect-timeout with one line, instead of waiting forever.
+#[test]
+fn a_silent_server_is_given_up_after_the_connect_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts (and keeps) connections, never writes.
+    let held = std::thread::spawn(move || listener.incoming().take(1).map(|s| s.unwrap()).collect::<Vec<_>>());
+    let start = std::time::Instant::now();
+    let out = Seqfix::new()
+        .args(["--database-url", &format!("mysql://u:pw@127.0.0.1:{port}/x"), "--connect-timeout", "2s", "audit"])
+        .run()
+        .expect_error("no answer to the log-in handshake within --connect-timeout 2s");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
+    assert!(!out.stderr.contains("pw@"), "{}", out.stderr);
+    drop(held);
+    Seqfix::new()
+        .args(["--database-url", "mysql://u:pw@127.0.0.1:1/x", "--connect-timeout", "0s", "audit"])
+        .run()
+        .expect_error("--connect-timeout must be more than 0s");
+}
+
+/// A server that hangs in the middle of a run (SIGSTOP): the statement gives up after
+/// --io-timeout, the run stops with one line (exit 2), and once the server is back nothing
+/// was lost: every row is live or archived.
+#[test]
+fn a_server_that_hangs_mid_run_is_given_up_after_the_io_timeout() {
+    let server = crate::common::Server::start(crate::common::ServerOpts::default());
+    let db = server.fresh_db("ops_hung_server");
+    let rows = db.load_messages(&Spec::new(2_000, 12));
+    let ids_before: std::collections::BTreeSet<String> = rows.iter().map(|m| m.id.clone()).collect();
+    let child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "20ms", "--no-progress", "--io-timeout", "3s"])
+        .spawn();
+    let mut c = db.conn();
+    let start = std::time::Instant::now();
+    loop {
+        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+        if archived.unwrap_or(0) > 20 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(c);
+    server.freeze(true);
+    let frozen_at = std::time::Instant::now();
+    let out = crate::common::Run::from_output(child.wait_with_output().unwrap());
+    let waited = frozen_at.elapsed();
+    server.freeze(false);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(waited < std::time::Duration::from_secs(30), "gave up only after {waited:?}");
+    // One error line (the log's warnings may add that the ledger could not be updated).
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("seqfix:")).collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains("stopped answering") && lines[0].contains("--io-timeout"), "{}", out.stderr);
+    assert!(lines[0].contains("run dedupe again"), "{}", out.stderr);
+    // Nothing lost: live and archived ids are disjoint and together every row.
+    let mut c = db.conn();
+    let live: std::collections::BTreeSet<String> =
+        c.query::<String, _>("SELECT id FROM broadcast_messages").unwrap().into_iter().collect();
+    let archived: std::collections::BTreeSet<String> =
+        c.query::<String, _>("SELECT id FROM seqfix_archive").unwrap().into_iter().collect();
+    assert!(live.is_disjoint(&archived));
+    assert_eq!(live.union(&archived).cloned().collect::<std::collections::BTreeSet<_>>(), ids_before);
+}
