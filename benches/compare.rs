@@ -846,7 +846,7 @@ fn set_based_pass(url: &str) {
                st.message_type, st.content, st.media_url, c.contact_phone, c.contact_name, \
                c.current_step + 1 AS day, UUID() AS message_id \
         FROM sequence_contacts c \
-        JOIN sequences s ON s.id = c.sequence_id AND s.is_active = 1 \
+        JOIN sequences s ON s.id = c.sequence_id AND s.is_active = 1 AND s.status = 'active' \
         JOIN step_of so ON so.sequence_id = s.id AND so.day_number = c.current_step + 1 \
         JOIN sequence_steps st ON st.id = so.id \
         JOIN first_lead fl ON fl.phone = c.contact_phone AND fl.user_id = s.user_id \
@@ -876,7 +876,7 @@ fn set_based_pass(url: &str) {
     c.query_drop(
         "UPDATE sequence_contacts c JOIN sequences s ON s.id = c.sequence_id \
          SET c.status = 'completed', c.completed_at = NOW() \
-         WHERE c.status = 'active' AND s.is_active = 1 AND c.current_step + 1 > s.total_days \
+         WHERE c.status = 'active' AND s.is_active = 1 AND s.status = 'active' AND c.current_step + 1 > s.total_days \
            AND (c.next_trigger_time IS NULL OR c.next_trigger_time <= NOW())",
     )
     .unwrap();
@@ -889,7 +889,7 @@ fn per_contact_pass(url: &str) {
     let due: Vec<(String, String, String, String, i32)> = c
         .query(
             "SELECT c.id, c.sequence_id, c.contact_phone, c.contact_name, c.current_step FROM sequence_contacts c \
-             JOIN sequences s ON s.id = c.sequence_id WHERE s.is_active = 1 AND c.status = 'active' \
+             JOIN sequences s ON s.id = c.sequence_id WHERE s.is_active = 1 AND s.status = 'active' AND c.status = 'active' \
              AND (c.next_trigger_time IS NULL OR c.next_trigger_time <= NOW())",
         )
         .unwrap();

@@ -56,6 +56,9 @@ pub struct Sequence {
     pub user_id: String,
     pub total_days: i32,
     pub is_active: bool,
+    /// The application's other flag: `active`, or `draft` (the column's default) and
+    /// `paused`, which must not be processed even with is_active = 1.
+    pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +123,15 @@ pub fn generate(spec: &ContactSpec) -> World {
             total_days: rng.gen_range(2..=8),
             // The first two are always active so that small worlds cover every category.
             is_active: i < 2 || !rng.gen_bool(0.12),
+            status: match i {
+                0 | 1 => "active",
+                // Sequence 2 is always a draft, so small worlds hold one.
+                2 => "draft",
+                _ if rng.gen_bool(0.06) => "paused",
+                _ if rng.gen_bool(0.06) => "draft",
+                _ => "active",
+            }
+            .into(),
         };
         for day in 1..=seq.total_days {
             // Sequence 0 always lacks day 2, so `no_step` occurs in small worlds.
@@ -310,7 +322,7 @@ pub fn insert(conn: &mut Conn, w: &World) -> Result<()> {
                 s(&q.id),
                 s(&q.user_id),
                 s(&format!("sequence {}", &q.id[..8])),
-                s("active"),
+                s(&q.status),
                 Value::from(q.total_days),
                 Value::from(q.is_active as i32),
             ]

@@ -18,5 +18,6 @@ LEFT JOIN {devices} ud ON ud.id = l.device_id
 WHERE d.id > ? AND d.id <= ?
   AND sc.status = 'active'
   AND s.is_active = 1
+  AND s.status = 'active'
   AND (sc.next_trigger_time IS NULL OR sc.next_trigger_time <= NOW())
 ORDER BY d.id

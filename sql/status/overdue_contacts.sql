@@ -6,4 +6,5 @@ FROM sequence_contacts c
 JOIN sequences s ON s.id = c.sequence_id
 WHERE c.status = 'active'
   AND s.is_active = 1
+  AND s.status = 'active'
   AND c.next_trigger_time < NOW() - INTERVAL ? SECOND

@@ -76,6 +76,7 @@ const SEQUENCES: &[ColumnReq] = &[
     req("user_id", Kind::ShortText, "to find the sequence's owner"),
     req("total_days", Kind::Integer, "to complete contacts past the last day"),
     req("is_active", Kind::Flag, "to process active sequences only"),
+    req("status", Kind::AnyText, "to process active sequences only (not drafts)"),
 ];
 const STEPS: &[ColumnReq] = &[
     req("id", Kind::ShortText, "to queue a step"),

@@ -57,6 +57,7 @@ fn expected(w: &World) -> BTreeMap<String, Exp> {
         let seq = w.sequences.iter().find(|s| s.id == c.sequence_id).unwrap();
         let due = c.status == "active"
             && seq.is_active
+            && seq.status == "active"
             && c.next_trigger_time.map(|t| t <= fixture_contacts::PAST + 86_400 * 365).unwrap_or(true);
         let next = c.current_step + 1;
         let e = if !due {

@@ -26,8 +26,9 @@ pub fn clean_with_index(db: &TestDb, rows: &[Message]) {
 /// hours in the past (negative: in the future), as (status, active sequence?, hours_ago).
 fn contacts(c: &mut Conn, list: &[(&str, bool, Option<i64>)]) {
     c.query_drop(
-        "INSERT INTO sequences (id, user_id, name, total_days, is_active) VALUES \
-         ('seq-active', 'u1', 'on', 3, 1), ('seq-paused', 'u1', 'off', 3, 0)",
+        "INSERT INTO sequences (id, user_id, name, status, total_days, is_active) VALUES \
+         ('seq-active', 'u1', 'on', 'active', 3, 1), ('seq-paused', 'u1', 'off', 'active', 3, 0), \
+         ('seq-draft', 'u1', 'draft', 'draft', 3, 1)",
     )
     .unwrap();
     for (i, (status, active, hours)) in list.iter().enumerate() {
@@ -42,6 +43,12 @@ fn contacts(c: &mut Conn, list: &[(&str, bool, Option<i64>)]) {
         ))
         .unwrap();
     }
+    // Long overdue, but its sequence is a draft (is_active = 1, status 'draft'): never due.
+    c.query_drop(
+        "INSERT INTO sequence_contacts (id, sequence_id, contact_phone, status, next_trigger_time) \
+         VALUES ('c-draft', 'seq-draft', '60109999', 'active', NOW() - INTERVAL 30 HOUR)",
+    )
+    .unwrap();
 }
 
 fn check<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
