@@ -318,6 +318,133 @@ impl Drop for LockGuard<'_> {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// What part the server plays in replication, and whether it takes writes: facts that
+// status reports and that every command which writes checks first.
+
+/// How the server takes part in replication, as far as seqfix cares.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Cluster {
+    Standalone,
+    Galera,
+    GroupReplication {
+        single_primary: bool,
+    },
+    Replica {
+        source: String,
+    },
+    /// A replica that could not be checked (no REPLICATION CLIENT / SLAVE MONITOR privilege).
+    Unknown {
+        reason: String,
+    },
+}
+
+fn mysql_code(e: &mysql::Error) -> Option<u16> {
+    match e {
+        mysql::Error::MySqlError(m) => Some(m.code),
+        _ => None,
+    }
+}
+
+/// True for 1, "1", "ON" and friends: how servers spell a boolean variable.
+fn truthy(v: &mysql::Value) -> bool {
+    match v {
+        mysql::Value::Int(n) => *n != 0,
+        mysql::Value::UInt(n) => *n != 0,
+        mysql::Value::Bytes(b) => {
+            matches!(String::from_utf8_lossy(b).to_ascii_uppercase().as_str(), "1" | "ON" | "YES")
+        }
+        _ => false,
+    }
+}
+
+/// A system variable, or None when the server does not know it (error 1193).
+fn variable(db: &mut Db, sql: &str) -> Result<Option<mysql::Value>> {
+    match db.conn.query_first::<mysql::Value, _>(sql) {
+        Ok(v) => Ok(v),
+        Err(e) if mysql_code(&e) == Some(1193) => Ok(None),
+        Err(e) => Err(e).context("cannot read a server variable"),
+    }
+}
+
+/// Galera, Group Replication, replica or standalone.
+pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
+    if variable(db, crate::sql::STATUS_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
+        return Ok(Cluster::Galera);
+    }
+    if let Some(single) = variable(db, crate::sql::STATUS_GROUP_REPLICATION_MODE)? {
+        let members: Option<u64> = db.conn.query_first(crate::sql::STATUS_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
+        if members.unwrap_or(0) > 0 {
+            return Ok(Cluster::GroupReplication { single_primary: truthy(&single) });
+        }
+    }
+    let sql = if db.server.has_show_replica_status() {
+        crate::sql::SHOW_REPLICA_STATUS
+    } else {
+        crate::sql::SHOW_SLAVE_STATUS
+    };
+    match db.conn.query::<mysql::Row, _>(sql) {
+        Ok(rows) if rows.is_empty() => Ok(Cluster::Standalone),
+        Ok(rows) => {
+            let row = &rows[0];
+            let source = ["Source_Host", "Master_Host"]
+                .iter()
+                .find_map(|c| row.get_opt::<String, _>(*c).and_then(|r| r.ok()))
+                .unwrap_or_else(|| "unknown".into());
+            Ok(Cluster::Replica { source })
+        }
+        Err(e) if matches!(mysql_code(&e), Some(1227) | Some(1142)) => Ok(Cluster::Unknown {
+            reason: "replica status not checked: the user lacks REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)"
+                .into(),
+        }),
+        Err(e) => Err(e).context("cannot read the replica status"),
+    }
+}
+
+/// Refuses, before anything is written, a server that would refuse the writes or pass
+/// them on wrongly: `read_only` / `super_read_only` / `transaction_read_only` on (a user
+/// with SUPER could still write, on a server that was made read-only on purpose), or a
+/// replica (its writes would not reach the primary and would break replication).
+pub fn refuse_read_only(db: &mut Db, command: &str) -> Result<()> {
+    let mut on: Vec<&str> = Vec::new();
+    let (read_only, trx_read_only): (mysql::Value, mysql::Value) = db
+        .conn
+        .query_first(match db.server.flavor {
+            Flavor::MariaDb => crate::sql::SERVER_READ_ONLY_MARIADB,
+            Flavor::MySql => crate::sql::SERVER_READ_ONLY,
+        })
+        .context("cannot read the server's read_only settings")?
+        .unwrap_or((mysql::Value::NULL, mysql::Value::NULL));
+    if truthy(&read_only) {
+        on.push("read_only");
+    }
+    if db.server.flavor == Flavor::MySql
+        && variable(db, crate::sql::SERVER_SUPER_READ_ONLY)?.is_some_and(|v| truthy(&v))
+    {
+        on.push("super_read_only");
+    }
+    if truthy(&trx_read_only) {
+        on.push(if db.server.flavor == Flavor::MariaDb { "tx_read_only" } else { "transaction_read_only" });
+    }
+    if !on.is_empty() {
+        bail!(
+            "the server at {} is read-only ({} on): seqfix {command} writes, so it runs on the primary; \
+             point --database-url at it (nothing was changed)",
+            db.display,
+            on.join(", ")
+        );
+    }
+    if let Cluster::Replica { source } = cluster_mode(db)? {
+        bail!(
+            "the server at {} is a replica of {source}: seqfix {command} writes, so it runs on the primary \
+             (writes here would not reach it and would break replication; nothing was changed)",
+            db.display
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,6 +264,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
         return Ok((report, Outcome::Ok));
     }
 
+    db::refuse_read_only(&mut db, "dedupe")?;
     if !opts.yes && !confirm::can_ask() {
         confirm::confirm(&format!("delete duplicate sequence messages from {}.{}", db.database, cfg.table), false)?;
     }

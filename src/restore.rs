@@ -93,6 +93,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         bail!("--run {:?} is not a run id: pass the run_id a dedupe printed (see the seqfix_runs table)", opts.run_id);
     }
     let mut db = db::connect(&cfg.db)?;
+    db::refuse_read_only(&mut db, "restore")?;
     let info = schema::check(&mut db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     if let Some(ix) = info.unique_key_index() {
         bail!(

@@ -161,6 +161,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
         finish_lines(db, table, &mut report)?;
         return Ok(report);
     }
+    crate::db::refuse_read_only(db, "migrate")?;
     let name = lock_name(&db.database);
     let mut guard = db.lock_or_fail(&name, opts.lock_wait_timeout, "seqfix migrate on this database")?;
     let db: &mut Db = &mut guard;

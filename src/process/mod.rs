@@ -108,6 +108,9 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
     let started = Instant::now();
     let t = Tables::new(&cfg.table)?;
     let has_index = guards::check_schema(db, &t)?;
+    if !opts.dry_run {
+        crate::db::refuse_read_only(db, "process")?;
+    }
     guards::check_privileges(db, &t, opts.dry_run)?;
     guards::check_cluster(db, opts.allow_node_local_lock)?;
     if !has_index && !opts.allow_without_index {

@@ -14,6 +14,7 @@ use mysql::prelude::Queryable;
 use serde::Serialize;
 
 use crate::config::Config;
+pub use crate::db::{cluster_mode, Cluster};
 use crate::db::{Db, Flavor};
 use crate::schema;
 
@@ -83,24 +84,6 @@ pub(crate) fn check(name: &str, state: State, detail: impl Into<String>) -> Chec
     Check { name: name.into(), state, detail: detail.into() }
 }
 
-/// How the server takes part in replication, as far as seqfix cares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "mode")]
-pub enum Cluster {
-    Standalone,
-    Galera,
-    GroupReplication {
-        single_primary: bool,
-    },
-    Replica {
-        source: String,
-    },
-    /// A replica that could not be checked (no REPLICATION CLIENT / SLAVE MONITOR privilege).
-    Unknown {
-        reason: String,
-    },
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LastRun {
     pub command: String,
@@ -163,74 +146,12 @@ pub struct Options {
     pub skip_duplicates: bool,
 }
 
-fn mysql_code(e: &mysql::Error) -> Option<u16> {
-    match e {
-        mysql::Error::MySqlError(m) => Some(m.code),
-        _ => None,
-    }
-}
-
-/// True for 1, "1", "ON" and friends: how servers spell a boolean variable.
-fn truthy(v: &mysql::Value) -> bool {
-    match v {
-        mysql::Value::Int(n) => *n != 0,
-        mysql::Value::UInt(n) => *n != 0,
-        mysql::Value::Bytes(b) => {
-            matches!(String::from_utf8_lossy(b).to_ascii_uppercase().as_str(), "1" | "ON" | "YES")
-        }
-        _ => false,
-    }
-}
-
-/// A system variable, or None when the server does not know it (error 1193).
-fn variable(db: &mut Db, sql: &str) -> Result<Option<mysql::Value>> {
-    match db.conn.query_first::<mysql::Value, _>(sql) {
-        Ok(v) => Ok(v),
-        Err(e) if mysql_code(&e) == Some(1193) => Ok(None),
-        Err(e) => Err(e).context("cannot read a server variable"),
-    }
-}
-
 pub fn table_exists(db: &mut Db, name: &str) -> Result<bool> {
     let n: Option<u64> = db
         .conn
         .exec_first(crate::sql::STATUS_TABLE_EXISTS, (name,))
         .with_context(|| format!("cannot look up table {name} in information_schema"))?;
     Ok(n.unwrap_or(0) > 0)
-}
-
-/// Galera, Group Replication, replica or standalone.
-pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
-    if variable(db, crate::sql::STATUS_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
-        return Ok(Cluster::Galera);
-    }
-    if let Some(single) = variable(db, crate::sql::STATUS_GROUP_REPLICATION_MODE)? {
-        let members: Option<u64> = db.conn.query_first(crate::sql::STATUS_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
-        if members.unwrap_or(0) > 0 {
-            return Ok(Cluster::GroupReplication { single_primary: truthy(&single) });
-        }
-    }
-    let sql = if db.server.has_show_replica_status() {
-        crate::sql::SHOW_REPLICA_STATUS
-    } else {
-        crate::sql::SHOW_SLAVE_STATUS
-    };
-    match db.conn.query::<mysql::Row, _>(sql) {
-        Ok(rows) if rows.is_empty() => Ok(Cluster::Standalone),
-        Ok(rows) => {
-            let row = &rows[0];
-            let source = ["Source_Host", "Master_Host"]
-                .iter()
-                .find_map(|c| row.get_opt::<String, _>(*c).and_then(|r| r.ok()))
-                .unwrap_or_else(|| "unknown".into());
-            Ok(Cluster::Replica { source })
-        }
-        Err(e) if matches!(mysql_code(&e), Some(1227) | Some(1142)) => Ok(Cluster::Unknown {
-            reason: "replica status not checked: the user lacks REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)"
-                .into(),
-        }),
-        Err(e) => Err(e).context("cannot read the replica status"),
-    }
 }
 
 /// Which migrations are pending or failed. Kept in one function so that it can follow

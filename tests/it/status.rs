@@ -290,3 +290,43 @@ fn a_killed_run_is_reported_interrupted_not_running() {
     assert!(detail.starts_with("interrupted") && detail.contains(&run_id), "{detail}");
     assert!(detail.contains("run `seqfix dedupe` again"), "{detail}");
 }
+
+/// Every command that writes refuses, before anything is written, a read-only server (even
+/// to a user with SUPER, as the test user is) and a replica; the read-only ones still run.
+#[test]
+fn writing_commands_refuse_read_only_servers_and_replicas() {
+    let server = crate::common::Server::start(crate::common::ServerOpts { args: vec!["--server-id=8".into()] });
+    let db = server.fresh_db("status_read_only");
+    let rows = db.load_messages(&Spec::new(300, 5));
+    assert!(Expected::of(&rows).surplus() > 0);
+    let before = db.checksum("broadcast_messages");
+    let writers: [&[&str]; 4] = [
+        &["dedupe", "--yes"],
+        &["restore", "--yes", "--run", "00000000-0000-0000-0000-000000000000"],
+        &["migrate"],
+        &["process"],
+    ];
+    let mut admin = server.admin_conn();
+    let trx = match crate::common::Flavor::of(&mut admin) {
+        crate::common::Flavor::MariaDb => "tx_read_only",
+        crate::common::Flavor::MySql => "transaction_read_only",
+    };
+    for variable in ["read_only", trx] {
+        let named = format!("{variable} on");
+        admin.query_drop(format!("SET GLOBAL {variable} = 1")).unwrap();
+        for args in writers {
+            db.seqfix().args(args).run().expect_error(&format!("is read-only ({named})"));
+        }
+        // Reading is fine.
+        db.seqfix().args(["audit"]).run().expect_code(0);
+        db.seqfix().args(["dedupe", "--dry-run"]).run().expect_code(0);
+        admin.query_drop(format!("SET GLOBAL {variable} = 0")).unwrap();
+    }
+    // A replica (its threads need not run: SHOW REPLICA STATUS has a row).
+    server.replicate_from(crate::common::Server::shared(), false);
+    for args in writers {
+        db.seqfix().args(args).run().expect_error("is a replica of");
+    }
+    assert_eq!(db.checksum("broadcast_messages"), before);
+    assert!(!db.has_table("seqfix_runs") && !db.has_table("seqfix_schema_history") && !db.has_table("seqfix_archive"));
+}
