@@ -94,6 +94,8 @@ pub fn connect(cfg: &DbConfig) -> Result<Db> {
         .with_context(|| format!("cannot query the server at {}", cfg.display()))?
         .ok_or_else(|| anyhow!("server at {} returned no version", cfg.display()))?;
     let server = ServerInfo::parse(&version);
+    conn.query_drop(crate::sql::SESSION_UTC)
+        .with_context(|| format!("cannot set the session time zone on {}", cfg.display()))?;
     log::info!("connected to {} ({})", cfg.display(), server.version);
     Ok(Db { conn, server, database: cfg.database.clone(), user, display: cfg.display().to_string() })
 }

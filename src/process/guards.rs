@@ -226,5 +226,6 @@ pub(super) fn tune_session(conn: &mut Conn, flavor: Flavor) -> Result<()> {
     if !statement_log {
         conn.query_drop(sql::PROCESS_READ_COMMITTED)?;
     }
+    conn.query_drop(sql::PROCESS_LOCK_WAIT)?;
     Ok(())
 }

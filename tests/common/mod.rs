@@ -130,6 +130,8 @@ struct Private {
     dir: PathBuf,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// The server process's time zone (its SYSTEM zone), e.g. Europe/Berlin.
+    tz: Option<String>,
 }
 
 static SHARED: OnceLock<Server> = OnceLock::new();
@@ -300,6 +302,11 @@ impl Server {
     /// Starts a private server (for tests that kill or reconfigure it). It is killed when
     /// dropped, or when the thread that started it ends.
     pub fn start(opts: ServerOpts) -> Server {
+        Server::start_in_zone(opts, None)
+    }
+
+    /// `start`, with the server's SYSTEM time zone set to `tz` (the `TZ` of its process).
+    pub fn start_in_zone(opts: ServerOpts, tz: Option<&str>) -> Server {
         let template = template_dir();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = base_dir().join(format!("{}-server-{n}", std::process::id()));
@@ -310,7 +317,7 @@ impl Server {
             host: "127.0.0.1".into(),
             port: 0,
             admin_url: String::new(),
-            private: Some(Private { dir, child: None, extra_args: opts.args }),
+            private: Some(Private { dir, child: None, extra_args: opts.args, tz: tz.map(str::to_string) }),
         };
         server.boot(true);
         server
@@ -358,6 +365,7 @@ impl Server {
                     Program::MariaDb => &[],
                 })
                 .args(&p.extra_args)
+                .envs(p.tz.iter().map(|tz| ("TZ", tz.as_str())))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());

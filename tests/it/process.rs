@@ -759,3 +759,52 @@ fn metrics_file_holds_the_pass_figures() {
     assert_eq!(value("seqfix_last_run_succeeded"), 0.0, "{text}");
     assert_eq!(value("seqfix_last_success_timestamp_seconds"), succeeded_at, "{text}");
 }
+
+/// On a server whose zone has daylight saving (Europe/Berlin), a step interval that crosses
+/// a change still puts the next step exactly that many seconds after the pass: seqfix's
+/// sessions work in UTC, where local arithmetic would be an hour off.
+#[test]
+fn next_steps_are_exact_across_a_daylight_saving_change() {
+    let server = crate::common::Server::start_in_zone(crate::common::ServerOpts::default(), Some("Europe/Berlin"));
+    let db = server.fresh_db("process_dst");
+    load(&db, 120, 23, true);
+    let mut c = db.conn();
+    // The zone's offset at epoch t, from the server itself (its SYSTEM zone; the harness's
+    // connections otherwise work in UTC).
+    c.query_drop("SET time_zone = SYSTEM").unwrap();
+    let offset = |c: &mut mysql::Conn, t: i64| -> i64 {
+        c.exec_first(
+            "SELECT TIMESTAMPDIFF(SECOND, TIMESTAMP('1970-01-01 00:00:00') + INTERVAL ? SECOND, FROM_UNIXTIME(?))",
+            (t, t),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let now = server_now(&db);
+    let days = (1..=12).map(|k| k * 30).find(|d| offset(&mut c, now + d * 86_400) != offset(&mut c, now)).unwrap();
+    assert_ne!(offset(&mut c, now), 0, "the server runs in Europe/Berlin, not UTC");
+    let interval = days * 86_400;
+    let read = |c: &mut mysql::Conn| -> BTreeMap<String, Option<i64>> {
+        c.query_map("SELECT id, UNIX_TIMESTAMP(next_trigger_time) FROM sequence_contacts", |(id, t)| (id, t))
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let untouched = read(&mut c);
+    let before = server_now(&db);
+    let j = db.seqfix().args(["process", "--format", "json", "--step-interval", &format!("{days}days")]).run();
+    let after = server_now(&db);
+    assert_eq!(j.code, 0, "{}", j.stderr);
+    assert!(j.json()["queued"].as_u64().unwrap() > 0, "{}", j.stdout);
+    // The contacts this pass advanced: their next_trigger_time changed.
+    let next: Vec<i64> =
+        read(&mut c).into_iter().filter(|(id, t)| untouched[id] != *t).filter_map(|(_, t)| t).collect();
+    assert!(!next.is_empty());
+    for t in next {
+        assert!(
+            (before..=after + 1).contains(&(t - interval)),
+            "next step at {t}, {} s from the pass's {before}..{after} instead of {interval}",
+            t - before
+        );
+    }
+}
