@@ -64,6 +64,19 @@ pub fn probe_writable(path: &Path, flag: &str) -> Result<()> {
     }
 }
 
+/// A hint for a URL that failed to parse when its user or password seems to hold a
+/// character that ends the URL's user part early (`/`, `#`, `?`): they must be
+/// percent-encoded. Empty otherwise. Never quotes the URL.
+fn encoding_hint(raw: &str) -> &'static str {
+    let Some((_, rest)) = raw.split_once("://") else { return "" };
+    match rest.rfind('@') {
+        Some(at) if rest[..at].contains(['/', '#', '?']) => {
+            "; if the password holds / # ? @ or :, percent-encode them (%2F %23 %3F %40 %3A)"
+        }
+        _ => "",
+    }
+}
+
 /// `text` with the password of every `scheme://user:password@...` in it replaced by `***`:
 /// for messages that quote the command line back (clap's "unexpected argument" would print a
 /// URL given without `--database-url`). A token runs to whitespace or a quote; its password
@@ -131,7 +144,10 @@ impl DbConfig {
     /// `socket` (a Unix socket path). The password is percent-decoded and never echoed.
     pub fn from_url(raw: &str, connect_timeout: Duration) -> Result<DbConfig> {
         let url = url::Url::parse(raw).map_err(|e| {
-            anyhow::anyhow!("malformed database URL ({e}): expected mysql://user:password@host:port/database")
+            anyhow::anyhow!(
+                "malformed database URL ({e}): expected mysql://user:password@host:port/database{}",
+                encoding_hint(raw)
+            )
         })?;
         if url.scheme() != "mysql" && url.scheme() != "mariadb" {
             bail!(
@@ -435,6 +451,16 @@ pub fn restore_options(args: &crate::cli::RestoreArgs) -> Result<crate::restore:
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_unencoded_slash_or_hash_in_the_password_gets_a_hint() {
+        for raw in ["mysql://app:pa/ss@db:3306/app", "mysql://app:pa#ss@db/app", "mysql://app:p?w@db/app"] {
+            let err = format!("{:#}", DbConfig::from_url(raw, Duration::from_secs(1)).unwrap_err());
+            assert!(err.contains("percent-encode"), "{raw}: {err}");
+            assert!(!err.contains("pa/ss") && !err.contains("pa#ss") && !err.contains("p?w"), "{raw}: {err}");
+        }
+        assert_eq!(encoding_hint("mysql://app:secret@db/app"), "");
+    }
 
     #[test]
     fn urls_in_messages_lose_their_passwords() {

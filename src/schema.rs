@@ -100,6 +100,18 @@ pub struct Index {
     pub columns: Vec<(String, Option<u64>)>,
 }
 
+impl TableInfo {
+    /// Whether some unique index (the primary key, usually) is on `id` alone, unprefixed.
+    pub fn has_unique_id(&self) -> bool {
+        self.indexes.iter().any(|ix| {
+            ix.unique
+                && ix.columns.len() == 1
+                && ix.columns[0].0.eq_ignore_ascii_case("id")
+                && ix.columns[0].1.is_none()
+        })
+    }
+}
+
 impl Index {
     /// True for a unique index on exactly the three key columns (in any order), unprefixed.
     pub fn is_unique_key_index(&self) -> bool {
@@ -228,6 +240,15 @@ pub fn problems(info: &TableInfo, required: &[ColumnReq]) -> Option<String> {
             Some(_) => {}
         }
     }
+    // Rows are locked, archived, deleted and restored by id: two rows sharing one would be
+    // handled as one.
+    if required.iter().any(|r| r.name == "id") && info.column("id").is_some() && !info.has_unique_id() {
+        out.push(
+            "has no primary key or unique index on id alone; seqfix finds, archives and deletes rows by id \
+             (ALTER TABLE ... ADD PRIMARY KEY (id) first)"
+                .to_string(),
+        );
+    }
     if out.is_empty() {
         None
     } else {
@@ -260,7 +281,7 @@ mod tests {
             row_format: None,
             estimated_rows: 0,
             columns: cols,
-            indexes: vec![],
+            indexes: vec![Index { name: "PRIMARY".into(), unique: true, columns: vec![("id".into(), None)] }],
         }
     }
 
@@ -280,6 +301,25 @@ mod tests {
     fn accepts_the_production_shape() {
         assert_eq!(problems(&table("InnoDB", good_columns()), MESSAGE_COLUMNS), None);
         assert_eq!(table("InnoDB", vec![]).charset().as_deref(), Some("utf8mb4"));
+    }
+
+    #[test]
+    fn ids_must_be_unique() {
+        let mut t = table("InnoDB", good_columns());
+        t.indexes.clear();
+        let p = problems(&t, MESSAGE_COLUMNS).unwrap();
+        assert!(p.contains("no primary key or unique index on id alone"), "{p}");
+        // a non-unique index on id, a unique one on (id, x) or on a prefix of id: still not unique by id
+        t.indexes.push(Index { name: "ix".into(), unique: false, columns: vec![("id".into(), None)] });
+        t.indexes.push(Index {
+            name: "ux".into(),
+            unique: true,
+            columns: vec![("id".into(), None), ("status".into(), None)],
+        });
+        t.indexes.push(Index { name: "px".into(), unique: true, columns: vec![("id".into(), Some(8))] });
+        assert!(problems(&t, MESSAGE_COLUMNS).is_some());
+        t.indexes.push(Index { name: "uid".into(), unique: true, columns: vec![("ID".into(), None)] });
+        assert_eq!(problems(&t, MESSAGE_COLUMNS), None);
     }
 
     #[test]

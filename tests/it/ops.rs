@@ -535,3 +535,29 @@ fn a_server_that_hangs_mid_run_is_given_up_after_the_io_timeout() {
     assert!(live.is_disjoint(&archived));
     assert_eq!(live.union(&archived).cloned().collect::<std::collections::BTreeSet<_>>(), ids_before);
 }
+
+/// Rows are handled by id: a table whose id is not unique is refused before any work, and
+/// a URL whose password breaks its syntax gets the percent-encoding hint, not an echo.
+#[test]
+fn tables_without_a_unique_id_and_unencoded_passwords_are_one_line() {
+    let db = TestDb::new("ops_no_pk");
+    db.load_messages(&Spec::new(200, 4));
+    let mut c = db.conn();
+    c.query_drop("CREATE TABLE no_pk LIKE broadcast_messages").unwrap();
+    c.query_drop("ALTER TABLE no_pk DROP PRIMARY KEY").unwrap();
+    c.query_drop("INSERT INTO no_pk SELECT * FROM broadcast_messages").unwrap();
+    let before = db.checksum("no_pk");
+    for args in [&["audit"][..], &["dedupe", "--yes"], &["dedupe", "--dry-run"]] {
+        db.seqfix()
+            .args(["--table", "no_pk"])
+            .args(args)
+            .run()
+            .expect_error("has no primary key or unique index on id alone");
+    }
+    assert_eq!(db.checksum("no_pk"), before);
+    let out = Seqfix::new()
+        .args(["--database-url", "mysql://app:S3cr/et@db.example/app", "audit"])
+        .run()
+        .expect_error("percent-encode");
+    assert!(!out.stderr.contains("S3cr"), "{}", out.stderr);
+}
