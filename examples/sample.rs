@@ -1,16 +1,19 @@
 //! Loads deterministic sample data (production schema, about 8% duplicate sequence
-//! messages) into a throw-away database. Used by `scripts/sandbox.sh` and for experiments:
+//! messages, and contacts enrolled in sequences so that `seqfix process` has work) into a
+//! throw-away database. Used by `scripts/sandbox.sh` and for experiments:
 //!
-//!     cargo run --release --example sample -- mysql://root@127.0.0.1:3306/sandbox 100000
+//!     cargo run --release --example sample -- mysql://root@127.0.0.1:3306/sandbox 100000 [SEED] [CONTACTS]
 //!
+//! CONTACTS defaults to one per 50 messages.
 //! It creates the fixture tables, so the database must not already hold them.
 use anyhow::{Context, Result};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().context("usage: sample URL [ROWS] [SEED]")?;
+    let url = args.next().context("usage: sample URL [ROWS] [SEED] [CONTACTS]")?;
     let rows: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
+    let contacts: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or((rows / 50).max(100));
     let cfg = seqfix::config::DbConfig::from_url(&url, std::time::Duration::from_secs(10))?;
     let mut db = seqfix::db::connect(&cfg)?;
     seqfix::fixture::create_schema(&mut db.conn)?;
@@ -21,6 +24,14 @@ fn main() -> Result<()> {
         &table,
         seqfix::fixture::generate(&seqfix::fixture::Spec::new(rows, seed)),
     )?;
-    eprintln!("loaded {n} sample messages into {} in {:.1?}", cfg.display(), t.elapsed());
+    let world = seqfix::fixture_contacts::generate(&seqfix::fixture_contacts::ContactSpec::new(contacts, seed));
+    seqfix::fixture_contacts::insert(&mut db.conn, &world)?;
+    eprintln!(
+        "loaded {n} sample messages and {} contacts in {} sequences into {} in {:.1?}",
+        world.contacts.len(),
+        world.sequences.len(),
+        cfg.display(),
+        t.elapsed()
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 #
 #   scripts/sandbox.sh [--mysql] [ROWS] [-- seqfix arguments...]   default: MariaDB, 100000 rows, `audit`
 #   SANDBOX_KEEP=1 scripts/sandbox.sh                               leave the server running
+#   SANDBOX_RESET=1 scripts/sandbox.sh                              replace a sandbox left running
 #   SANDBOX_COLLATION=utf8mb4_0900_ai_ci scripts/sandbox.sh --mysql the sample database's collation
 #
 # --mysql starts Oracle MySQL instead of MariaDB, from the root scripts/mysql-server.sh builds
@@ -23,13 +24,21 @@ collation=${SANDBOX_COLLATION:-utf8mb4_unicode_ci}
 case $collation in *[!A-Za-z0-9_]*) echo "seqfix: SANDBOX_COLLATION must be a collation name" >&2; exit 2 ;; esac
 
 [ $flavor = mariadb ] && ensure_mariadb_binaries
-cargo build --release --locked --quiet --bin seqfix --example sample
+echo "seqfix: building seqfix (release; a few minutes the first time)" >&2
+cargo build --release --locked --bin seqfix --example sample
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 33306)
 
 # Both servers get their own tmpdir: a starting mariadbd deletes every #sql* file in its
 # tmpdir, which in a shared /tmp would include the live temporary tables of other servers.
 fresh_dir() {
-  if [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; then kill "$(cat "$1/pid")"; sleep 2; fi
+  if [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; then
+    if [ -z "${SANDBOX_RESET:-}" ]; then
+      echo "seqfix: a sandbox server is still running (pid $(cat "$1/pid"), left by SANDBOX_KEEP=1) with its data;" \
+        "stop it with 'kill $(cat "$1/pid")', or run with SANDBOX_RESET=1 to replace it" >&2
+      exit 2
+    fi
+    kill "$(cat "$1/pid")"; sleep 2
+  fi
   rm -rf "$1"; mkdir -p "$1/tmp"
 }
 
@@ -81,6 +90,17 @@ echo "+ seqfix ${cmd[*]}   (DATABASE_URL=$DATABASE_URL)" >&2
 status=0
 ./target/release/seqfix "${cmd[@]}" || status=$?
 if [ -n "${SANDBOX_KEEP:-}" ]; then
-  echo "sandbox server left running (pid $server): export DATABASE_URL=$DATABASE_URL" >&2
+  cat >&2 <<EOF
+sandbox server left running (pid $server). Try, in order:
+  export DATABASE_URL='$DATABASE_URL'
+  ./target/release/seqfix dedupe --dry-run     # what would be deleted, and which copy is kept
+  ./target/release/seqfix dedupe               # delete the surplus copies (archived; asks first)
+  ./target/release/seqfix migrate              # add the unique index
+  ./target/release/seqfix process              # queue the due contacts' next steps
+  ./target/release/seqfix status               # is everything healthy?
+Stop it with: kill $server
+EOF
+else
+  echo "seqfix: the sandbox server is stopped; SANDBOX_KEEP=1 keeps it running to try dedupe, migrate and process" >&2
 fi
 exit $status
