@@ -561,3 +561,28 @@ fn tables_without_a_unique_id_and_unencoded_passwords_are_one_line() {
         .expect_error("percent-encode");
     assert!(!out.stderr.contains("S3cr"), "{}", out.stderr);
 }
+
+/// The docs' `jq '{a, b}'` examples name fields that the command's JSON really has.
+#[test]
+fn the_docs_jq_examples_name_real_fields() {
+    let db = TestDb::new("ops_docs_jq");
+    db.load_messages(&Spec::new(300, 6));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for doc in ["README.md", "docs/usage.md", "docs/runbook.md", "docs/cron.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for line in text.lines() {
+            let Some((cmd, filter)) = line.split_once(" | jq '{") else { continue };
+            let Some(args) = cmd.trim().strip_prefix("seqfix ") else { continue };
+            let fields: Vec<&str> = filter.trim_end_matches("}'").split(',').map(str::trim).collect();
+            let run = db.seqfix().args(args.split_whitespace()).run();
+            assert!(run.code == 0 || run.code == 1, "{doc}: `{cmd}` failed: {}", run.stderr);
+            let j = run.json();
+            for f in fields {
+                assert!(j.get(f).is_some(), "{doc}: `{line}` names {f:?}, which the JSON of `{cmd}` lacks");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "found the docs' jq examples");
+}
