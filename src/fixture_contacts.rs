@@ -244,6 +244,12 @@ fn add_existing_messages(rng: &mut ChaCha8Rng, w: &mut World, fraction: f64) {
         let seq = seqs[c.sequence_id.as_str()];
         let Some(step) = steps.get(&(seq.id.as_str(), c.current_step + 1)) else { continue };
         let Some(lead) = first_lead.get(&(c.phone.as_str(), seq.user_id.as_str())) else { continue };
+        // Most copies are on their way; some failed, which the pass must queue again.
+        let (status, error) = match rng.gen_range(0..20) {
+            0..=6 => ("failed", Some("device disconnected".to_string())),
+            7..=9 => ("sent", None),
+            _ => ("pending", None),
+        };
         out.push(Message {
             id: uuid_from(rng),
             user_id: seq.user_id.clone(),
@@ -254,8 +260,8 @@ fn add_existing_messages(rng: &mut ChaCha8Rng, w: &mut World, fraction: f64) {
             message_type: step.message_type.clone(),
             content: step.content.clone(),
             media_url: step.media_url.clone(),
-            status: "pending".into(),
-            error_message: None,
+            status: status.into(),
+            error_message: error,
             scheduled_at: Some(PAST),
             sent_at: None,
             created_at: Some(PAST),

@@ -392,7 +392,7 @@ pub const DEDUPE_FIGURES: &[Figure] = &[
 
 /// How `process` sorted the contacts it looked at (its JSON has at least these fields).
 pub const PROCESS_OUTCOMES: &[&str] =
-    &["queued", "already_queued", "completed", "no_step", "no_lead", "device_offline"];
+    &["queued", "already_queued", "requeued", "requeue_limit", "completed", "no_step", "no_lead", "device_offline"];
 
 /// Adds `figures` read from `report`'s JSON form; a field that is missing or not a number
 /// is logged and left out rather than failing the run.
@@ -540,7 +540,7 @@ mod tests {
         assert!(p.families.contains_key("seqfix_last_success_timestamp_seconds"));
 
         let process_report = serde_json::json!({
-            "run_id": "r", "lock_acquired": false, "skipped": "locked", "queued": 0, "already_queued": 0,
+            "run_id": "r", "lock_acquired": false, "skipped": "locked", "queued": 0, "already_queued": 0, "requeued": 0, "requeue_limit": 0,
             "completed": 0, "no_step": 0, "no_lead": 0, "device_offline": 0
         });
         let text = process("app", "broadcast_messages", &process_report, t).unwrap().render();

@@ -439,11 +439,18 @@ pub fn process(r: &ProcessReport) -> String {
         ("batches", r.batches.to_string()),
         (if r.dry_run { "would queue" } else { "queued" }, c.queued.to_string()),
         ("already queued (contact advanced)", c.already_queued.to_string()),
+        (
+            if r.dry_run { "would re-queue (copy had failed)" } else { "re-queued (copy had failed)" },
+            c.requeued.to_string(),
+        ),
         ("completed", c.completed.to_string()),
         ("no step for the next day", c.no_step.to_string()),
         ("no lead", c.no_lead.to_string()),
         ("device offline", c.device_offline.to_string()),
     ];
+    if c.requeue_limit > 0 {
+        rows.push(("failed too often, not re-queued (contact advanced)", c.requeue_limit.to_string()));
+    }
     if c.changed > 0 {
         rows.push(("changed by another writer (left for the next pass)", c.changed.to_string()));
     }

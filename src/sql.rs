@@ -102,6 +102,9 @@ pub const PROCESS_INSERT_MESSAGES: &str = include_str!("../sql/process/insert_me
 pub const PROCESS_INSERTED: &str = include_str!("../sql/process/inserted.sql");
 pub const PROCESS_ADVANCE: &str = include_str!("../sql/process/advance.sql");
 pub const PROCESS_COMPLETE: &str = include_str!("../sql/process/complete.sql");
+pub const PROCESS_FAILED_COPIES: &str = include_str!("../sql/process/failed_copies.sql");
+pub const PROCESS_REQUEUE_COUNTS: &str = include_str!("../sql/process/requeue_counts.sql");
+pub const PROCESS_REQUEUE: &str = include_str!("../sql/process/requeue.sql");
 pub const PROCESS_INSERT_LOGS: &str = include_str!("../sql/process/insert_logs.sql");
 
 /// Fills a `{name}` placeholder with `count` copies of `tuple` (e.g. `?` for an `IN` list, or

@@ -67,8 +67,14 @@ fn key(c: &Candidate, device_id: &str) -> Key {
 
 /// Keys of `queue` that already exist in the messages table (one query for the batch).
 fn existing_keys(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashSet<Key>> {
+    Ok(existing(conn, t, queue)?.into_keys().collect())
+}
+
+/// Keys of `queue` that already exist in the messages table, with whether that copy is
+/// `failed` (one query for the batch).
+fn existing(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashMap<Key, bool>> {
     if queue.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let steps: Vec<String> =
         queue.iter().map(|(c, _)| c.step.as_ref().unwrap().id.clone()).collect::<HashSet<_>>().into_iter().collect();
@@ -80,18 +86,21 @@ fn existing_keys(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, St
         phones.len(),
     );
     let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
-    let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+    let rows: Vec<(Option<String>, Option<String>, Option<String>, Option<String>)> =
         conn.exec(stmt, params).context("cannot look up existing messages")?;
-    Ok(rows
-        .into_iter()
-        .map(|(s, p, d)| {
-            (
-                s.unwrap_or_default().to_lowercase(),
-                p.unwrap_or_default().to_lowercase(),
-                d.unwrap_or_default().to_lowercase(),
-            )
-        })
-        .collect())
+    let mut out: HashMap<Key, bool> = HashMap::new();
+    for (s, p, d, status) in rows {
+        let k = (
+            s.unwrap_or_default().to_lowercase(),
+            p.unwrap_or_default().to_lowercase(),
+            d.unwrap_or_default().to_lowercase(),
+        );
+        let failed = status.is_some_and(|v| v.eq_ignore_ascii_case("failed"));
+        // Without the unique index a key may have several copies: failed only if all are.
+        let e = out.entry(k).or_insert(failed);
+        *e = *e && failed;
+    }
+    Ok(out)
 }
 
 /// Splits a batch by decision, counting the ones that change nothing.
@@ -118,12 +127,16 @@ pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> 
     let mut counts = Counts::default();
     let (complete, queue) = classify(candidates, &mut counts);
     counts.completed = complete.len() as u64;
-    let mut existing = existing_keys(conn, t, &queue)?;
+    let found = existing(conn, t, &queue)?;
+    let mut seen: HashSet<Key> = HashSet::new();
     for (c, device_id) in &queue {
-        if existing.insert(key(c, device_id)) {
-            counts.queued += 1;
-        } else {
-            counts.already_queued += 1;
+        let k = key(c, device_id);
+        let first = seen.insert(k.clone());
+        match found.get(&k) {
+            // (The re-queue limit is applied by the real pass, under its locks.)
+            Some(true) if first => counts.requeued += 1,
+            None if first => counts.queued += 1,
+            _ => counts.already_queued += 1,
         }
     }
     Ok(counts)
@@ -235,6 +248,85 @@ fn move_contacts(
     Ok(moved)
 }
 
+/// What became of the existing copies of a batch's keys that were `failed`.
+#[derive(Default)]
+struct Requeue<'a> {
+    /// Put back to `pending` (contact, message id).
+    requeued: Vec<(&'a Candidate, String)>,
+    /// Re-queued `MAX_REQUEUES` times already: left failed.
+    at_limit: Vec<(&'a Candidate, String)>,
+}
+
+/// Puts the `failed` copies among `existed` back to `pending`, each at most `MAX_REQUEUES`
+/// times (counted by its `requeued` log rows), under the row locks of the batch.
+fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Candidate, &str)]) -> Result<Requeue<'a>> {
+    let mut out = Requeue::default();
+    if existed.is_empty() {
+        return Ok(out);
+    }
+    let queue: Vec<(&Candidate, String)> = existed.iter().map(|(c, d)| (*c, d.to_string())).collect();
+    let steps: Vec<String> =
+        queue.iter().map(|(c, _)| c.step.as_ref().unwrap().id.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let phones: Vec<String> = queue.iter().map(|(c, _)| c.phone.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let stmt = sql::repeat(
+        &sql::repeat(&t.render(sql::PROCESS_FAILED_COPIES), "step_marks", "?", steps.len()),
+        "phone_marks",
+        "?",
+        phones.len(),
+    );
+    let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
+    let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> =
+        tx.exec(stmt, params).context("cannot look up failed copies")?;
+    // Per key: the smallest failed id, unless some copy of the key is not failed (a pending
+    // or sent copy means the message is already on its way: nothing to re-queue).
+    let mut copies: HashMap<Key, Option<String>> = HashMap::new();
+    for (id, s, p, d, status) in rows {
+        let k = (
+            s.unwrap_or_default().to_lowercase(),
+            p.unwrap_or_default().to_lowercase(),
+            d.unwrap_or_default().to_lowercase(),
+        );
+        let failed = status.is_some_and(|v| v.eq_ignore_ascii_case("failed"));
+        match copies.get_mut(&k) {
+            None => {
+                copies.insert(k, failed.then_some(id));
+            }
+            Some(slot) => {
+                *slot = match (slot.take(), failed) {
+                    (Some(prev), true) => Some(prev.min(id)),
+                    _ => None,
+                }
+            }
+        }
+    }
+    let failed: HashMap<Key, String> = copies.into_iter().filter_map(|(k, id)| id.map(|id| (k, id))).collect();
+    let hits: Vec<(&Candidate, String)> =
+        existed.iter().filter_map(|(c, d)| failed.get(&key(c, d)).map(|id| (*c, id.clone()))).collect();
+    if hits.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<&str> = hits.iter().map(|(_, id)| id.as_str()).collect();
+    let stmt = sql::repeat(&t.render(sql::PROCESS_REQUEUE_COUNTS), "ids", "?", ids.len());
+    let before: HashMap<String, u64> = tx
+        .exec::<(String, u64), _, _>(stmt, ids.clone())
+        .context("cannot count earlier re-queues")?
+        .into_iter()
+        .collect();
+    for (c, id) in hits {
+        if before.get(&id).copied().unwrap_or(0) >= super::MAX_REQUEUES {
+            out.at_limit.push((c, id));
+        } else {
+            out.requeued.push((c, id));
+        }
+    }
+    if !out.requeued.is_empty() {
+        let ids: Vec<&str> = out.requeued.iter().map(|(_, id)| id.as_str()).collect();
+        let stmt = sql::repeat(&t.render(sql::PROCESS_REQUEUE), "ids", "?", ids.len());
+        tx.exec_drop(stmt, ids).context("cannot re-queue failed messages")?;
+    }
+    Ok(out)
+}
+
 /// With the contacts moved: queue the messages, write a log row per message queued, commit.
 fn finish(
     mut tx: Transaction<'_>,
@@ -246,14 +338,24 @@ fn finish(
 ) -> Result<Counts> {
     // Without the unique index nothing makes the insert atomic: look first (the advisory
     // lock is the only guard against a concurrent writer).
-    let mut seen = if has_index { HashSet::new() } else { existing_keys(&mut tx, t, queue)? };
+    let in_table = if has_index { HashSet::new() } else { existing_keys(&mut tx, t, queue)? };
+    let mut seen: HashSet<Key> = HashSet::new();
     let mut to_insert: Vec<(&Candidate, &str, String)> = Vec::new();
     let mut already: u64 = 0;
+    // Contacts whose key met a message already in the table: its copy may be `failed`.
+    let mut existed: Vec<(&Candidate, &str)> = Vec::new();
     for (c, device_id) in queue {
-        // A key twice in one batch (a phone enrolled twice in a sequence): the first queues it.
-        if seen.insert(key(c, device_id)) {
+        let k = key(c, device_id);
+        if in_table.contains(&k) {
+            if seen.insert(k) {
+                existed.push((c, device_id.as_str()));
+            } else {
+                already += 1;
+            }
+        } else if seen.insert(k) {
             to_insert.push((c, device_id.as_str(), uuid::Uuid::new_v4().to_string()));
         } else {
+            // A key twice in one batch (a phone enrolled twice in a sequence): the first queues it.
             already += 1;
         }
     }
@@ -296,32 +398,39 @@ fn finish(
                     .collect(),
             )
         };
-        for (c, _, id) in to_insert {
+        for (c, device_id, id) in to_insert {
             if present.as_ref().is_none_or(|p| p.contains(&id)) {
                 queued.push((c, id));
             } else {
-                already += 1;
+                existed.push((c, device_id));
             }
         }
     }
-    if !queued.is_empty() {
-        let stmt =
-            sql::repeat(&t.render(sql::PROCESS_INSERT_LOGS), "rows", "(?, ?, ?, ?, ?, 'queued', ?)", queued.len());
-        let mut params: Vec<Value> = Vec::with_capacity(queued.len() * 6);
-        for (c, message_id) in &queued {
+    let requeue = requeue_failed(&mut tx, t, &existed)?;
+    already += existed.len() as u64 - requeue.requeued.len() as u64 - requeue.at_limit.len() as u64;
+    let mut logs: Vec<(&Candidate, &str, &str)> = queued.iter().map(|(c, id)| (*c, id.as_str(), "queued")).collect();
+    logs.extend(requeue.requeued.iter().map(|(c, id)| (*c, id.as_str(), "requeued")));
+    logs.extend(requeue.at_limit.iter().map(|(c, id)| (*c, id.as_str(), "requeue_limit")));
+    if !logs.is_empty() {
+        let stmt = sql::repeat(&t.render(sql::PROCESS_INSERT_LOGS), "rows", "(?, ?, ?, ?, ?, ?, ?)", logs.len());
+        let mut params: Vec<Value> = Vec::with_capacity(logs.len() * 7);
+        for (c, message_id, status) in &logs {
             params.extend([
                 Value::from(uuid::Uuid::new_v4().to_string()),
                 Value::from(c.sequence_id.as_str()),
                 Value::from(c.contact_id.as_str()),
                 Value::from(c.step.as_ref().unwrap().id.as_str()),
                 Value::from(c.next_step()),
-                Value::from(message_id.as_str()),
+                Value::from(*status),
+                Value::from(*message_id),
             ]);
         }
         tx.exec_drop(stmt, params).context("cannot write sequence_logs rows")?;
     }
     tx.commit().context("cannot commit the batch")?;
     counts.queued = queued.len() as u64;
+    counts.requeued = requeue.requeued.len() as u64;
+    counts.requeue_limit = requeue.at_limit.len() as u64;
     counts.already_queued = already;
     counts.completed = complete.len() as u64;
     Ok(counts)

@@ -51,10 +51,19 @@ pub enum Skip {
     MinInterval,
 }
 
+/// How often one failed message is put back to `pending` before seqfix gives the step up.
+pub const MAX_REQUEUES: u64 = 3;
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {
     pub queued: u64,
     pub already_queued: u64,
+    /// Steps whose message existed as `failed`: put back to `pending` in place (the
+    /// application's duplicate check ignores failed copies and sends again).
+    pub requeued: u64,
+    /// Steps whose failed message was re-queued `MAX_REQUEUES` times already: left failed,
+    /// the contact advances (see the log's `requeue_limit` rows).
+    pub requeue_limit: u64,
     pub completed: u64,
     pub no_step: u64,
     pub no_lead: u64,
@@ -68,6 +77,8 @@ impl Counts {
     fn add(&mut self, o: &Counts) {
         self.queued += o.queued;
         self.already_queued += o.already_queued;
+        self.requeued += o.requeued;
+        self.requeue_limit += o.requeue_limit;
         self.completed += o.completed;
         self.no_step += o.no_step;
         self.no_lead += o.no_lead;

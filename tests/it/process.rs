@@ -30,6 +30,8 @@ enum Exp {
     Queued(String, String),
     /// The message existed; the contact advances without a new one.
     AlreadyQueued(String, String),
+    /// The message existed as `failed`: it is put back to `pending`, the contact advances.
+    Requeued(String, String),
 }
 
 fn load(db: &TestDb, contacts: usize, seed: u64, index: bool) -> World {
@@ -45,11 +47,16 @@ fn load(db: &TestDb, contacts: usize, seed: u64, index: bool) -> World {
 /// The contract, read literally, contact by contact (in id order, so that of two contacts
 /// sharing a message key the first queues it and the second finds it queued).
 fn expected(w: &World) -> BTreeMap<String, Exp> {
-    let mut keys: HashSet<(String, String, String)> = w
-        .messages
-        .iter()
-        .map(|m| (m.sequence_stepid.clone().unwrap(), m.recipient_phone.clone(), m.device_id.clone()))
-        .collect();
+    let mut keys: HashSet<(String, String, String)> = HashSet::new();
+    // Keys whose only copy failed: the first contact to reach one re-queues it.
+    let mut failed: HashSet<(String, String, String)> = HashSet::new();
+    for m in &w.messages {
+        let k = (m.sequence_stepid.clone().unwrap(), m.recipient_phone.clone(), m.device_id.clone());
+        if m.status == "failed" {
+            failed.insert(k.clone());
+        }
+        keys.insert(k);
+    }
     let mut contacts: Vec<_> = w.contacts.iter().collect();
     contacts.sort_by(|a, b| a.id.cmp(&b.id));
     let mut out = BTreeMap::new();
@@ -75,9 +82,12 @@ fn expected(w: &World) -> BTreeMap<String, Exp> {
                     let ok = device
                         .map(|d| d.user_id == seq.user_id && (d.status == "connected" || d.status == "online"))
                         .unwrap_or(false);
+                    let k = (step.id.clone(), c.phone.clone(), lead.device_id.clone());
                     if !ok {
                         Exp::DeviceOffline
-                    } else if keys.insert((step.id.clone(), c.phone.clone(), lead.device_id.clone())) {
+                    } else if failed.remove(&k) {
+                        Exp::Requeued(step.id.clone(), lead.device_id.clone())
+                    } else if keys.insert(k) {
                         Exp::Queued(step.id.clone(), lead.device_id.clone())
                     } else {
                         Exp::AlreadyQueued(step.id.clone(), lead.device_id.clone())
@@ -92,7 +102,7 @@ fn expected(w: &World) -> BTreeMap<String, Exp> {
 
 fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
     let mut t: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for name in ["queued", "already_queued", "completed", "no_step", "no_lead", "device_offline"] {
+    for name in ["queued", "already_queued", "requeued", "completed", "no_step", "no_lead", "device_offline"] {
         t.insert(name, 0);
     }
     for e in exp.values() {
@@ -104,6 +114,7 @@ fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
             Exp::DeviceOffline => "device_offline",
             Exp::Queued(..) => "queued",
             Exp::AlreadyQueued(..) => "already_queued",
+            Exp::Requeued(..) => "requeued",
         };
         *t.get_mut(name).unwrap() += 1;
     }
@@ -111,7 +122,7 @@ fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
 }
 
 fn counts(j: &serde_json::Value) -> BTreeMap<&'static str, u64> {
-    ["queued", "already_queued", "completed", "no_step", "no_lead", "device_offline"]
+    ["queued", "already_queued", "requeued", "completed", "no_step", "no_lead", "device_offline"]
         .into_iter()
         .map(|k| (k, j[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {j}"))))
         .collect()
@@ -137,7 +148,7 @@ fn verify_state(db: &TestDb, w: &World, exp: &BTreeMap<String, Exp>, before: i64
     for (id, step, status, next, completed_at) in rows {
         let c = generated[id.as_str()];
         match &exp[&id] {
-            Exp::Queued(..) | Exp::AlreadyQueued(..) => {
+            Exp::Queued(..) | Exp::AlreadyQueued(..) | Exp::Requeued(..) => {
                 assert_eq!((step, status.as_str()), (c.current_step + 1, "active"), "contact {id} advances");
                 let next = next.expect("next_trigger_time set");
                 assert!(next >= before + 86_400 && next <= after + 86_400, "contact {id}: next trigger {next}");
@@ -180,7 +191,21 @@ fn verify_state(db: &TestDb, w: &World, exp: &BTreeMap<String, Exp>, before: i64
         .into_iter()
         .map(|(c, s, st, d, status, m)| (c, (s, st, d, status, m)))
         .collect();
-    assert_eq!(logs.len(), queued.len(), "one log row per queued message");
+    let requeued: Vec<(&String, &Exp)> = exp.iter().filter(|(_, e)| matches!(e, Exp::Requeued(..))).collect();
+    assert_eq!(logs.len(), queued.len() + requeued.len(), "one log row per queued or re-queued message");
+    for (id, e) in &requeued {
+        let Exp::Requeued(step, device) = e else { unreachable!() };
+        let c = generated[id.as_str()];
+        let m = by_key[&(step.clone(), c.phone.clone(), device.clone())][0];
+        assert!(old.contains(m.0.as_str()), "contact {id}'s failed copy is re-queued in place");
+        let (status, error): (String, Option<String>) = conn
+            .exec_first("SELECT status, error_message FROM broadcast_messages WHERE id = ?", (&m.0,))
+            .unwrap()
+            .unwrap();
+        assert_eq!((status.as_str(), error), ("pending", None), "contact {id}'s failed copy is pending again");
+        assert_eq!(logs[id.as_str()].3, "requeued");
+        assert_eq!(logs[id.as_str()].4.as_deref(), Some(m.0.as_str()));
+    }
     for (id, e) in queued {
         let Exp::Queued(step, device) = e else { unreachable!() };
         let c = generated[id.as_str()];
@@ -346,6 +371,21 @@ fn advance_world(db: &TestDb, w: &mut World, exp: &BTreeMap<String, Exp>) {
                 c.current_step += 1;
                 c.next_trigger_time = None;
             }
+            Exp::Requeued(step, device) => {
+                let m = w
+                    .messages
+                    .iter_mut()
+                    .find(|m| {
+                        m.sequence_stepid.as_deref() == Some(step.as_str())
+                            && m.recipient_phone == c.phone
+                            && &m.device_id == device
+                    })
+                    .unwrap();
+                m.status = "pending".into();
+                m.error_message = None;
+                c.current_step += 1;
+                c.next_trigger_time = None;
+            }
             Exp::Completed => c.status = "completed".into(),
             _ => {}
         }
@@ -471,7 +511,9 @@ fn sigkill_mid_pass_then_another_pass() {
         let c = w.contacts.iter().find(|c| c.id == id).unwrap();
         if step == c.current_step + 1 {
             advanced += 1;
-            let (Exp::Queued(s, d) | Exp::AlreadyQueued(s, d)) = &exp[&id] else { panic!("{id} advanced") };
+            let (Exp::Queued(s, d) | Exp::AlreadyQueued(s, d) | Exp::Requeued(s, d)) = &exp[&id] else {
+                panic!("{id} advanced")
+            };
             let n: u64 = conn
                 .exec_first(
                     "SELECT COUNT(*) FROM broadcast_messages WHERE sequence_stepid = ? AND recipient_phone = ? AND device_id = ?",
@@ -690,7 +732,8 @@ fn sigterm_stops_after_a_whole_batch() {
     let done = j["queued"].as_u64().unwrap();
     assert!(done > 0 && done < queued, "stopped in the middle");
     let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
-    assert_eq!(logs, done, "what the report says was queued is what was committed");
+    let requeued = j["requeued"].as_u64().unwrap();
+    assert_eq!(logs, done + requeued, "what the report says was queued or re-queued is what was committed");
     let status: String = conn
         .exec_first("SELECT status FROM seqfix_runs WHERE run_id = ?", (j["run_id"].as_str().unwrap(),))
         .unwrap()
@@ -807,4 +850,52 @@ fn next_steps_are_exact_across_a_daylight_saving_change() {
             t - before
         );
     }
+}
+
+/// A failed copy is re-queued at most MAX_REQUEUES times (counted by its `requeued` log
+/// rows); after that it stays failed, the contact advances, and the pass says so.
+#[test]
+fn a_message_that_keeps_failing_is_re_queued_a_bounded_number_of_times() {
+    let db = TestDb::new("process_requeue_cap");
+    db.create_schema();
+    // Many contacts whose step's message exists, a third of them failed.
+    let w = fixture_contacts::generate(&ContactSpec { already_queued_fraction: 0.4, ..ContactSpec::new(400, 31) });
+    fixture_contacts::insert(&mut db.conn(), &w).unwrap();
+    db.conn().query_drop(ADD_INDEX).unwrap();
+    let exp = expected(&w);
+    let requeued: Vec<(&String, &Exp)> = exp.iter().filter(|(_, e)| matches!(e, Exp::Requeued(..))).collect();
+    assert!(requeued.len() >= 2, "the world holds failed copies to re-queue: {}", requeued.len());
+    // The first of them has been re-queued MAX_REQUEUES times already.
+    let (contact_id, Exp::Requeued(step, device)) = requeued[0] else { unreachable!() };
+    let c = w.contacts.iter().find(|c| &c.id == contact_id).unwrap();
+    let mut conn = db.conn();
+    let message: String = conn
+        .exec_first(
+            "SELECT id FROM broadcast_messages WHERE sequence_stepid = ? AND recipient_phone = ? AND device_id = ?",
+            (step, &c.phone, device),
+        )
+        .unwrap()
+        .unwrap();
+    for i in 0..seqfix::process::MAX_REQUEUES {
+        conn.exec_drop(
+            "INSERT INTO sequence_logs (id, sequence_id, contact_id, step_id, day, status, message_id) \
+             VALUES (?, ?, ?, ?, ?, 'requeued', ?)",
+            (format!("earlier-{i}"), &c.sequence_id, &c.id, step, c.current_step + 1, &message),
+        )
+        .unwrap();
+    }
+    let j = db.seqfix().args(["process", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["requeue_limit"], 1, "{j}");
+    assert_eq!(j["requeued"].as_u64().unwrap(), requeued.len() as u64 - 1, "{j}");
+    let status: String =
+        conn.exec_first("SELECT status FROM broadcast_messages WHERE id = ?", (&message,)).unwrap().unwrap();
+    assert_eq!(status, "failed", "left failed after the limit");
+    let logged: u64 = conn
+        .exec_first("SELECT COUNT(*) FROM sequence_logs WHERE message_id = ? AND status = 'requeue_limit'", (&message,))
+        .unwrap()
+        .unwrap();
+    assert_eq!(logged, 1);
+    let step_now: i32 =
+        conn.exec_first("SELECT current_step FROM sequence_contacts WHERE id = ?", (&c.id,)).unwrap().unwrap();
+    assert_eq!(step_now, c.current_step + 1, "the contact advances past the step it gave up");
 }
