@@ -68,12 +68,18 @@ fn counts(title: &str, key: &str, rows: &[KeyCount], limit: usize) -> String {
     format!("\n{title}\n{t}\n{more}")
 }
 
+/// A time in microseconds since the Unix epoch, in UTC; the fraction shown when there is one.
 pub fn ts(t: Option<i64>) -> String {
     match t {
         None => "NULL".into(),
         Some(t) => {
-            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
-            humantime::format_rfc3339_seconds(when).to_string().replace('T', " ").replace('Z', " UTC")
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_micros(t.max(0) as u64);
+            let text = if t % 1_000_000 == 0 {
+                humantime::format_rfc3339_seconds(when).to_string()
+            } else {
+                humantime::format_rfc3339_micros(when).to_string()
+            };
+            text.replace('T', " ").replace('Z', " UTC")
         }
     }
 }
@@ -117,7 +123,7 @@ pub fn audit(r: &AuditReport) -> String {
                 row.extend([
                     Cell::new(&c.id),
                     Cell::new(c.status.as_deref().unwrap_or("NULL")),
-                    Cell::new(ts(c.created_ts)),
+                    Cell::new(ts(c.created_us)),
                     Cell::new(if k == 0 { "kept" } else { "" }),
                 ]);
                 t.add_row(row);

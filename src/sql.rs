@@ -19,6 +19,8 @@ pub const SCAN_PHONE_DIGITS: &str = include_str!("../sql/audit/phone_digits.sql"
 pub const SCAN_CANDIDATE_HASH: &str = include_str!("../sql/audit/candidate_hash.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
 pub const SCAN_COUNT: &str = include_str!("../sql/audit/count.sql");
+pub const CREATED_US_TIMESTAMP: &str = include_str!("../sql/audit/created_us_timestamp.sql");
+pub const CREATED_US_DATETIME: &str = include_str!("../sql/audit/created_us_datetime.sql");
 
 pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
@@ -43,6 +45,9 @@ pub const BATCH_LOCK_WAIT: &str = include_str!("../sql/dedupe/lock_wait.sql");
 pub const DEDUPE_LOCK_BATCH: &str = include_str!("../sql/dedupe/lock_batch.sql");
 pub const DEDUPE_ARCHIVE_BATCH: &str = include_str!("../sql/dedupe/archive_batch.sql");
 pub const DEDUPE_LOCK_AND_ARCHIVE: &str = include_str!("../sql/dedupe/lock_and_archive.sql");
+pub const DEDUPE_KEPT_FIRST: &str = include_str!("../sql/dedupe/kept_first.sql");
+pub const DEDUPE_KEPT_FIRST_BY_STATUS: &str = include_str!("../sql/dedupe/kept_first_by_status.sql");
+pub const DEDUPE_STATUS_RANKS: &str = include_str!("../sql/dedupe/status_ranks.sql");
 pub const DEDUPE_DELETE_BATCH: &str = include_str!("../sql/dedupe/delete_batch.sql");
 pub const DEDUPE_PROBE_DELETE: &str = include_str!("../sql/dedupe/probe_delete.sql");
 pub const ARCHIVE_CREATE: &str = include_str!("../sql/archive/create.sql");
@@ -171,6 +176,16 @@ impl Fragment {
     pub fn sql(text: &'static str) -> Fragment {
         let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("--")).collect();
         Fragment(lines.join(" "))
+    }
+
+    /// A piece of SQL from a file under `sql/`, as `sql`, with its `{name}` slots filled
+    /// with other fragments.
+    pub fn sql_with(text: &'static str, parts: &[(&str, &Fragment)]) -> Fragment {
+        let mut out = Fragment::sql(text).0;
+        for (name, part) in parts {
+            out = out.replace(&format!("{{{name}}}"), part.as_str());
+        }
+        Fragment(out)
     }
 
     /// A column type as `information_schema.COLUMNS.COLUMN_TYPE` reports it (plus
