@@ -176,7 +176,11 @@ fn clean_table_with_unique_index_uses_it() {
         .exec(
             format!(
                 "{explain} {}",
-                seqfix::scan::query(&seqfix::config::Ident::new("t", "broadcast_messages").unwrap(), true)
+                seqfix::scan::query(
+                    &seqfix::config::Ident::new("t", "broadcast_messages").unwrap(),
+                    true,
+                    &seqfix::sql::Fragment::sql("created_at")
+                )
             ),
             (trim, trim, trim, trim),
         )

@@ -344,8 +344,7 @@ fn rows_changed_after_the_plan_are_left_alone() {
     let archive = seqfix::config::Ident::new("table", "seqfix_archive").unwrap();
     let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
     seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
-    let target =
-        Target { table, archive, columns: seqfix::archive::copy_columns(&info).unwrap(), run_id: "r".repeat(36) };
+    let target = Target::new(&info, archive, &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
 
     // What goes: every victim of the untouched groups, and the victims of the two groups
