@@ -197,7 +197,8 @@ pub struct DedupeArgs {
     pub dry_run: bool,
 
     /// Write every victim with the row kept in its place to FILE as CSV
-    /// (victim_id,kept_id,sequence_stepid,recipient_phone,device_id).
+    /// (victim_id,kept_id,sequence_stepid,recipient_phone,device_id,rule,kept_because,
+    /// kept_status,victim_status).
     #[arg(long, value_name = "FILE")]
     pub plan_file: Option<std::path::PathBuf>,
 

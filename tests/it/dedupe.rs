@@ -152,13 +152,29 @@ fn dry_run_changes_nothing_and_writes_the_plan() {
 
     let mut reader = csv::Reader::from_path(&plan).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, ["victim_id", "kept_id", "sequence_stepid", "recipient_phone", "device_id"]);
+    assert_eq!(
+        header,
+        [
+            "victim_id",
+            "kept_id",
+            "sequence_stepid",
+            "recipient_phone",
+            "device_id",
+            "rule",
+            "kept_because",
+            "kept_status",
+            "victim_status"
+        ]
+    );
     let mut got = BTreeMap::new();
     for rec in reader.records() {
         let rec = rec.unwrap();
         let key = (rec[2].to_string(), rec[3].to_string(), rec[4].to_string());
         let group = &exp.groups[&key];
         assert_eq!(group[0].id, rec[1], "kept id is the group's survivor");
+        assert_eq!(&rec[5], "sent-first");
+        assert!(["status", "oldest", "smallest-id"].contains(&&rec[6]), "{rec:?}");
+        assert_eq!(&rec[7], group[0].status.as_str());
         got.insert(rec[0].to_string(), rec[1].to_string());
     }
     assert_eq!(got, exp.survivor_of());
