@@ -279,7 +279,7 @@ pub fn audit(r: &AuditReport, started: Instant) -> Metrics {
         &[],
         r.duplicate_groups as f64,
     )
-    .gauge("seqfix_surplus_rows", "Rows a dedupe would delete (every copy but the oldest).", &[], r.surplus_rows as f64)
+    .gauge("seqfix_surplus_rows", "Surplus rows: every copy of a duplicate group but one.", &[], r.surplus_rows as f64)
     .gauge(
         "seqfix_unique_index_present",
         "1 when the unique index on (sequence_stepid, recipient_phone, device_id) exists.",
@@ -331,7 +331,7 @@ pub fn status(r: &StatusReport, started: Instant) -> Metrics {
             &[],
             g as f64,
         );
-        m.gauge("seqfix_surplus_rows", "Rows a dedupe would delete (every copy but the oldest).", &[], s as f64);
+        m.gauge("seqfix_surplus_rows", "Surplus rows: every copy of a duplicate group but one.", &[], s as f64);
     }
     if let Some(mig) = &r.migrations {
         m.gauge("seqfix_pending_migrations", "Migrations not applied yet.", &[], mig.pending.len() as f64);
