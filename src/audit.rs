@@ -162,7 +162,8 @@ impl Tally {
     fn add_survivor(&mut self, g: &ExactGroup, verdict: &Verdict) {
         let s = &mut self.survivor;
         let oldest = g.copies.iter().min_by(|a, b| survivor::oldest_order(*a, *b)).expect("a group has copies");
-        if !survivor::is_sent(oldest.status.as_deref()) && g.copies.iter().any(|c| survivor::is_sent(c.status.as_deref()))
+        if !survivor::is_sent(oldest.status.as_deref())
+            && g.copies.iter().any(|c| survivor::is_sent(c.status.as_deref()))
         {
             s.resent_by_oldest_groups += 1;
             if s.resent_by_oldest_examples.len() < EXAMPLES {
@@ -363,7 +364,11 @@ mod tests {
         // failed survivor with a sent copy; strict order → the original fix handles it
         add(&mut t, &rule, vec![group("s1", &[("a", Some(1), "failed"), ("b", Some(2), "sent")])]);
         // equal timestamps → left behind by the original fix (3 rows stay, 2 surplus)
-        add(&mut t, &rule, vec![group("s2", &[("c", Some(5), "sent"), ("d", Some(5), "pending"), ("e", Some(5), "sent")])]);
+        add(
+            &mut t,
+            &rule,
+            vec![group("s2", &[("c", Some(5), "sent"), ("d", Some(5), "pending"), ("e", Some(5), "sent")])],
+        );
         // a NULL copy → left behind (2 stay)
         add(&mut t, &rule, vec![group("s3", &[("f", Some(7), "sent"), ("g", None, "pending")])]);
         // a single row: not a duplicate
@@ -420,7 +425,11 @@ mod tests {
         // Oldest sent: both rules keep it.
         add(&mut t, &rule, vec![group("s3", &[("e", Some(1), "sent"), ("f", Some(2), "pending")])]);
         // An unknown status: left alone, and still a re-send under the original rule.
-        add(&mut t, &rule, vec![group("s4", &[("g", Some(1), "delivered"), ("h", Some(2), "sent"), ("i", None, "read")])]);
+        add(
+            &mut t,
+            &rule,
+            vec![group("s4", &[("g", Some(1), "delivered"), ("h", Some(2), "sent"), ("i", None, "read")])],
+        );
         let s = &t.survivor;
         assert_eq!((s.kept_not_oldest_groups, s.resent_by_oldest_groups), (2, 3));
         assert_eq!((s.left_alone_groups, s.left_alone_rows), (1, 2));
@@ -438,7 +447,8 @@ mod tests {
             r.survivor.unknown_statuses,
             vec![KeyCount { key: "delivered".into(), rows: 1 }, KeyCount { key: "read".into(), rows: 1 }]
         );
-        let kept: Vec<&str> = r.top_groups.iter().filter(|g| g.sequence_stepid != "s4").map(|g| g.survivor().id.as_str()).collect();
+        let kept: Vec<&str> =
+            r.top_groups.iter().filter(|g| g.sequence_stepid != "s4").map(|g| g.survivor().id.as_str()).collect();
         assert_eq!(kept.len(), 3);
         assert!(kept.contains(&"b") && kept.contains(&"d") && kept.contains(&"e"), "{kept:?}");
     }

@@ -106,6 +106,8 @@ pub struct DedupeReport {
     pub vanished_rows: u64,
     pub changed_rows: u64,
     pub batches: u64,
+    /// Batches redone with a locking read because a row changed since the plan.
+    pub redone_batches: u64,
     pub batch_size: usize,
     pub batch_retries: u64,
     pub batch_times: BatchTimes,
@@ -248,6 +250,7 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         vanished_rows: 0,
         changed_rows: 0,
         batches: 0,
+        redone_batches: 0,
         batch_size: opts.batch_size,
         batch_retries: 0,
         batch_times: BatchTimes::default(),
@@ -332,17 +335,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let user = guard.user.clone();
     let run = ledger::start(&mut guard.conn, "dedupe", &user)?;
     report.run_id = Some(run.id.clone());
-    let result = execute(
-        &mut guard,
-        cfg,
-        opts,
-        &info,
-        archive_exists,
-        planned.spool,
-        &mut replicas,
-        &mut report,
-        &run.id,
-    );
+    let result =
+        execute(&mut guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, &mut report, &run.id);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(outcome) => {
@@ -415,6 +409,7 @@ fn execute(
             format!("batch {} ({} victims) failed and was rolled back", report.batches + 1, batch.len())
         })?;
         report.batches += 1;
+        report.redone_batches += u64::from(r.redone);
         report.batch_retries += u64::from(r.retries);
         report.deleted_rows += r.archived;
         report.archived_rows += r.archived;

@@ -27,9 +27,9 @@ pub mod restore;
 pub mod scan;
 pub mod schema;
 pub mod shell;
-pub mod survivor;
 pub mod sql;
 pub mod status;
+pub mod survivor;
 
 use std::time::Instant;
 

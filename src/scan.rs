@@ -583,7 +583,8 @@ mod tests {
     #[test]
     fn the_key_only_scan_reads_no_column_outside_the_unique_index() {
         let t = Ident::new("table", "m").unwrap();
-        let created = Fragment::sql_with(crate::sql::CREATED_US_TIMESTAMP, &[("created_at", &Fragment::sql("created_at"))]);
+        let created =
+            Fragment::sql_with(crate::sql::CREATED_US_TIMESTAMP, &[("created_at", &Fragment::sql("created_at"))]);
         let (full, keys) = (query(&t, false, &created), query(&t, true, &created));
         assert!(full.contains("SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us,"), "{full}");
         assert!(keys.contains("SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status, NULL AS created_us,"), "{keys}");
@@ -600,7 +601,10 @@ mod tests {
         // Beyond the detail columns the two are the same statement.
         assert_eq!(
             keys.replace("NULL AS sequence_id, NULL AS status, NULL AS created_us", "D"),
-            full.replace("sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us", "D")
+            full.replace(
+                "sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us",
+                "D"
+            )
         );
     }
 

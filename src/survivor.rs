@@ -305,10 +305,7 @@ mod tests {
     fn an_unknown_status_leaves_the_group_alone() {
         let r = Rule::sent_first();
         let g = [C("a", Some("sent"), Some(1)), C("b", Some("delivered"), Some(2)), C("c", Some("read"), Some(3))];
-        assert_eq!(
-            r.choose(&g),
-            Verdict::Unknown { statuses: vec![Some("delivered".into()), Some("read".into())] }
-        );
+        assert_eq!(r.choose(&g), Verdict::Unknown { statuses: vec![Some("delivered".into()), Some("read".into())] });
         let g = [C("a", Some("sent"), Some(1)), C("b", None, Some(2))];
         assert_eq!(r.choose(&g), Verdict::Unknown { statuses: vec![None] }, "NULL is unknown");
     }
@@ -353,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_oldest_order_is_the_scan_order() {
-        let mut g = vec![C("c", None, None), C("b", None, Some(10)), C("a", None, Some(10)), C("0", None, Some(11))];
+        let mut g = [C("c", None, None), C("b", None, Some(10)), C("a", None, Some(10)), C("0", None, Some(11))];
         g.sort_by(oldest_order);
         assert_eq!(g.iter().map(|c| c.0).collect::<Vec<_>>(), ["a", "b", "0", "c"]);
     }

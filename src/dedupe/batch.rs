@@ -342,6 +342,9 @@ pub struct BatchResult {
     /// Time of the committed attempt, from its first START TRANSACTION to COMMIT (a batch
     /// redone because a row changed since the plan counts both transactions).
     pub duration: Duration,
+    /// The batch was redone with a locking read first (`execute_checked`): some row
+    /// changed since the plan, or the rule no longer keeps a planned survivor.
+    pub redone: bool,
 }
 
 fn values(items: impl IntoIterator<Item = String>) -> Vec<Value> {
@@ -459,6 +462,7 @@ fn execute_as_planned(
         decision: Decision { delete, ..Decision::default() },
         retries: 0,
         duration: started.elapsed(),
+        redone: false,
     }))
 }
 
@@ -480,6 +484,7 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
         &[("table", &target.table)],
         &[("ids", &Fragment::placeholders(ids.len())), ("created_us", &target.created_us[0])],
     );
+    #[allow(clippy::type_complexity)]
     let rows: Vec<(String, i64, u64, Option<String>, Option<i64>)> =
         tx.exec(lock, values(ids)).context("cannot lock the batch's rows (SELECT ... FOR UPDATE)")?;
     let locked: HashMap<String, Locked> = rows
@@ -500,7 +505,7 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
         delete_victims(&mut tx, target, pairs.iter().map(|(v, _)| *v), n)?;
     }
     tx.commit().context("cannot commit the batch")?;
-    Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed() })
+    Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed(), redone: true })
 }
 
 /// `execute_batch`, tried again after a lock wait timeout (1205) or a deadlock (1213):
@@ -645,7 +650,10 @@ mod tests {
         let d = decide(&batch, &with_status(all, "c", Some("sent")));
         assert_eq!(d.delete, vec![("e".into(), "d".into())], "only the untouched group goes");
         assert_eq!(d.skipped.len(), 1);
-        assert_eq!((d.skipped[0].kept_id.as_str(), d.skipped[0].rows_kept, d.skipped[0].reason.as_str()), ("a", 2, OUTRANKED));
+        assert_eq!(
+            (d.skipped[0].kept_id.as_str(), d.skipped[0].rows_kept, d.skipped[0].reason.as_str()),
+            ("a", 2, OUTRANKED)
+        );
     }
 
     #[test]
@@ -667,7 +675,8 @@ mod tests {
         let d = decide(&batch, &with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "a", Some("SENT")));
         assert_eq!(d.delete, vec![("b".into(), "a".into())]);
         // Both sent: the older is kept, as planned.
-        let both = with_status(with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "a", Some("sent")), "b", Some("sent"));
+        let both =
+            with_status(with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "a", Some("sent")), "b", Some("sent"));
         assert_eq!(decide(&batch, &both).delete.len(), 1);
     }
 

@@ -65,6 +65,7 @@ fn deletes_exactly_the_victims_and_archives_them() {
     assert_eq!(j["archived_rows"], exp.surplus() as u64);
     assert_eq!(j["skipped_groups"], 0);
     assert_eq!(j["batches"], exp.surplus().div_ceil(100) as u64);
+    assert_eq!(j["redone_batches"], 0, "nothing changed: every batch takes the one-statement path");
     assert!(j["batch_times"]["max_ms"].as_f64().unwrap() > 0.0);
     assert_exact(&db, &rows);
     let run_id = j["run_id"].as_str().unwrap().to_string();

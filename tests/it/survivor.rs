@@ -164,11 +164,8 @@ fn keep_oldest_reproduces_the_original_rule() {
     let a = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(a["survivor"]["resent_by_oldest_groups"], oldest.resent_by_oldest() as u64);
     assert!(oldest.resent_by_oldest() > 0);
-    let kept_not_oldest = sent_first
-        .decided_groups()
-        .iter()
-        .filter(|g| oldest.groups[&key(&g[0])][0].id != g[0].id)
-        .count();
+    let kept_not_oldest =
+        sent_first.decided_groups().iter().filter(|g| oldest.groups[&key(&g[0])][0].id != g[0].id).count();
     assert_eq!(a["survivor"]["kept_not_oldest_groups"], kept_not_oldest as u64);
     let failed_sent = oldest
         .duplicate_groups()
@@ -227,8 +224,12 @@ fn a_group_with_a_status_the_rule_does_not_know_is_left_alone_and_reported() {
         .expect_code(0)
         .json();
     assert_eq!((dry["planned_rows"].as_u64(), dry["survivor"]["left_alone_groups"].as_u64()), (Some(2), Some(1)));
-    let planned: BTreeMap<String, String> =
-        csv::Reader::from_path(&plan).unwrap().records().map(|r| r.unwrap()).map(|r| (r[0].into(), r[1].into())).collect();
+    let planned: BTreeMap<String, String> = csv::Reader::from_path(&plan)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[0].into(), r[1].into()))
+        .collect();
     assert_eq!(planned, map(&[("d1", "d2"), ("k1", "k2")]));
     // A status-rank that leaves out one of the group's statuses leaves that group alone.
     let dry = db
@@ -249,7 +250,10 @@ fn a_group_with_a_status_the_rule_does_not_know_is_left_alone_and_reported() {
     assert!(out.stdout.contains("left alone"), "{}", out.stdout);
 
     // Bad flags change nothing.
-    db.seqfix().args(["dedupe", "--yes", "--keep", "oldest", "--status-rank", "sent"]).run().expect_error("--status-rank");
+    db.seqfix()
+        .args(["dedupe", "--yes", "--keep", "oldest", "--status-rank", "sent"])
+        .run()
+        .expect_error("--status-rank");
     db.seqfix().args(["audit", "--status-rank", "sent,,pending"]).run().expect_error("--status-rank");
     db.seqfix().args(["audit", "--keep", "newest"]).run().expect_code(2);
 }
@@ -297,6 +301,7 @@ fn the_batch_decides_again_on_the_rows_it_locks() {
     seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
     let target = Target::new(&info, archive.clone(), &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
+    assert!(r.redone, "the first statement must decline the changed groups");
     assert_eq!(archived(&db), map(&[("c-victim", "c-kept"), ("d-victim", "d-kept")]));
     let mut skipped: Vec<(&str, &str)> =
         r.decision.skipped.iter().map(|s| (s.kept_id.as_str(), s.reason.as_str())).collect();
@@ -304,19 +309,29 @@ fn the_batch_decides_again_on_the_rows_it_locks() {
     assert_eq!(skipped, [("a-kept", OUTRANKED), ("b-kept", NOW_UNKNOWN)]);
     assert!(live(&db).is_superset(&["a-kept", "a-victim", "b-kept", "b-victim"].map(String::from).into()));
 
-    // Unchanged rows take the one-statement path under either rule, --keep oldest ignoring status.
-    put(&mut c, "e-kept", "e", Some("delivered"), Some("2025-01-01 00:00:00"));
-    put(&mut c, "e-victim", "e", Some("sent"), Some("2025-01-01 00:00:00.5"));
-    let oldest = Target::new(&info, archive, &"o".repeat(36), seqfix::survivor::Rule::oldest()).unwrap();
-    let plan = vec![PlanRow {
-        victim_id: "e-victim".into(),
-        kept_id: "e-kept".into(),
-        sequence_stepid: "step-e".into(),
+    // Unchanged rows take the one-statement path under either rule: sent-first with
+    // statuses in any letter case, status before age and equal times by id; --keep oldest
+    // ignoring status.
+    let one = |g: &str| PlanRow {
+        victim_id: format!("{g}-victim"),
+        kept_id: format!("{g}-kept"),
+        sequence_stepid: format!("step-{g}"),
         recipient_phone: "60100000000".into(),
         device_id: "dev".into(),
-    }];
-    let r = execute_batch(&mut sdb.conn, &oldest, &plan).unwrap();
-    assert_eq!((r.archived, r.decision.skipped.len()), (1, 0));
+    };
+    put(&mut c, "f-kept", "f", Some("SENT"), Some("2025-01-01 00:00:09"));
+    put(&mut c, "f-victim", "f", Some("Pending"), Some("2025-01-01 00:00:00"));
+    put(&mut c, "g-kept", "g", Some("queued"), Some("2025-01-01 00:00:00"));
+    put(&mut c, "g-victim", "g", Some("queued"), Some("2025-01-01 00:00:00"));
+    put(&mut c, "h-kept", "h", Some("failed"), None);
+    put(&mut c, "h-victim", "h", Some("failed"), None);
+    let r = execute_batch(&mut sdb.conn, &target, &[one("f"), one("g"), one("h")]).unwrap();
+    assert_eq!((r.archived, r.redone), (3, false));
+    put(&mut c, "e-kept", "e", Some("delivered"), Some("2025-01-01 00:00:00"));
+    put(&mut c, "e-victim", "e", Some("sent"), Some("2025-01-01 00:00:03"));
+    let oldest = Target::new(&info, archive, &"o".repeat(36), seqfix::survivor::Rule::oldest()).unwrap();
+    let r = execute_batch(&mut sdb.conn, &oldest, &[one("e")]).unwrap();
+    assert_eq!((r.archived, r.decision.skipped.len(), r.redone), (1, 0, false));
 }
 
 /// Hand-made groups after generated rows (their ids start with 'z', after every generated
@@ -388,7 +403,25 @@ fn fractional_created_at_orders_by_microseconds() {
             want.extend(map(&[("g", "i"), ("h", "i")]));
         }
         assert_eq!(archived(&db), want, "{ty}: {j}");
+        assert_eq!(j["redone_batches"], 0, "{ty}: the one-statement path orders by microseconds too");
     }
+}
+
+/// A driver error about a row of unexpected types names the columns, never the values (the
+/// phone number).
+#[test]
+fn an_error_line_never_holds_row_text() {
+    let db = TestDb::new("survivor_error_line");
+    let row: mysql::Row =
+        db.conn().query_first("SELECT '+60123456789' AS recipient_phone, 'x' AS id").unwrap().unwrap();
+    let err = mysql::from_row_opt::<(i64, i64)>(row).unwrap_err();
+    let err = anyhow::Error::new(mysql::Error::FromRowError(err.0)).context("reading the scan");
+    let line = seqfix::error_line(&err);
+    assert!(!line.contains("60123456789") && !line.contains("'x'"), "{line}");
+    assert!(line.starts_with("reading the scan: ") && line.contains("recipient_phone"), "{line}");
+    let value = mysql::from_value_opt::<i64>(mysql::Value::from("+60 12-345 6789")).unwrap_err();
+    let line = seqfix::error_line(&anyhow::Error::new(mysql::Error::FromValueError(value.0)));
+    assert!(!line.contains("345 6789"), "{line}");
 }
 
 /// The largest `--batch-size` on real rows: a full batch through the one-statement path (the
@@ -446,5 +479,8 @@ fn the_largest_batch_size_works_on_real_rows() {
     assert_eq!(j["batches"].as_u64().unwrap() as usize, left.div_ceil(max));
     let a = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(a["surplus_rows"], 0);
-    db.seqfix().args(["dedupe", "--dry-run", "--batch-size", &(max + 1).to_string()]).run().expect_error("--batch-size");
+    db.seqfix()
+        .args(["dedupe", "--dry-run", "--batch-size", &(max + 1).to_string()])
+        .run()
+        .expect_error("--batch-size");
 }
