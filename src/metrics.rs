@@ -291,6 +291,12 @@ pub fn audit(r: &AuditReport, started: Instant) -> Metrics {
         "Groups of one step and device whose phones differ only in punctuation or spacing.",
         &[],
         r.near_duplicates.groups as f64,
+    )
+    .gauge(
+        "seqfix_left_alone_groups",
+        "Duplicate groups the survivor rule leaves alone: a copy's status is one it does not rank.",
+        &[],
+        r.survivor.left_alone_groups as f64,
     );
     for kc in &r.by_status {
         m.gauge(
