@@ -688,6 +688,58 @@ mod tests {
         assert_eq!(d.delete, vec![("b".into(), "a".into())]);
     }
 
+    fn target(created_type: &str, rule: Rule) -> Target {
+        let col = |name: &str, ty: &str| crate::schema::Column {
+            name: name.into(),
+            data_type: ty.into(),
+            column_type: ty.into(),
+            nullable: true,
+            charset: None,
+            collation: None,
+            max_chars: None,
+            generated: false,
+        };
+        let info = TableInfo {
+            name: "m".into(),
+            engine: "InnoDB".into(),
+            collation: None,
+            row_format: None,
+            estimated_rows: 0,
+            columns: vec![col("id", "char"), col("status", "varchar"), col("created_at", created_type)],
+            indexes: Vec::new(),
+        };
+        Target::new(&info, Ident::new("table", "a").unwrap(), "r", rule).unwrap()
+    }
+
+    #[test]
+    fn the_first_statement_binds_a_value_for_every_mark_under_either_rule() {
+        for (ty, expr) in [("timestamp", "UNIX_TIMESTAMP(k.`created_at`)"), ("datetime", "TIMESTAMPDIFF(MICROSECOND")] {
+            for rule in [Rule::sent_first(), Rule::oldest()] {
+                let t = target(ty, rule.clone());
+                let sql = copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, &t, 3);
+                let body: String =
+                    sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+                assert!(!body.contains('{'), "unfilled slot: {body}");
+                assert!(body.contains(expr), "{body}");
+                let pairs = [("v1", "k1"), ("v2", "k2"), ("v3", "k3")];
+                let mut params = copy_params("r", &pairs);
+                params.extend(t.rank_params());
+                assert_eq!(body.matches('?').count(), params.len(), "{body}");
+                assert!(params.len() <= max_placeholders(3, rule.statuses().len()));
+                assert_eq!(body.contains("AS kr"), rule.keep() == Keep::SentFirst, "{body}");
+            }
+        }
+        let locked = sql::render_parts(
+            sql::DEDUPE_LOCK_BATCH,
+            &[("table", &Ident::new("table", "m").unwrap())],
+            &[("ids", &Fragment::placeholders(2)), ("created_us", &target("datetime", Rule::oldest()).created_us[0])],
+        );
+        assert!(
+            locked.contains("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', `created_at`) AS created_us"),
+            "{locked}"
+        );
+    }
+
     #[test]
     fn every_statement_of_the_largest_batch_fits_the_placeholder_limit() {
         let n = crate::config::MAX_BATCH_SIZE as usize;
