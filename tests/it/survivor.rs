@@ -407,8 +407,8 @@ fn fractional_created_at_orders_by_microseconds() {
     }
 }
 
-/// A driver error about a row of unexpected types names the columns, never the values (the
-/// phone number).
+/// A driver error about a row of unexpected types never shows the values (the phone
+/// number).
 #[test]
 fn an_error_line_never_holds_row_text() {
     let db = TestDb::new("survivor_error_line");
@@ -418,7 +418,7 @@ fn an_error_line_never_holds_row_text() {
     let err = anyhow::Error::new(mysql::Error::FromRowError(err.0)).context("reading the scan");
     let line = seqfix::error_line(&err);
     assert!(!line.contains("60123456789") && !line.contains("'x'"), "{line}");
-    assert!(line.starts_with("reading the scan: ") && line.contains("recipient_phone"), "{line}");
+    assert!(line.starts_with("reading the scan: "), "{line}");
     let value = mysql::from_value_opt::<i64>(mysql::Value::from("+60 12-345 6789")).unwrap_err();
     let line = seqfix::error_line(&anyhow::Error::new(mysql::Error::FromValueError(value.0)));
     assert!(!line.contains("345 6789"), "{line}");
