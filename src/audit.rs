@@ -94,10 +94,26 @@ pub struct AuditReport {
     pub by_sequence: Vec<KeyCount>,
     pub by_device: Vec<KeyCount>,
     pub by_day: Vec<KeyCount>,
-    pub top_groups: Vec<ExactGroup>,
+    pub top_groups: Vec<TopGroup>,
     pub survivor: SurvivorSummary,
     pub warnings: Warnings,
     pub near_duplicates: NearDuplicates,
+}
+
+/// One of the largest duplicate groups, copies in survivor order; `left_alone` when the
+/// rule keeps none of them (then `copies[0]` is merely the oldest).
+#[derive(Debug, Clone, Serialize)]
+pub struct TopGroup {
+    #[serde(flatten)]
+    pub group: ExactGroup,
+    pub left_alone: bool,
+}
+
+impl std::ops::Deref for TopGroup {
+    type Target = ExactGroup;
+    fn deref(&self) -> &ExactGroup {
+        &self.group
+    }
 }
 
 /// Puts every exact group of `near` in `rule`'s survivor order (`Rule::arrange`) and says
@@ -115,7 +131,7 @@ pub struct Tally {
     by_sequence: BTreeMap<String, u64>,
     by_device: BTreeMap<String, u64>,
     by_day: BTreeMap<String, u64>,
-    top: Vec<ExactGroup>,
+    top: Vec<TopGroup>,
     top_n: usize,
     pub survivor: SurvivorSummary,
     unknown: BTreeMap<String, u64>,
@@ -233,10 +249,10 @@ impl Tally {
             w.left_by_original_fix_groups += 1;
             w.left_by_original_fix_rows += stay - 1;
         }
-        self.keep_top(g);
+        self.keep_top(g, matches!(verdict, Verdict::Unknown { .. }));
     }
 
-    fn keep_top(&mut self, g: &ExactGroup) {
+    fn keep_top(&mut self, g: &ExactGroup, left_alone: bool) {
         let rank = |g: &ExactGroup| {
             (
                 std::cmp::Reverse(g.copies.len()),
@@ -247,7 +263,7 @@ impl Tally {
         };
         if self.top.len() < self.top_n || self.top.last().map(|last| rank(g) < rank(last)).unwrap_or(true) {
             let pos = self.top.partition_point(|x| rank(x) <= rank(g));
-            self.top.insert(pos, g.clone());
+            self.top.insert(pos, TopGroup { group: g.clone(), left_alone });
             self.top.truncate(self.top_n);
         }
     }
@@ -258,7 +274,7 @@ impl Tally {
         v
     }
 
-    pub fn top_groups(&self) -> &[ExactGroup] {
+    pub fn top_groups(&self) -> &[TopGroup] {
         &self.top
     }
 
@@ -451,6 +467,9 @@ mod tests {
             r.top_groups.iter().filter(|g| g.sequence_stepid != "s4").map(|g| g.survivor().id.as_str()).collect();
         assert_eq!(kept.len(), 3);
         assert!(kept.contains(&"b") && kept.contains(&"d") && kept.contains(&"e"), "{kept:?}");
+        let alone: Vec<&str> =
+            r.top_groups.iter().filter(|g| g.left_alone).map(|g| g.sequence_stepid.as_str()).collect();
+        assert_eq!(alone, ["s4"], "the largest groups say which ones keep no copy");
     }
 
     #[test]

@@ -258,7 +258,7 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         scan_ms: planned.scan.as_millis() as u64,
         elapsed_ms: 0,
         by_status: a.by_status.clone(),
-        examples: a.top_groups.iter().filter_map(example).collect(),
+        examples: a.top_groups.iter().filter(|t| !t.left_alone).filter_map(|t| example(&t.group)).collect(),
         skipped_examples: Vec::new(),
         near_duplicate_groups: a.near_duplicates.groups,
         plan_file: opts.plan_file.as_ref().map(|p| p.display().to_string()),

@@ -160,7 +160,11 @@ pub fn audit(r: &AuditReport) -> String {
                     Cell::new(&c.id),
                     Cell::new(c.status.as_deref().unwrap_or("NULL")),
                     Cell::new(ts(c.created_us)),
-                    Cell::new(if k == 0 { "kept" } else { "" }),
+                    Cell::new(match (k, g.left_alone) {
+                        (0, false) => "kept",
+                        (0, true) => "left alone",
+                        _ => "",
+                    }),
                 ]);
                 t.add_row(row);
             }

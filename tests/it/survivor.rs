@@ -210,6 +210,14 @@ fn a_group_with_a_status_the_rule_does_not_know_is_left_alone_and_reported() {
         .collect();
     assert_eq!(unknown, [("(null)".to_string(), 1), ("delivered".to_string(), 1)]);
     assert_eq!(a["surplus_rows"], 3, "a group left alone still holds surplus rows");
+    let alone: BTreeSet<&str> = a["top_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["left_alone"] == true)
+        .map(|g| g["sequence_stepid"].as_str().unwrap())
+        .collect();
+    assert_eq!(alone, ["step-delivered", "step-null"].into());
     let out = db.seqfix().args(["audit", "--no-progress"]).run().expect_code(0);
     assert!(out.stdout.contains("left alone"), "{}", out.stdout);
 
