@@ -231,6 +231,9 @@ mod tests {
         assert_eq!(Fragment::qualified_columns("s", &[id]).as_str(), "s.`id`");
         assert_eq!(Fragment::pairs("v", "k", 2).as_str(), "SELECT ? AS v, ? AS k UNION ALL SELECT ?, ?");
         assert_eq!(Fragment::sql("-- why\n  a, b\n-- more\n c\n").as_str(), "a, b c");
+        let k_id = Fragment::qualified_columns("k", &[Ident::new("column", "id").unwrap()]);
+        let filled = Fragment::sql_with("-- why\nCAST({x} AS SIGNED)\n", &[("x", &k_id)]);
+        assert_eq!(filled.as_str(), "CAST(k.`id` AS SIGNED)");
     }
 
     #[test]
