@@ -514,7 +514,7 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
     // Does the scan seqfix sends with the index present use it?
     let mut c = conn(&clean_indexed.url);
     let table = seqfix::config::Ident::new("table", TABLE).unwrap();
-    let q = seqfix::scan::query(&table, true);
+    let q = seqfix::scan::query(&table, true, &seqfix::sql::Fragment::sql("created_at"));
     // (The candidate filter's trailing-space weights do not change the plan.)
     let trim: &[u8] = b"";
     let plan: Vec<mysql::Row> = c.exec(format!("EXPLAIN {q}"), (trim, trim, trim, trim)).unwrap();

@@ -1,6 +1,7 @@
 //! `seqfix audit`: what duplicate sequence messages the table holds, read-only.
-//! One pass (`scan`), folded into counts and bounded example lists by `Tally`, a pure
-//! accumulator that unit tests drive with plain values.
+//! One pass (`scan`); each group put in the survivor rule's order (`arrange`), then folded
+//! into counts and bounded example lists by `Tally`, a pure accumulator that unit tests
+//! drive with plain values.
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -11,6 +12,7 @@ use crate::db::Db;
 use crate::progress::Progress;
 use crate::scan::{ExactGroup, NearGroup};
 use crate::schema;
+use crate::survivor::{self, Rule, Verdict};
 
 /// How many examples each warning keeps.
 pub const EXAMPLES: usize = 10;
@@ -30,9 +32,34 @@ pub struct NearExample {
     pub rows: u64,
 }
 
+/// What the survivor rule does with the duplicate groups.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SurvivorSummary {
+    /// `sent-first` or `oldest` (`--keep`).
+    pub rule: String,
+    /// The status order of `sent-first`, best first (empty under `oldest`).
+    pub status_rank: Vec<String>,
+    /// Groups whose kept copy is not the oldest one (the original rule's survivor).
+    pub kept_not_oldest_groups: u64,
+    /// Groups left alone because a copy has a status the rule does not rank (or NULL):
+    /// dedupe deletes nothing in them, and the unique index cannot be added while they last.
+    pub left_alone_groups: u64,
+    /// The surplus rows of those groups.
+    pub left_alone_rows: u64,
+    /// Rows of those groups by the status the rule does not know (`(null)`: NULL).
+    pub unknown_statuses: Vec<KeyCount>,
+    pub left_alone_examples: Vec<ExactGroup>,
+    /// Groups whose oldest copy is not `sent` while another copy is: the original rule
+    /// (`--keep oldest`) keeps the unsent copy and deletes the sent one, and the senders
+    /// then deliver the message again.
+    pub resent_by_oldest_groups: u64,
+    pub resent_by_oldest_examples: Vec<ExactGroup>,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Warnings {
-    /// Groups whose kept (oldest) row is `failed` while a newer copy is `sent`.
+    /// Groups whose kept row is `failed` while another copy is `sent` (only `--keep oldest`
+    /// can keep such a row).
     pub failed_survivor_groups: u64,
     pub failed_survivor_examples: Vec<ExactGroup>,
     /// Rows of duplicate groups whose `created_at` is NULL.
@@ -67,9 +94,32 @@ pub struct AuditReport {
     pub by_sequence: Vec<KeyCount>,
     pub by_device: Vec<KeyCount>,
     pub by_day: Vec<KeyCount>,
-    pub top_groups: Vec<ExactGroup>,
+    pub top_groups: Vec<TopGroup>,
+    pub survivor: SurvivorSummary,
     pub warnings: Warnings,
     pub near_duplicates: NearDuplicates,
+}
+
+/// One of the largest duplicate groups, copies in survivor order; `left_alone` when the
+/// rule keeps none of them (then `copies[0]` is merely the oldest).
+#[derive(Debug, Clone, Serialize)]
+pub struct TopGroup {
+    #[serde(flatten)]
+    pub group: ExactGroup,
+    pub left_alone: bool,
+}
+
+impl std::ops::Deref for TopGroup {
+    type Target = ExactGroup;
+    fn deref(&self) -> &ExactGroup {
+        &self.group
+    }
+}
+
+/// Puts every exact group of `near` in `rule`'s survivor order (`Rule::arrange`) and says
+/// what the rule decided for each, in the same order. Pure.
+pub fn arrange(rule: &Rule, near: &mut NearGroup) -> Vec<Verdict> {
+    near.groups.iter_mut().map(|g| rule.arrange(&mut g.copies)).collect()
 }
 
 /// Folds groups into the report's figures, keeping only bounded lists.
@@ -81,24 +131,32 @@ pub struct Tally {
     by_sequence: BTreeMap<String, u64>,
     by_device: BTreeMap<String, u64>,
     by_day: BTreeMap<String, u64>,
-    top: Vec<ExactGroup>,
+    top: Vec<TopGroup>,
     top_n: usize,
+    pub survivor: SurvivorSummary,
+    unknown: BTreeMap<String, u64>,
     pub warnings: Warnings,
     pub near: NearDuplicates,
 }
 
-/// The UTC day of a Unix timestamp, as YYYY-MM-DD.
-pub fn utc_day(ts: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0) as u64);
+/// The UTC day of a time in microseconds since the Unix epoch, as YYYY-MM-DD.
+pub fn utc_day(us: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(us.div_euclid(1_000_000).max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
 }
 
 impl Tally {
-    pub fn new(top_n: usize) -> Tally {
-        Tally { top_n, ..Tally::default() }
+    pub fn new(top_n: usize, rule: &Rule) -> Tally {
+        let survivor = SurvivorSummary {
+            rule: rule.name().to_string(),
+            status_rank: rule.statuses().to_vec(),
+            ..SurvivorSummary::default()
+        };
+        Tally { top_n, survivor, ..Tally::default() }
     }
 
-    pub fn add(&mut self, near: &NearGroup) {
+    /// Adds a partition whose groups `arrange` put in survivor order, with its verdicts.
+    pub fn add(&mut self, near: &NearGroup, verdicts: &[Verdict]) {
         if near.groups.len() > 1 {
             self.near.groups += 1;
             let rows: u64 = near.groups.iter().map(|g| g.copies.len() as u64).sum();
@@ -112,52 +170,89 @@ impl Tally {
                 });
             }
         }
-        for g in near.groups.iter().filter(|g| g.is_duplicate()) {
-            self.add_duplicate(g);
+        for (g, v) in near.groups.iter().zip(verdicts).filter(|(g, _)| g.is_duplicate()) {
+            self.add_duplicate(g, v);
         }
     }
 
-    fn add_duplicate(&mut self, g: &ExactGroup) {
+    fn add_survivor(&mut self, g: &ExactGroup, verdict: &Verdict) {
+        let s = &mut self.survivor;
+        let oldest = g.copies.iter().min_by(|a, b| survivor::oldest_order(*a, *b)).expect("a group has copies");
+        if !survivor::is_sent(oldest.status.as_deref())
+            && g.copies.iter().any(|c| survivor::is_sent(c.status.as_deref()))
+        {
+            s.resent_by_oldest_groups += 1;
+            if s.resent_by_oldest_examples.len() < EXAMPLES {
+                s.resent_by_oldest_examples.push(g.clone());
+            }
+        }
+        match verdict {
+            Verdict::Keep { .. } => {
+                if g.survivor().id != oldest.id {
+                    s.kept_not_oldest_groups += 1;
+                }
+            }
+            Verdict::Unknown { statuses } => {
+                s.left_alone_groups += 1;
+                s.left_alone_rows += g.victims().len() as u64;
+                for c in &g.copies {
+                    if statuses.contains(&c.status) {
+                        let key = c.status.clone().unwrap_or_else(|| "(null)".into());
+                        *self.unknown.entry(key).or_default() += 1;
+                    }
+                }
+                if s.left_alone_examples.len() < EXAMPLES {
+                    s.left_alone_examples.push(g.clone());
+                }
+            }
+        }
+    }
+
+    fn add_duplicate(&mut self, g: &ExactGroup, verdict: &Verdict) {
+        self.add_survivor(g, verdict);
         self.duplicate_groups += 1;
         self.surplus_rows += g.victims().len() as u64;
         for v in g.victims() {
             *self.by_status.entry(v.status.clone().unwrap_or_else(|| "(null)".into())).or_default() += 1;
             *self.by_sequence.entry(v.sequence_id.clone().unwrap_or_else(|| "(null)".into())).or_default() += 1;
             *self.by_device.entry(g.device_id.clone()).or_default() += 1;
-            *self.by_day.entry(v.created_ts.map(utc_day).unwrap_or_else(|| "(no created_at)".into())).or_default() += 1;
+            *self.by_day.entry(v.created_us.map(utc_day).unwrap_or_else(|| "(no created_at)".into())).or_default() += 1;
         }
         let w = &mut self.warnings;
         let survivor = g.survivor();
-        if survivor.status.as_deref() == Some("failed")
-            && g.victims().iter().any(|v| v.status.as_deref() == Some("sent"))
+        let failed = survivor.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("failed"));
+        if matches!(verdict, Verdict::Keep { .. })
+            && failed
+            && g.victims().iter().any(|v| survivor::is_sent(v.status.as_deref()))
         {
             w.failed_survivor_groups += 1;
             if w.failed_survivor_examples.len() < EXAMPLES {
                 w.failed_survivor_examples.push(g.clone());
             }
         }
-        let nulls = g.copies.iter().filter(|c| c.created_ts.is_none()).count() as u64;
+        let nulls = g.copies.iter().filter(|c| c.created_us.is_none()).count() as u64;
         w.null_created_rows += nulls;
         if nulls > 0 {
             w.null_created_groups += 1;
         }
-        let mut stamps: Vec<i64> = g.copies.iter().filter_map(|c| c.created_ts).collect();
+        let mut stamps: Vec<i64> = g.copies.iter().filter_map(|c| c.created_us).collect();
         stamps.sort_unstable();
         if stamps.windows(2).any(|p| p[0] == p[1]) {
             w.equal_created_groups += 1;
         }
-        // The original fix deletes a row only when some copy is strictly older; rows
-        // without a timestamp, and every row at the oldest second, stay.
+        // The original fix deletes a row only when some copy is strictly older (compared at
+        // the column's precision); rows without a timestamp, and every row at the oldest
+        // time, stay.
         let oldest = stamps.first().copied();
         let stay = nulls + stamps.iter().filter(|&&s| Some(s) == oldest).count() as u64;
         if stay > 1 {
             w.left_by_original_fix_groups += 1;
             w.left_by_original_fix_rows += stay - 1;
         }
-        self.keep_top(g);
+        self.keep_top(g, matches!(verdict, Verdict::Unknown { .. }));
     }
 
-    fn keep_top(&mut self, g: &ExactGroup) {
+    fn keep_top(&mut self, g: &ExactGroup, left_alone: bool) {
         let rank = |g: &ExactGroup| {
             (
                 std::cmp::Reverse(g.copies.len()),
@@ -168,7 +263,7 @@ impl Tally {
         };
         if self.top.len() < self.top_n || self.top.last().map(|last| rank(g) < rank(last)).unwrap_or(true) {
             let pos = self.top.partition_point(|x| rank(x) <= rank(g));
-            self.top.insert(pos, g.clone());
+            self.top.insert(pos, TopGroup { group: g.clone(), left_alone });
             self.top.truncate(self.top_n);
         }
     }
@@ -179,7 +274,7 @@ impl Tally {
         v
     }
 
-    pub fn top_groups(&self) -> &[ExactGroup] {
+    pub fn top_groups(&self) -> &[TopGroup] {
         &self.top
     }
 
@@ -200,6 +295,7 @@ impl Tally {
             by_device: Self::sorted(self.by_device),
             by_day,
             top_groups: self.top,
+            survivor: SurvivorSummary { unknown_statuses: Self::sorted(self.unknown), ..self.survivor },
             warnings: self.warnings,
             near_duplicates: self.near,
         }
@@ -215,13 +311,13 @@ pub struct ReportHead {
     pub unique_index_name: Option<String>,
 }
 
-/// Runs the audit: schema check, one scan, the tally.
-pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
+/// Runs the audit: schema check, one scan, the tally, with `rule` choosing the survivors.
+pub fn run(db: &mut Db, cfg: &Config, top: usize, rule: &Rule) -> Result<AuditReport> {
     let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let unique_index_name = info.unique_key_index().map(|i| i.name.clone());
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
-    let mut tally = Tally::new(top);
+    let mut tally = Tally::new(top, rule);
     let totals = crate::scan::scan(
         db,
         &info,
@@ -231,8 +327,9 @@ pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
                 progress.set(n)
             }
         },
-        |group| {
-            tally.add(&group);
+        |mut group| {
+            let verdicts = arrange(rule, &mut group);
+            tally.add(&group, &verdicts);
             Ok(())
         },
     )?;
@@ -263,25 +360,35 @@ mod tests {
                     recipient_phone: "60123".into(),
                     sequence_id: Some("seq".into()),
                     status: Some(st.to_string()),
-                    created_ts: *ts,
+                    created_us: *ts,
                 })
                 .collect(),
         }
     }
 
+    /// `Tally::add` after `arrange`, as audit and dedupe call them.
+    fn add(t: &mut Tally, rule: &Rule, groups: Vec<ExactGroup>) {
+        let mut near = NearGroup { groups };
+        let verdicts = arrange(rule, &mut near);
+        t.add(&near, &verdicts);
+    }
+
     #[test]
     fn counts_and_warnings() {
-        let mut t = Tally::new(2);
+        let rule = Rule::oldest();
+        let mut t = Tally::new(2, &rule);
         // failed survivor with a sent copy; strict order → the original fix handles it
-        t.add(&NearGroup { groups: vec![group("s1", &[("a", Some(1), "failed"), ("b", Some(2), "sent")])] });
+        add(&mut t, &rule, vec![group("s1", &[("a", Some(1), "failed"), ("b", Some(2), "sent")])]);
         // equal timestamps → left behind by the original fix (3 rows stay, 2 surplus)
-        t.add(&NearGroup {
-            groups: vec![group("s2", &[("c", Some(5), "sent"), ("d", Some(5), "pending"), ("e", Some(5), "sent")])],
-        });
+        add(
+            &mut t,
+            &rule,
+            vec![group("s2", &[("c", Some(5), "sent"), ("d", Some(5), "pending"), ("e", Some(5), "sent")])],
+        );
         // a NULL copy → left behind (2 stay)
-        t.add(&NearGroup { groups: vec![group("s3", &[("f", Some(7), "sent"), ("g", None, "pending")])] });
+        add(&mut t, &rule, vec![group("s3", &[("f", Some(7), "sent"), ("g", None, "pending")])]);
         // a single row: not a duplicate
-        t.add(&NearGroup { groups: vec![group("s4", &[("h", Some(7), "sent")])] });
+        add(&mut t, &rule, vec![group("s4", &[("h", Some(7), "sent")])]);
         assert_eq!(t.duplicate_groups, 3);
         assert_eq!(t.surplus_rows, 4);
         assert_eq!(t.warnings.failed_survivor_groups, 1);
@@ -311,15 +418,68 @@ mod tests {
         let mut b = group("s", &[("b", Some(1), "sent")]);
         a.recipient_phone = "60123".into();
         b.recipient_phone = "+60 123".into();
-        let mut t = Tally::new(10);
-        t.add(&NearGroup { groups: vec![a, b] });
+        let mut t = Tally::new(10, &Rule::sent_first());
+        add(&mut t, &Rule::sent_first(), vec![a, b]);
         assert_eq!((t.near.groups, t.near.rows, t.duplicate_groups), (1, 2, 0));
         assert_eq!(t.near.examples[0].phones, ["60123", "+60 123"]);
     }
 
     #[test]
     fn days_are_utc() {
-        assert_eq!(utc_day(1_748_736_000), "2025-06-01");
-        assert_eq!(utc_day(1_748_735_999), "2025-05-31");
+        assert_eq!(utc_day(1_748_736_000_000_000), "2025-06-01");
+        assert_eq!(utc_day(1_748_735_999_999_999), "2025-05-31");
+    }
+
+    #[test]
+    fn sent_first_keeps_the_sent_copy_and_counts_what_the_original_rule_would_resend() {
+        let rule = Rule::sent_first();
+        let mut t = Tally::new(10, &rule);
+        // Oldest pending, newer sent: kept the sent one; the original rule re-sends.
+        add(&mut t, &rule, vec![group("s1", &[("a", Some(1), "pending"), ("b", Some(2), "sent")])]);
+        // Oldest queued, newer sent: the same.
+        add(&mut t, &rule, vec![group("s2", &[("c", Some(1), "queued"), ("d", Some(2), "SENT")])]);
+        // Oldest sent: both rules keep it.
+        add(&mut t, &rule, vec![group("s3", &[("e", Some(1), "sent"), ("f", Some(2), "pending")])]);
+        // An unknown status: left alone, and still a re-send under the original rule.
+        add(
+            &mut t,
+            &rule,
+            vec![group("s4", &[("g", Some(1), "delivered"), ("h", Some(2), "sent"), ("i", None, "read")])],
+        );
+        let s = &t.survivor;
+        assert_eq!((s.kept_not_oldest_groups, s.resent_by_oldest_groups), (2, 3));
+        assert_eq!((s.left_alone_groups, s.left_alone_rows), (1, 2));
+        assert_eq!(s.left_alone_examples[0].sequence_stepid, "s4");
+        assert_eq!(t.duplicate_groups, 4, "a group left alone is still a duplicate group");
+        let r = t.finish(ReportHead {
+            database: "d".into(),
+            table: "t".into(),
+            server: "v".into(),
+            sequence_messages: 9,
+            unique_index_name: None,
+        });
+        assert_eq!(r.survivor.rule, "sent-first");
+        assert_eq!(
+            r.survivor.unknown_statuses,
+            vec![KeyCount { key: "delivered".into(), rows: 1 }, KeyCount { key: "read".into(), rows: 1 }]
+        );
+        let kept: Vec<&str> =
+            r.top_groups.iter().filter(|g| g.sequence_stepid != "s4").map(|g| g.survivor().id.as_str()).collect();
+        assert_eq!(kept.len(), 3);
+        assert!(kept.contains(&"b") && kept.contains(&"d") && kept.contains(&"e"), "{kept:?}");
+        let alone: Vec<&str> =
+            r.top_groups.iter().filter(|g| g.left_alone).map(|g| g.sequence_stepid.as_str()).collect();
+        assert_eq!(alone, ["s4"], "the largest groups say which ones keep no copy");
+    }
+
+    #[test]
+    fn oldest_counts_the_groups_it_would_resend_and_keeps_no_other_copy() {
+        let rule = Rule::oldest();
+        let mut t = Tally::new(10, &rule);
+        add(&mut t, &rule, vec![group("s1", &[("a", Some(1), "pending"), ("b", Some(2), "sent")])]);
+        add(&mut t, &rule, vec![group("s2", &[("c", Some(1), "delivered"), ("d", Some(2), "read")])]);
+        let s = &t.survivor;
+        assert_eq!((s.kept_not_oldest_groups, s.resent_by_oldest_groups, s.left_alone_groups), (0, 1, 0));
+        assert_eq!(t.top_groups().iter().find(|g| g.sequence_stepid == "s1").unwrap().survivor().id, "a");
     }
 }

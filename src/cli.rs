@@ -140,8 +140,36 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// Which copy of a duplicate group is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeepArg {
+    /// By status (sent, processing, queued, pending, failed, or --status-rank), then the
+    /// oldest created_at, then the smallest id. Groups holding another status are left alone.
+    SentFirst,
+    /// The original notes' rule: the oldest created_at (NULL newest), then the smallest id;
+    /// status ignored. Can keep an unsent copy and delete the sent one.
+    Oldest,
+}
+
+/// The survivor rule, shared by audit and dedupe.
+#[derive(Debug, Clone, Args)]
+pub struct SurvivorArgs {
+    /// Which copy of each duplicate group is kept.
+    #[arg(long, value_enum, default_value_t = KeepArg::SentFirst, value_name = "RULE")]
+    pub keep: KeepArg,
+
+    /// The full status order for --keep sent-first, best first, comma-separated
+    /// (case-insensitive; default sent,processing,queued,pending,failed). A group holding
+    /// any status not named (or a NULL status) is left alone and reported.
+    #[arg(long, value_delimiter = ',', value_name = "STATUSES")]
+    pub status_rank: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct AuditArgs {
+    #[command(flatten)]
+    pub survivor: SurvivorArgs,
+
     /// How many of the largest duplicate groups to list with their copies.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000), value_name = "N")]
     pub top: u32,
@@ -153,6 +181,9 @@ pub struct AuditArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DedupeArgs {
+    #[command(flatten)]
+    pub survivor: SurvivorArgs,
+
     /// Victims per batch; each batch is one short transaction.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch_size: u64,
@@ -166,7 +197,8 @@ pub struct DedupeArgs {
     pub dry_run: bool,
 
     /// Write every victim with the row kept in its place to FILE as CSV
-    /// (victim_id,kept_id,sequence_stepid,recipient_phone,device_id).
+    /// (victim_id,kept_id,sequence_stepid,recipient_phone,device_id,rule,kept_because,
+    /// kept_status,victim_status).
     #[arg(long, value_name = "FILE")]
     pub plan_file: Option<std::path::PathBuf>,
 

@@ -397,15 +397,32 @@ impl Config {
     }
 }
 
-/// Largest accepted `--batch-size`: bigger batches hold locks longer than an online
-/// change should.
-pub const MAX_BATCH_SIZE: u64 = 100_000;
+/// Largest accepted `--batch-size`. A dedupe batch binds about two values per victim in
+/// one statement (`dedupe::max_placeholders`) and the server refuses a statement with more
+/// than 65,535 placeholders (ERROR 1390); 10,000 stays well under that with every status
+/// `--status-rank` may name, and bigger batches would hold locks longer than an online
+/// change should. Restore shares the bound.
+pub const MAX_BATCH_SIZE: u64 = 10_000;
 
 fn batch_size(n: u64) -> Result<usize> {
     if n == 0 || n > MAX_BATCH_SIZE {
         bail!("--batch-size must be between 1 and {MAX_BATCH_SIZE} (got {n}); the default is 1000");
     }
     Ok(n as usize)
+}
+
+/// Checks the survivor rule's arguments (audit and dedupe).
+pub fn survivor_rule(args: &crate::cli::SurvivorArgs) -> Result<crate::survivor::Rule> {
+    use crate::cli::KeepArg;
+    use crate::survivor::Rule;
+    match (args.keep, &args.status_rank) {
+        (KeepArg::Oldest, Some(_)) => {
+            bail!("--status-rank orders statuses for --keep sent-first; --keep oldest ignores status")
+        }
+        (KeepArg::Oldest, None) => Ok(Rule::oldest()),
+        (KeepArg::SentFirst, None) => Ok(Rule::sent_first()),
+        (KeepArg::SentFirst, Some(names)) => Rule::with_status_rank(names),
+    }
 }
 
 /// Checks `dedupe`'s arguments.
@@ -425,6 +442,7 @@ pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Res
         replicas.push(DbConfig::from_url(url, global.connect_timeout).context("--replica")?);
     }
     Ok(crate::dedupe::Options {
+        rule: survivor_rule(&args.survivor)?,
         batch_size: batch_size(args.batch_size)?,
         archive,
         dry_run: args.dry_run,

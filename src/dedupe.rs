@@ -28,7 +28,7 @@ use mysql::TxOpts;
 use serde::Serialize;
 
 use crate::archive;
-use crate::audit::{KeyCount, ReportHead, Tally};
+use crate::audit::{KeyCount, ReportHead, SurvivorSummary, Tally};
 use crate::config::{Config, DbConfig, Ident};
 use crate::db::{self, Db};
 use crate::ledger::{self, RunStatus};
@@ -36,12 +36,13 @@ use crate::progress::Progress;
 use crate::replica::{self, Replica};
 use crate::schema::{self, TableInfo};
 use crate::sql;
+use crate::survivor::{Rule, Verdict};
 use crate::{confirm, interrupt, Outcome};
 
 mod batch;
 pub use batch::{
-    by_victim, decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision, PlanRow,
-    SkippedGroup, Target, BATCH_RETRIES,
+    by_victim, decide, execute_batch, execute_batch_with_retry, max_placeholders, plan_records, plan_rows, BatchResult,
+    BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target, BATCH_RETRIES, NOW_UNKNOWN, OUTRANKED,
 };
 
 /// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).
@@ -52,6 +53,8 @@ pub const EXAMPLES: usize = 10;
 /// Everything `dedupe` needs besides the global `Config`, checked.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Which copy of each group is kept, in the plan and again in every batch.
+    pub rule: Rule,
     pub batch_size: usize,
     pub archive: Ident,
     pub dry_run: bool,
@@ -70,6 +73,9 @@ pub struct GroupExample {
     pub recipient_phone: String,
     pub device_id: String,
     pub kept_id: String,
+    pub kept_status: Option<String>,
+    /// What made the rule keep that row: `status`, `oldest` or `smallest-id`.
+    pub kept_because: String,
     pub victim_ids: Vec<String>,
 }
 
@@ -85,8 +91,13 @@ pub struct DedupeReport {
     pub server: String,
     pub sequence_messages: u64,
     pub duplicate_groups: u64,
-    /// Victims found by the scan (what a dry run would delete).
+    /// Surplus rows found by the scan, in every duplicate group.
     pub surplus_rows: u64,
+    /// The plan's victims (what a dry run would delete): the surplus rows less those of
+    /// the groups the survivor rule leaves alone (`survivor.left_alone_rows`).
+    pub planned_rows: u64,
+    /// `--keep` and what it did with the groups (as `audit` reports it).
+    pub survivor: SurvivorSummary,
     pub deleted_rows: u64,
     pub archived_rows: u64,
     pub skipped_groups: u64,
@@ -95,6 +106,8 @@ pub struct DedupeReport {
     pub vanished_rows: u64,
     pub changed_rows: u64,
     pub batches: u64,
+    /// Batches redone with a locking read because a row changed since the plan.
+    pub redone_batches: u64,
     pub batch_size: usize,
     pub batch_retries: u64,
     pub batch_times: BatchTimes,
@@ -123,6 +136,8 @@ type SortedPlan = extsort::SortedIterator<PlanRow, batch::PlanOrder>;
 /// What the plan phase learned.
 struct Planned {
     report: crate::audit::AuditReport,
+    /// Victims written to the plan.
+    victims: u64,
     spool: Option<SortedPlan>,
     scan: Duration,
 }
@@ -133,7 +148,14 @@ fn spool_error(e: std::io::Error) -> anyhow::Error {
 }
 
 /// Phase 1: scan and write the victims to the spool (sorted) and/or the plan file.
-fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
+fn plan(
+    db: &mut Db,
+    cfg: &Config,
+    info: &TableInfo,
+    rule: &Rule,
+    spool: bool,
+    plan_file: Option<&PathBuf>,
+) -> Result<Planned> {
     let started = Instant::now();
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
@@ -144,7 +166,8 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
         }
         None => None,
     };
-    let mut tally = Tally::new(EXAMPLES);
+    let mut tally = Tally::new(EXAMPLES, rule);
+    let mut victims = 0u64;
     // With the unique index in place exact copies cannot exist; the key-only scan is cheaper.
     let totals = crate::scan::scan(
         db,
@@ -155,13 +178,20 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
                 progress.set(n)
             }
         },
-        |near| {
-            tally.add(&near);
-            for g in near.groups.iter().filter(|g| g.is_duplicate()) {
-                for row in plan_rows(g) {
-                    if let Some(w) = plan_w.as_mut() {
-                        w.serialize(&row).context("cannot write the plan file")?;
+        |mut near| {
+            let verdicts = crate::audit::arrange(rule, &mut near);
+            tally.add(&near, &verdicts);
+            for (g, verdict) in near.groups.iter().zip(&verdicts).filter(|(g, _)| g.is_duplicate()) {
+                // A group holding a status the rule does not rank is left alone (and
+                // counted by the tally).
+                let Verdict::Keep { reason, .. } = verdict else { continue };
+                if let Some(w) = plan_w.as_mut() {
+                    for record in plan_records(g, rule, *reason) {
+                        w.serialize(&record).context("cannot write the plan file")?;
                     }
+                }
+                for row in plan_rows(g) {
+                    victims += 1;
                     if let Some(w) = spool_w.as_mut() {
                         w.push(row).map_err(spool_error)?;
                     }
@@ -182,10 +212,23 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
         sequence_messages: totals.sequence_messages,
         unique_index_name: None,
     });
-    Ok(Planned { report, spool, scan: started.elapsed() })
+    Ok(Planned { report, victims, spool, scan: started.elapsed() })
 }
 
 fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> DedupeReport {
+    let example = |g: &crate::scan::ExactGroup| match opts.rule.choose(&g.copies) {
+        Verdict::Keep { reason, .. } => Some(GroupExample {
+            sequence_stepid: g.sequence_stepid.clone(),
+            recipient_phone: g.recipient_phone.clone(),
+            device_id: g.device_id.clone(),
+            kept_id: g.survivor().id.clone(),
+            kept_status: g.survivor().status.clone(),
+            kept_because: reason.as_str().to_string(),
+            victim_ids: g.victims().iter().map(|c| c.id.clone()).collect(),
+        }),
+        // Left alone: listed in survivor.left_alone_examples instead.
+        Verdict::Unknown { .. } => None,
+    };
     let a = &planned.report;
     DedupeReport {
         run_id: None,
@@ -198,6 +241,8 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         sequence_messages: a.sequence_messages,
         duplicate_groups: a.duplicate_groups,
         surplus_rows: a.surplus_rows,
+        planned_rows: planned.victims,
+        survivor: a.survivor.clone(),
         deleted_rows: 0,
         archived_rows: 0,
         skipped_groups: 0,
@@ -205,6 +250,7 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         vanished_rows: 0,
         changed_rows: 0,
         batches: 0,
+        redone_batches: 0,
         batch_size: opts.batch_size,
         batch_retries: 0,
         batch_times: BatchTimes::default(),
@@ -212,17 +258,7 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         scan_ms: planned.scan.as_millis() as u64,
         elapsed_ms: 0,
         by_status: a.by_status.clone(),
-        examples: a
-            .top_groups
-            .iter()
-            .map(|g| GroupExample {
-                sequence_stepid: g.sequence_stepid.clone(),
-                recipient_phone: g.recipient_phone.clone(),
-                device_id: g.device_id.clone(),
-                kept_id: g.survivor().id.clone(),
-                victim_ids: g.victims().iter().map(|c| c.id.clone()).collect(),
-            })
-            .collect(),
+        examples: a.top_groups.iter().filter(|t| !t.left_alone).filter_map(|t| example(&t.group)).collect(),
         skipped_examples: Vec::new(),
         near_duplicate_groups: a.near_duplicates.groups,
         plan_file: opts.plan_file.as_ref().map(|p| p.display().to_string()),
@@ -254,11 +290,12 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     }
     let mut db = db::connect(&cfg.db)?;
     let info = schema::check(&mut db, &cfg.table, schema::MESSAGE_COLUMNS)?;
-    let columns = archive::copy_columns(&info)?;
+    // Fails early, before anything changes, on a table whose columns cannot be archived.
+    archive::copy_columns(&info)?;
     let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
 
     if opts.dry_run {
-        let planned = plan(&mut db, cfg, &info, false, opts.plan_file.as_ref())?;
+        let planned = plan(&mut db, cfg, &info, &opts.rule, false, opts.plan_file.as_ref())?;
         let mut report = base_report(&db, cfg, opts, &planned);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok((report, Outcome::Ok));
@@ -276,14 +313,19 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     probe_privileges(&mut guard, &cfg.table)?;
 
-    let planned = plan(&mut guard, cfg, &info, true, opts.plan_file.as_ref())?;
+    let planned = plan(&mut guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref())?;
     let mut report = base_report(&guard, cfg, opts, &planned);
     report.dry_run = false;
-    if report.surplus_rows > 0 {
+    if report.planned_rows > 0 {
         confirm::confirm(
             &format!(
-                "delete {} surplus rows of {} duplicate groups from {}.{} (archiving them in {})",
-                report.surplus_rows, report.duplicate_groups, database, cfg.table, opts.archive
+                "delete {} surplus rows of {} duplicate groups from {}.{} (archiving them in {}; survivors by --keep {})",
+                report.planned_rows,
+                report.duplicate_groups - report.survivor.left_alone_groups,
+                database,
+                cfg.table,
+                opts.archive,
+                opts.rule.name()
             ),
             opts.yes,
         )?;
@@ -293,18 +335,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let user = guard.user.clone();
     let run = ledger::start(&mut guard.conn, "dedupe", &user)?;
     report.run_id = Some(run.id.clone());
-    let result = execute(
-        &mut guard,
-        cfg,
-        opts,
-        &info,
-        columns,
-        archive_exists,
-        planned.spool,
-        &mut replicas,
-        &mut report,
-        &run.id,
-    );
+    let result =
+        execute(&mut guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, &mut report, &run.id);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(outcome) => {
@@ -331,14 +363,13 @@ fn execute(
     cfg: &Config,
     opts: &Options,
     info: &TableInfo,
-    columns: Vec<Ident>,
     archive_exists: bool,
     spool: Option<SortedPlan>,
     replicas: &mut [Replica],
     report: &mut DedupeReport,
     run_id: &str,
 ) -> Result<Outcome> {
-    if report.surplus_rows == 0 {
+    if report.planned_rows == 0 {
         return Ok(Outcome::Ok);
     }
     if !archive_exists {
@@ -349,9 +380,8 @@ fn execute(
         .exec_drop(sql::BATCH_LOCK_WAIT, (opts.lock_wait_timeout.as_secs().max(1),))
         .context("cannot set innodb_lock_wait_timeout for the batches")?;
     interrupt::install();
-    let target =
-        Target { table: cfg.table.clone(), archive: opts.archive.clone(), columns, run_id: run_id.to_string() };
-    let progress = Progress::bar(cfg.progress, "deleting", report.surplus_rows);
+    let target = Target::new(info, opts.archive.clone(), run_id, opts.rule.clone())?;
+    let progress = Progress::bar(cfg.progress, "deleting", report.planned_rows);
     let mut times: Vec<Duration> = Vec::new();
     let mut batch: Vec<PlanRow> = Vec::with_capacity(opts.batch_size);
     let mut rows = spool.context("no plan to execute")?;
@@ -379,6 +409,7 @@ fn execute(
             format!("batch {} ({} victims) failed and was rolled back", report.batches + 1, batch.len())
         })?;
         report.batches += 1;
+        report.redone_batches += u64::from(r.redone);
         report.batch_retries += u64::from(r.retries);
         report.deleted_rows += r.archived;
         report.archived_rows += r.archived;

@@ -4,7 +4,8 @@
 //!
 //! What it builds, per "logical" sequence message: usually one row; with probability
 //! `dup_fraction` 2-4 copies, some sharing a `created_at` second, some with a NULL one,
-//! some where the oldest copy `failed` and a newer one was `sent`; now and then an extra
+//! some where the oldest copy `failed` or is still `pending` or `queued` and a newer one was
+//! `sent` (statuses sent, processing, queued, pending, failed); now and then an extra
 //! row for the same step and device whose phone is written differently (`+60 12-345 6789`),
 //! a near-duplicate the unique index cannot catch; and campaign rows
 //! (`sequence_stepid` NULL) that share phones and devices with sequence rows.
@@ -226,16 +227,18 @@ fn logical_message(rng: &mut ChaCha8Rng, w: &World, spec: &Spec, base: i64) -> V
                 4 if k > 0 => Some(t + 1),    // newer copies share a second
                 _ => Some(t + k as i64 * rng.gen_range(1..120)),
             };
+            // The first copy failed, or is still pending or queued, while the later ones
+            // were sent: the original rule (keep the oldest) would keep the unsent copy.
             let status = if failed_then_sent {
                 if k == 0 {
-                    "failed"
+                    ["failed", "pending", "queued"][shape % 3]
                 } else {
                     "sent"
                 }
             } else if k == 0 {
                 status0
             } else {
-                ["sent", "pending", "pending", "failed", "processing"][rng.gen_range(0..5)]
+                ["sent", "pending", "queued", "failed", "processing"][rng.gen_range(0..5)]
             };
             out.push(make(rng, created, status, &phone_no));
         }

@@ -29,6 +29,7 @@ pub mod schema;
 pub mod shell;
 pub mod sql;
 pub mod status;
+pub mod survivor;
 
 use std::time::Instant;
 
@@ -104,8 +105,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let started = Instant::now();
     match cli.command {
         Command::Audit(args) => {
+            let rule = config::survivor_rule(&args.survivor)?;
             let mut db = db::connect(&cfg.db)?;
-            let report = audit::run(&mut db, &cfg, args.top as usize)?;
+            let report = audit::run(&mut db, &cfg, args.top as usize, &rule)?;
             write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })

@@ -279,7 +279,7 @@ pub fn audit(r: &AuditReport, started: Instant) -> Metrics {
         &[],
         r.duplicate_groups as f64,
     )
-    .gauge("seqfix_surplus_rows", "Rows a dedupe would delete (every copy but the oldest).", &[], r.surplus_rows as f64)
+    .gauge("seqfix_surplus_rows", "Surplus rows: every copy of a duplicate group but one.", &[], r.surplus_rows as f64)
     .gauge(
         "seqfix_unique_index_present",
         "1 when the unique index on (sequence_stepid, recipient_phone, device_id) exists.",
@@ -291,6 +291,12 @@ pub fn audit(r: &AuditReport, started: Instant) -> Metrics {
         "Groups of one step and device whose phones differ only in punctuation or spacing.",
         &[],
         r.near_duplicates.groups as f64,
+    )
+    .gauge(
+        "seqfix_left_alone_groups",
+        "Duplicate groups the survivor rule leaves alone: a copy's status is one it does not rank.",
+        &[],
+        r.survivor.left_alone_groups as f64,
     );
     for kc in &r.by_status {
         m.gauge(
@@ -331,7 +337,7 @@ pub fn status(r: &StatusReport, started: Instant) -> Metrics {
             &[],
             g as f64,
         );
-        m.gauge("seqfix_surplus_rows", "Rows a dedupe would delete (every copy but the oldest).", &[], s as f64);
+        m.gauge("seqfix_surplus_rows", "Surplus rows: every copy of a duplicate group but one.", &[], s as f64);
     }
     if let Some(mig) = &r.migrations {
         m.gauge("seqfix_pending_migrations", "Migrations not applied yet.", &[], mig.pending.len() as f64);

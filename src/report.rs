@@ -68,14 +68,50 @@ fn counts(title: &str, key: &str, rows: &[KeyCount], limit: usize) -> String {
     format!("\n{title}\n{t}\n{more}")
 }
 
+/// A time in microseconds since the Unix epoch, in UTC; the fraction shown when there is one.
 pub fn ts(t: Option<i64>) -> String {
     match t {
         None => "NULL".into(),
         Some(t) => {
-            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
-            humantime::format_rfc3339_seconds(when).to_string().replace('T', " ").replace('Z', " UTC")
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_micros(t.max(0) as u64);
+            let text = if t % 1_000_000 == 0 {
+                humantime::format_rfc3339_seconds(when).to_string()
+            } else {
+                humantime::format_rfc3339_micros(when).to_string()
+            };
+            text.replace('T', " ").replace('Z', " UTC")
         }
     }
+}
+
+/// `sent-first (sent, processing, ...)` or `oldest`.
+fn survivor_rule(s: &crate::audit::SurvivorSummary) -> String {
+    if s.status_rank.is_empty() {
+        s.rule.clone()
+    } else {
+        format!("{} ({})", s.rule, s.status_rank.join(", "))
+    }
+}
+
+/// The survivor rule's warnings, for audit and dedupe.
+fn survivor_warnings(s: &crate::audit::SurvivorSummary) -> Vec<String> {
+    let mut warn = Vec::new();
+    if s.resent_by_oldest_groups > 0 {
+        let whose = if s.rule == "oldest" { "this rule" } else { "the original rule (--keep oldest)" };
+        warn.push(format!(
+            "{} groups have an unsent oldest copy beside a sent one: {whose} would keep the unsent copy, delete the sent one, and the senders would deliver the message again",
+            s.resent_by_oldest_groups
+        ));
+    }
+    if s.left_alone_groups > 0 {
+        let statuses: Vec<String> = s.unknown_statuses.iter().map(|k| format!("{} ({} rows)", k.key, k.rows)).collect();
+        warn.push(format!(
+            "{} duplicate groups are left alone: they hold statuses the survivor rule does not rank: {}; name the full order with --status-rank, or resolve them by hand (the unique index cannot be added while they last)",
+            s.left_alone_groups,
+            statuses.join(", ")
+        ));
+    }
+    warn
 }
 
 pub fn audit(r: &AuditReport) -> String {
@@ -84,7 +120,13 @@ pub fn audit(r: &AuditReport) -> String {
     out += &facts(&[
         ("sequence messages scanned", r.sequence_messages.to_string()),
         ("duplicate groups", r.duplicate_groups.to_string()),
-        ("surplus rows (a dedupe deletes these)", r.surplus_rows.to_string()),
+        ("surplus rows", r.surplus_rows.to_string()),
+        ("survivor rule (--keep)", survivor_rule(&r.survivor)),
+        ("groups keeping a copy other than the oldest", r.survivor.kept_not_oldest_groups.to_string()),
+        (
+            "groups left alone (a status the rule does not rank)",
+            format!("{} ({} surplus rows stay)", r.survivor.left_alone_groups, r.survivor.left_alone_rows),
+        ),
         (
             "unique index on (sequence_stepid, recipient_phone, device_id)",
             match &r.unique_index_name {
@@ -117,8 +159,12 @@ pub fn audit(r: &AuditReport) -> String {
                 row.extend([
                     Cell::new(&c.id),
                     Cell::new(c.status.as_deref().unwrap_or("NULL")),
-                    Cell::new(ts(c.created_ts)),
-                    Cell::new(if k == 0 { "kept" } else { "" }),
+                    Cell::new(ts(c.created_us)),
+                    Cell::new(match (k, g.left_alone) {
+                        (0, false) => "kept",
+                        (0, true) => "left alone",
+                        _ => "",
+                    }),
                 ]);
                 t.add_row(row);
             }
@@ -127,9 +173,10 @@ pub fn audit(r: &AuditReport) -> String {
     }
     let w = &r.warnings;
     let mut warn: Vec<String> = Vec::new();
+    warn.extend(survivor_warnings(&r.survivor));
     if w.failed_survivor_groups > 0 {
         warn.push(format!(
-            "{} groups keep a `failed` row while a newer copy was `sent` (dedupe keeps the oldest row; review them first)",
+            "{} groups keep a `failed` row while another copy was `sent` (--keep oldest keeps the oldest row; review them first)",
             w.failed_survivor_groups
         ));
     }
@@ -163,6 +210,15 @@ pub fn audit(r: &AuditReport) -> String {
         for line in warn {
             out += &format!("  ! {line}\n");
         }
+    }
+    if !r.survivor.left_alone_examples.is_empty() {
+        let mut t = new_table(&["sequence_stepid", "device_id", "phone", "copies (id: status)"]);
+        for g in &r.survivor.left_alone_examples {
+            let copies: Vec<String> =
+                g.copies.iter().map(|c| format!("{}: {}", c.id, c.status.as_deref().unwrap_or("NULL"))).collect();
+            t.add_row(vec![&g.sequence_stepid, &g.device_id, &g.recipient_phone, &copies.join("\n")]);
+        }
+        out += &format!("\nExamples: groups left alone\n{t}\n");
     }
     if !w.failed_survivor_examples.is_empty() {
         let mut t = new_table(&["sequence_stepid", "device_id", "phone", "kept (failed)", "sent copy"]);
@@ -231,6 +287,12 @@ pub fn dedupe(r: &DedupeReport) -> String {
         ("sequence messages scanned", r.sequence_messages.to_string()),
         ("duplicate groups", r.duplicate_groups.to_string()),
         ("surplus rows found", r.surplus_rows.to_string()),
+        ("survivor rule (--keep)", survivor_rule(&r.survivor)),
+        ("rows to delete (the plan)", r.planned_rows.to_string()),
+        (
+            "groups left alone (a status the rule does not rank)",
+            format!("{} ({} surplus rows stay)", r.survivor.left_alone_groups, r.survivor.left_alone_rows),
+        ),
     ];
     if !r.dry_run {
         rows.extend([
@@ -259,11 +321,12 @@ pub fn dedupe(r: &DedupeReport) -> String {
     out.push('\n');
     out += &counts("Surplus rows by status", "status", &r.by_status, 20);
     if !r.examples.is_empty() {
-        let mut t = new_table(&["sequence_stepid / device_id / phone", "kept", "deleted"]);
+        let mut t = new_table(&["sequence_stepid / device_id / phone", "kept", "kept because", "deleted"]);
         for g in &r.examples {
             t.add_row(vec![
                 Cell::new(format!("{}\n{}\n{}", g.sequence_stepid, g.device_id, g.recipient_phone)),
-                Cell::new(&g.kept_id),
+                Cell::new(format!("{}\n{}", g.kept_id, g.kept_status.as_deref().unwrap_or("NULL"))),
+                Cell::new(&g.kept_because),
                 Cell::new(g.victim_ids.join("\n")),
             ]);
         }
@@ -280,6 +343,9 @@ pub fn dedupe(r: &DedupeReport) -> String {
             ]);
         }
         out += &format!("\nSkipped groups (their copies stay; run dedupe again to re-plan them)\n{t}\n");
+    }
+    for line in survivor_warnings(&r.survivor) {
+        out += &format!("\n  ! {line}\n");
     }
     if r.near_duplicate_groups > 0 {
         out += &format!(

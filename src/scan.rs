@@ -22,12 +22,27 @@ pub struct Copy {
     pub recipient_phone: String,
     pub sequence_id: Option<String>,
     pub status: Option<String>,
-    /// `created_at` as Unix seconds; `None` when NULL.
-    pub created_ts: Option<i64>,
+    /// `created_at` in microseconds since the Unix epoch, at the column's full precision
+    /// (`created_us`); `None` when NULL.
+    pub created_us: Option<i64>,
+}
+
+impl crate::survivor::Candidate for Copy {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+    fn created_us(&self) -> Option<i64> {
+        self.created_us
+    }
 }
 
 /// Rows sharing (sequence_stepid, recipient_phone, device_id) under the column collation.
-/// `copies` is in survivor order: `copies[0]` is the row a dedupe keeps.
+/// `copies` is in survivor order: `copies[0]` is the row a dedupe keeps. The scan hands
+/// groups over in the original rule's order (`survivor::oldest_order`); `audit` and
+/// `dedupe` put them in the chosen rule's order (`survivor::Rule::arrange`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExactGroup {
     pub sequence_stepid: String,
@@ -58,11 +73,11 @@ pub struct NearGroup {
     pub groups: Vec<ExactGroup>,
 }
 
-/// The survivor rule: oldest `created_at` first, NULL counting as newest, ties broken by
-/// the smallest `id` (compared as bytes). Deterministic, so a second dedupe deletes nothing.
+/// The original survivor rule's order: oldest `created_at` first, NULL counting as newest,
+/// ties broken by the smallest `id` (compared as bytes). Deterministic, so a second dedupe
+/// deletes nothing.
 pub fn survivor_order(a: &Copy, b: &Copy) -> std::cmp::Ordering {
-    let key = |c: &Copy| (c.created_ts.is_none(), c.created_ts, c.id.as_bytes().to_vec());
-    key(a).cmp(&key(b))
+    crate::survivor::oldest_order(a, b)
 }
 
 /// Splits a partition's rows into exact groups by the rank of the phone's collation weight
@@ -239,7 +254,7 @@ fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) {
     text(Some(&c.recipient_phone));
     text(c.sequence_id.as_deref());
     text(c.status.as_deref());
-    match c.created_ts {
+    match c.created_us {
         None => out.push(0),
         Some(ts) => {
             out.push(1);
@@ -271,9 +286,9 @@ fn decode_row(mut b: &[u8]) -> Result<Row> {
     let recipient_phone = required(&mut b)?;
     let sequence_id = text(&mut b)?;
     let status = text(&mut b)?;
-    let created_ts =
+    let created_us =
         if take(&mut b, 1)?[0] == 0 { None } else { Some(i64::from_le_bytes(take(&mut b, 8)?.try_into()?)) };
-    Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_ts }))
+    Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_us }))
 }
 
 /// How the collations of the key columns (step, device, phone) pad.
@@ -302,16 +317,49 @@ fn paddings(db: &mut Db, info: &TableInfo) -> Result<[Padding; 3]> {
     Ok([probe("sequence_stepid")?, probe("device_id")?, probe("recipient_phone")?])
 }
 
+/// The error for a scanned row of unexpected types: the columns' names and types, never
+/// their values (a row holds a phone number).
+fn unexpected_shape(row: &mysql::Row) -> anyhow::Error {
+    let columns: Vec<String> =
+        row.columns_ref().iter().map(|c| format!("{} {:?}", c.name_str(), c.column_type())).collect();
+    anyhow::anyhow!("the scan returned a row of unexpected types ({})", columns.join(", "))
+}
+
 fn sort_error(e: std::io::Error) -> anyhow::Error {
     anyhow::Error::new(e)
         .context("cannot sort the scan in the temporary directory (set TMPDIR to a writable directory with free space)")
 }
 
+/// `created_at` of the table `alias` names (none: unqualified) as whole microseconds since
+/// the Unix epoch, a BIGINT whatever the column's fractional precision, so that copies are
+/// ordered at full precision and the client always receives an integer (a `TIMESTAMP(6)`'s
+/// `UNIX_TIMESTAMP` is a DECIMAL). A TIMESTAMP goes through `UNIX_TIMESTAMP`, which returns
+/// its stored UTC value whatever the session time zone (a TIMESTAMP compared or converted
+/// in a zone with daylight saving time can go back an hour); a DATETIME, which has no zone,
+/// by its distance from 1970-01-01 as written (also before 1970, where `UNIX_TIMESTAMP`
+/// gives 0 or NULL). The batches compare copies with the same expression.
+pub fn created_us(info: &TableInfo, alias: Option<&str>) -> Result<Fragment> {
+    let col = info.column("created_at").with_context(|| format!("table {} has no column created_at", info.name))?;
+    let template = if col.data_type.eq_ignore_ascii_case("timestamp") {
+        crate::sql::CREATED_US_TIMESTAMP
+    } else {
+        crate::sql::CREATED_US_DATETIME
+    };
+    let column = Ident::new("column", "created_at")?;
+    let qualified = match alias {
+        Some(a) => Fragment::qualified_columns(a, std::slice::from_ref(&column)),
+        None => Fragment::columns(std::slice::from_ref(&column)),
+    };
+    Ok(Fragment::sql_with(template, &[("created_at", &qualified)]))
+}
+
 /// The scan statement of `table` (`sql/audit/scan.sql`); `keys_only` leaves out the
-/// detail columns, so that the unique index covers it. Four parameters: see `scan`.
-pub fn query(table: &Ident, keys_only: bool) -> String {
+/// detail columns, so that the unique index covers it; `created` is `created_us` of the
+/// table. Four parameters: see `scan`.
+pub fn query(table: &Ident, keys_only: bool, created: &Fragment) -> String {
     use crate::sql::{SCAN, SCAN_CANDIDATE_HASH, SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_PHONE_DIGITS};
     let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
+    let details = Fragment::sql_with(details, &[("created_us", created)]);
     // {hash} holds {digits}, so it is spliced first and its {digits} filled with the others.
     crate::sql::render_parts(
         SCAN,
@@ -319,7 +367,7 @@ pub fn query(table: &Ident, keys_only: bool) -> String {
         &[
             ("hash", &Fragment::sql(SCAN_CANDIDATE_HASH)),
             ("digits", &Fragment::sql(SCAN_PHONE_DIGITS)),
-            ("details", &Fragment::sql(details)),
+            ("details", &details),
         ],
     )
 }
@@ -367,7 +415,7 @@ fn scan_here(
         .query_first(crate::sql::render(crate::sql::SCAN_COUNT, &[("table", &table)]))
         .with_context(|| format!("counting the sequence messages of {}.{}", db.database, table))?;
     let totals = ScanTotals { sequence_messages: count.unwrap_or(0) };
-    let query = query(&table, keys_only);
+    let query = query(&table, keys_only, &created_us(info, None)?);
     // The trailing-space weights the candidate filter trims, once for the outer query and
     // once for the counted hashes (see scan.sql).
     let (phone_trim, step_trim) = (phone_pad.trailing(), step_pad.trailing());
@@ -381,7 +429,7 @@ fn scan_here(
     for row in result {
         let row = row.with_context(|| format!("reading the scan of {}", table))?;
         #[allow(clippy::type_complexity)]
-        let (id, step, device, phone, sequence_id, status, created_ts, step_w, device_w, digits_w, phone_w): (
+        let (id, step, device, phone, sequence_id, status, created_us, step_w, device_w, digits_w, phone_w): (
             String,
             String,
             Option<String>,
@@ -393,7 +441,7 @@ fn scan_here(
             Option<Vec<u8>>,
             Option<Vec<u8>>,
             Option<Vec<u8>>,
-        ) = mysql::from_row_opt(row).context("unexpected row shape in the scan")?;
+        ) = mysql::from_row_opt(row).map_err(|e| unexpected_shape(&e.0))?;
         received += 1;
         on_row(received);
         // NULLs never collide under a unique index: a row with a NULL device or phone
@@ -403,7 +451,7 @@ fn scan_here(
         else {
             continue;
         };
-        let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_ts };
+        let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_us };
         let partition = [phone_pad.strip(&digits_w), step_pad.strip(&step_w), device_pad.strip(&device_w)];
         sorter.push(Entry::new(partition, phone_pad.strip(&phone_w), &step, &device, &copy)).map_err(sort_error)?;
     }
@@ -474,7 +522,7 @@ mod tests {
     use super::*;
 
     fn copy(id: &str, phone: &str, ts: Option<i64>) -> Copy {
-        Copy { id: id.into(), recipient_phone: phone.into(), sequence_id: None, status: None, created_ts: ts }
+        Copy { id: id.into(), recipient_phone: phone.into(), sequence_id: None, status: None, created_us: ts }
     }
 
     #[test]
@@ -535,9 +583,11 @@ mod tests {
     #[test]
     fn the_key_only_scan_reads_no_column_outside_the_unique_index() {
         let t = Ident::new("table", "m").unwrap();
-        let (full, keys) = (query(&t, false), query(&t, true));
-        assert!(full.contains("SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, UNIX_TIMESTAMP(created_at) AS created_ts,"), "{full}");
-        assert!(keys.contains("SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status, NULL AS created_ts,"), "{keys}");
+        let created =
+            Fragment::sql_with(crate::sql::CREATED_US_TIMESTAMP, &[("created_at", &Fragment::sql("created_at"))]);
+        let (full, keys) = (query(&t, false, &created), query(&t, true, &created));
+        assert!(full.contains("SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us,"), "{full}");
+        assert!(keys.contains("SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status, NULL AS created_us,"), "{keys}");
         for q in [&full, &keys] {
             assert!(!q.contains('{'), "unfilled placeholder: {q}");
             assert_eq!(q.matches("FROM `m`").count(), 2, "{q}");
@@ -550,8 +600,11 @@ mod tests {
         }
         // Beyond the detail columns the two are the same statement.
         assert_eq!(
-            keys.replace("NULL AS sequence_id, NULL AS status, NULL AS created_ts", "D"),
-            full.replace("sequence_id, status, UNIX_TIMESTAMP(created_at) AS created_ts", "D")
+            keys.replace("NULL AS sequence_id, NULL AS status, NULL AS created_us", "D"),
+            full.replace(
+                "sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us",
+                "D"
+            )
         );
     }
 
@@ -587,7 +640,7 @@ mod tests {
             recipient_phone: "+60 1".into(),
             sequence_id: None,
             status: Some("sent".into()),
-            created_ts: Some(-5),
+            created_us: Some(-5),
         };
         let encoded = |step: &str, device: &str, c: &Copy| {
             let mut out = vec![7];
@@ -595,7 +648,7 @@ mod tests {
             out[1..].to_vec()
         };
         assert_eq!(decode_row(&encoded("s", "d", &c)).unwrap(), ("s".to_string(), "d".to_string(), c.clone()));
-        let c = Copy { sequence_id: Some("q".into()), status: None, created_ts: None, ..c };
+        let c = Copy { sequence_id: Some("q".into()), status: None, created_us: None, ..c };
         assert_eq!(decode_row(&encoded("", "é", &c)).unwrap(), (String::new(), "é".to_string(), c.clone()));
         let e = Entry::new([b"6\0", b"s", b"d"], b"60", "s", "d", &c);
         assert_eq!((e.partition(), e.phone()), (&b"6\0\xff\0\0s\0\0d\0\0"[..], &b"60\0\0"[..]));

@@ -71,8 +71,12 @@ pub const MESSAGE_COLUMNS: &[ColumnReq] = &[
     req("recipient_phone", Kind::ShortText, "to find duplicate sequence messages"),
     req("device_id", Kind::ShortText, "to find duplicate sequence messages"),
     req("sequence_id", Kind::ShortText, "to report duplicates by sequence"),
-    req("status", Kind::AnyText, "to report what the duplicates are"),
-    req("created_at", Kind::Temporal, "to keep the oldest copy"),
+    req(
+        "status",
+        Kind::AnyText,
+        "to keep the copy that was sent (--keep sent-first) and to report what the duplicates are",
+    ),
+    req("created_at", Kind::Temporal, "to choose which copy to keep"),
 ];
 
 #[derive(Debug, Clone, serde::Serialize)]

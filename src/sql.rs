@@ -19,6 +19,8 @@ pub const SCAN_PHONE_DIGITS: &str = include_str!("../sql/audit/phone_digits.sql"
 pub const SCAN_CANDIDATE_HASH: &str = include_str!("../sql/audit/candidate_hash.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
 pub const SCAN_COUNT: &str = include_str!("../sql/audit/count.sql");
+pub const CREATED_US_TIMESTAMP: &str = include_str!("../sql/audit/created_us_timestamp.sql");
+pub const CREATED_US_DATETIME: &str = include_str!("../sql/audit/created_us_datetime.sql");
 
 pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
@@ -43,6 +45,9 @@ pub const BATCH_LOCK_WAIT: &str = include_str!("../sql/dedupe/lock_wait.sql");
 pub const DEDUPE_LOCK_BATCH: &str = include_str!("../sql/dedupe/lock_batch.sql");
 pub const DEDUPE_ARCHIVE_BATCH: &str = include_str!("../sql/dedupe/archive_batch.sql");
 pub const DEDUPE_LOCK_AND_ARCHIVE: &str = include_str!("../sql/dedupe/lock_and_archive.sql");
+pub const DEDUPE_KEPT_FIRST: &str = include_str!("../sql/dedupe/kept_first.sql");
+pub const DEDUPE_KEPT_FIRST_BY_STATUS: &str = include_str!("../sql/dedupe/kept_first_by_status.sql");
+pub const DEDUPE_STATUS_RANKS: &str = include_str!("../sql/dedupe/status_ranks.sql");
 pub const DEDUPE_DELETE_BATCH: &str = include_str!("../sql/dedupe/delete_batch.sql");
 pub const DEDUPE_PROBE_DELETE: &str = include_str!("../sql/dedupe/probe_delete.sql");
 pub const ARCHIVE_CREATE: &str = include_str!("../sql/archive/create.sql");
@@ -176,6 +181,16 @@ impl Fragment {
         Fragment(lines.join(" "))
     }
 
+    /// A piece of SQL from a file under `sql/`, as `sql`, with its `{name}` slots filled
+    /// with other fragments.
+    pub fn sql_with(text: &'static str, parts: &[(&str, &Fragment)]) -> Fragment {
+        let mut out = Fragment::sql(text).0;
+        for (name, part) in parts {
+            out = out.replace(&format!("{{{name}}}"), part.as_str());
+        }
+        Fragment(out)
+    }
+
     /// A column type as `information_schema.COLUMNS.COLUMN_TYPE` reports it (plus
     /// `CHARACTER SET`/`COLLATE` words from the same source).
     pub fn column_type(server_text: &str) -> Fragment {
@@ -219,6 +234,9 @@ mod tests {
         assert_eq!(Fragment::qualified_columns("s", &[id]).as_str(), "s.`id`");
         assert_eq!(Fragment::pairs("v", "k", 2).as_str(), "SELECT ? AS v, ? AS k UNION ALL SELECT ?, ?");
         assert_eq!(Fragment::sql("-- why\n  a, b\n-- more\n c\n").as_str(), "a, b c");
+        let k_id = Fragment::qualified_columns("k", &[Ident::new("column", "id").unwrap()]);
+        let filled = Fragment::sql_with("-- why\nCAST({x} AS SIGNED)\n", &[("x", &k_id)]);
+        assert_eq!(filled.as_str(), "CAST(k.`id` AS SIGNED)");
     }
 
     #[test]

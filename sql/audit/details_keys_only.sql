@@ -2,4 +2,4 @@
 -- recipient_phone, device_id): exact copies cannot exist, so no survivor is chosen and
 -- only the key columns are read, which the server can take from that index alone (a
 -- covering index scan) instead of the whole rows. What remains to find are near-duplicates.
-NULL AS sequence_id, NULL AS status, NULL AS created_ts
+NULL AS sequence_id, NULL AS status, NULL AS created_us

@@ -1,8 +1,9 @@
 //! One batch of a dedupe: the plan rows it works on, the pure decision of which victims
-//! may go (`decide`), and the transaction that locks, re-checks, archives and deletes them
+//! may go (`decide`, which chooses the survivor again from the locked rows with the same
+//! rule as the plan), and the transaction that locks, re-checks, archives and deletes them
 //! (`execute_batch`: in two statements when nothing changed since the plan, else with a
 //! locking read first). Kept apart from the run loop so tests can drive a batch directly,
-//! e.g. with a plan whose survivor someone deleted after planning.
+//! e.g. with a plan whose survivor someone deleted, or whose victim was sent, after planning.
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -15,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Ident;
 use crate::db;
 use crate::scan::ExactGroup;
+use crate::schema::TableInfo;
 use crate::sql::{self, Fragment};
+use crate::survivor::{Candidate, Keep, Reason, Rule, Verdict};
 
 /// How many times a batch that hit a lock wait timeout or a deadlock is tried again.
 pub const BATCH_RETRIES: u32 = 5;
@@ -88,7 +91,40 @@ pub fn plan_rows(g: &ExactGroup) -> impl Iterator<Item = PlanRow> + '_ {
     })
 }
 
-/// A group a batch left alone because its survivor is gone or no longer has the key.
+/// One line of `--plan-file`: a victim, the row kept in its place, their key, and which
+/// rule kept that row and why (`survivor::Reason`), with both rows' statuses as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRecord {
+    pub victim_id: String,
+    pub kept_id: String,
+    pub sequence_stepid: String,
+    pub recipient_phone: String,
+    pub device_id: String,
+    /// `sent-first` or `oldest`.
+    pub rule: String,
+    /// `status`, `oldest` or `smallest-id`.
+    pub kept_because: String,
+    pub kept_status: Option<String>,
+    pub victim_status: Option<String>,
+}
+
+/// The plan file's records of one duplicate group the rule kept `g.survivor()` of.
+pub fn plan_records<'a>(g: &'a ExactGroup, rule: &'a Rule, reason: Reason) -> impl Iterator<Item = PlanRecord> + 'a {
+    g.victims().iter().map(move |v| PlanRecord {
+        victim_id: v.id.clone(),
+        kept_id: g.survivor().id.clone(),
+        sequence_stepid: g.sequence_stepid.clone(),
+        recipient_phone: g.recipient_phone.clone(),
+        device_id: g.device_id.clone(),
+        rule: rule.name().to_string(),
+        kept_because: reason.as_str().to_string(),
+        kept_status: g.survivor().status.clone(),
+        victim_status: v.status.clone(),
+    })
+}
+
+/// A group a batch left alone because its survivor is gone or no longer has the key, or
+/// because the rule, applied to the locked rows, no longer keeps the planned survivor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedGroup {
     pub kept_id: String,
@@ -98,6 +134,39 @@ pub struct SkippedGroup {
     /// Victims of this batch left in place.
     pub rows_kept: u64,
     pub reason: String,
+}
+
+/// Why a batch left a group alone when the rule no longer keeps the planned survivor.
+pub const OUTRANKED: &str = "a copy now ranks before the kept row (its status changed since the plan)";
+/// Why a batch left a group alone when a copy's status is now one the rule does not rank.
+pub const NOW_UNKNOWN: &str = "a copy now has a status the survivor rule does not rank";
+
+/// What the locking read found of a row: its key's rank (rows with equal ranks share the
+/// key under the collation; `None`: not a sequence message any more), and what the survivor
+/// rule looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Locked {
+    pub key: Option<u64>,
+    pub status: Option<String>,
+    pub created_us: Option<i64>,
+}
+
+/// A locked row as the survivor rule sees it.
+struct LockedCopy<'a> {
+    id: &'a str,
+    row: &'a Locked,
+}
+
+impl Candidate for LockedCopy<'_> {
+    fn id(&self) -> &str {
+        self.id
+    }
+    fn status(&self) -> Option<&str> {
+        self.row.status.as_deref()
+    }
+    fn created_us(&self) -> Option<i64> {
+        self.row.created_us
+    }
 }
 
 /// What a batch does with its plan rows, given what the locking read found.
@@ -112,11 +181,16 @@ pub struct Decision {
     pub changed: u64,
 }
 
-/// Decides a batch. `locked` maps each id the locking read found to its key rank (rows
-/// with equal ranks share the key under the collation; `None`: not a sequence message
-/// any more). Never deletes a victim unless its survivor exists with the same key, so
-/// the last copy of a message is never deleted. Pure.
-pub fn decide(batch: &[PlanRow], locked: &HashMap<String, Option<u64>>) -> Decision {
+/// Decides a batch. `locked` maps each id the locking read found to what it found. Never
+/// deletes a victim unless its survivor exists with the same key, so the last copy of a
+/// message is never deleted; and never unless `rule`, applied afresh to the locked rows of
+/// the group that still share that key (the survivor and this batch's victims), still keeps
+/// the planned survivor. So a victim that was sent after the plan, or whose status became
+/// one the rule does not rank, is never deleted: its group is left alone and reported
+/// (when in doubt, keep the row). Deleting a victim the rule ranks after the locked
+/// survivor is safe whatever the other batches do: the survivor stays, locked, in this
+/// transaction, and it ranks at least as well. Pure.
+pub fn decide(batch: &[PlanRow], locked: &HashMap<String, Locked>, rule: &Rule) -> Decision {
     let mut d = Decision::default();
     let mut order: Vec<&str> = Vec::new();
     let mut by_kept: HashMap<&str, Vec<&PlanRow>> = HashMap::new();
@@ -137,24 +211,25 @@ pub fn decide(batch: &[PlanRow], locked: &HashMap<String, Option<u64>>) -> Decis
             rows_kept: rows.iter().filter(|r| locked.contains_key(&r.victim_id)).count() as u64,
             reason: reason.to_string(),
         };
-        let key = match locked.get(kept) {
+        let (kept_row, key) = match locked.get(kept) {
             None => {
                 d.skipped.push(skip("the kept row no longer exists"));
                 continue;
             }
-            Some(None) => {
+            Some(Locked { key: None, .. }) => {
                 d.skipped.push(skip("the kept row is no longer a sequence message"));
                 continue;
             }
-            Some(Some(k)) => *k,
+            Some(row @ Locked { key: Some(k), .. }) => (row, *k),
         };
         let (mut present, mut changed) = (0, 0);
+        let mut same_key: Vec<&PlanRow> = Vec::new();
         for r in rows {
             match locked.get(&r.victim_id) {
                 None => d.vanished += 1,
-                Some(Some(k)) if *k == key => {
+                Some(Locked { key: Some(k), .. }) if *k == key => {
                     present += 1;
-                    d.delete.push((r.victim_id.clone(), r.kept_id.clone()))
+                    same_key.push(r);
                 }
                 Some(_) => {
                     present += 1;
@@ -167,12 +242,24 @@ pub fn decide(batch: &[PlanRow], locked: &HashMap<String, Option<u64>>) -> Decis
         // itself was changed. Report the group as skipped.
         if changed > 0 && changed == present {
             d.skipped.push(skip("the kept row's key changed"));
+            continue;
+        }
+        // The rule again, on the rows as they are now: the kept row first, so that it
+        // stays the survivor when the rule still ranks it first.
+        let mut copies = vec![LockedCopy { id: kept, row: kept_row }];
+        copies.extend(same_key.iter().map(|r| LockedCopy { id: &r.victim_id, row: &locked[&r.victim_id] }));
+        match rule.choose(&copies) {
+            Verdict::Keep { index: 0, .. } => {
+                d.delete.extend(same_key.iter().map(|r| (r.victim_id.clone(), r.kept_id.clone())));
+            }
+            Verdict::Keep { .. } => d.skipped.push(skip(OUTRANKED)),
+            Verdict::Unknown { .. } => d.skipped.push(skip(NOW_UNKNOWN)),
         }
     }
     d
 }
 
-/// Where a batch copies from and to.
+/// Where a batch copies from and to, and the rule that decides again on the locked rows.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub table: Ident,
@@ -180,6 +267,69 @@ pub struct Target {
     /// The source's columns, as the server reports them.
     pub columns: Vec<Ident>,
     pub run_id: String,
+    pub rule: Rule,
+    /// `created_at` in microseconds (`scan::created_us`) unqualified, of the survivor (`k`)
+    /// and of the victim (`s`): what the scan ordered by, so the batch orders alike.
+    created_us: [Fragment; 3],
+}
+
+impl Target {
+    /// The batches' target for the table `info` describes (its columns copied as the
+    /// server reports them, `archive::copy_columns`).
+    pub fn new(info: &TableInfo, archive: Ident, run_id: &str, rule: Rule) -> Result<Target> {
+        Ok(Target {
+            table: Ident::new("table", &info.name)?,
+            archive,
+            columns: crate::archive::copy_columns(info)?,
+            run_id: run_id.to_string(),
+            rule,
+            created_us: [
+                crate::scan::created_us(info, None)?,
+                crate::scan::created_us(info, Some("k"))?,
+                crate::scan::created_us(info, Some("s"))?,
+            ],
+        })
+    }
+
+    /// The fast path's test that the survivor `k` still comes before the victim `s` under
+    /// the rule (`sql/dedupe/kept_first*.sql`), and the joins that rank their statuses.
+    fn kept_first(&self) -> (Fragment, Fragment) {
+        let [_, k, s] = &self.created_us;
+        let older = Fragment::sql_with(sql::DEDUPE_KEPT_FIRST, &[("k_created", k), ("s_created", s)]);
+        match self.rule.keep() {
+            Keep::Oldest => (Fragment::sql(""), older),
+            Keep::SentFirst => {
+                let ranks = Fragment::pairs("status", "r", self.rule.statuses().len());
+                (
+                    Fragment::sql_with(sql::DEDUPE_STATUS_RANKS, &[("ranks", &ranks)]),
+                    Fragment::sql_with(sql::DEDUPE_KEPT_FIRST_BY_STATUS, &[("kept_first", &older)]),
+                )
+            }
+        }
+    }
+
+    /// The values the status joins bind: each status and its rank, once for the survivor
+    /// and once for the victim.
+    fn rank_params(&self) -> Vec<Value> {
+        let one: Vec<Value> = match self.rule.keep() {
+            Keep::Oldest => Vec::new(),
+            Keep::SentFirst => self
+                .rule
+                .statuses()
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| [Value::from(s.as_str()), Value::from(i as u64)])
+                .collect(),
+        };
+        [one.clone(), one].concat()
+    }
+}
+
+/// The most placeholders one statement of a batch of `n` victims binds (the server refuses
+/// more than 65,535): the fast path's copy binds the run id, each pair and the status
+/// ranks twice; the locking read binds up to 2n ids. Pure.
+pub fn max_placeholders(n: usize, statuses: usize) -> usize {
+    (1 + 2 * n + 4 * statuses).max(2 * n)
 }
 
 /// What one committed batch did.
@@ -192,6 +342,9 @@ pub struct BatchResult {
     /// Time of the committed attempt, from its first START TRANSACTION to COMMIT (a batch
     /// redone because a row changed since the plan counts both transactions).
     pub duration: Duration,
+    /// The batch was redone with a locking read first (`execute_checked`): some row
+    /// changed since the plan, or the rule no longer keeps a planned survivor.
+    pub redone: bool,
 }
 
 fn values(items: impl IntoIterator<Item = String>) -> Vec<Value> {
@@ -230,6 +383,7 @@ fn sorted_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a
 
 /// A copy into the archive (`lock_and_archive.sql` or `archive_batch.sql`) for n pairs.
 fn copy_statement(template: &str, target: &Target, n: usize) -> String {
+    let (ranks, kept_first) = target.kept_first();
     sql::render_parts(
         template,
         &[("table", &target.table), ("archive", &target.archive)],
@@ -237,6 +391,8 @@ fn copy_statement(template: &str, target: &Target, n: usize) -> String {
             ("columns", &Fragment::columns(&target.columns)),
             ("source_columns", &Fragment::qualified_columns("s", &target.columns)),
             ("pairs", &Fragment::pairs("victim_id", "kept_id", n)),
+            ("status_ranks", &ranks),
+            ("kept_first", &kept_first),
         ],
     )
 }
@@ -283,7 +439,9 @@ fn execute_as_planned(
     let n = batch.len();
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
     let pairs = sorted_pairs(batch.iter().map(|r| (r.victim_id.as_str(), r.kept_id.as_str())));
-    tx.exec_drop(copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, target, n), copy_params(&target.run_id, &pairs))
+    let mut params = copy_params(&target.run_id, &pairs);
+    params.extend(target.rank_params());
+    tx.exec_drop(copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, target, n), params)
         .with_context(|| format!("cannot lock the batch's rows and copy them into {}", target.archive))?;
     if tx.affected_rows() != n as u64 {
         tx.rollback().context("cannot roll back the batch")?;
@@ -304,6 +462,7 @@ fn execute_as_planned(
         decision: Decision { delete, ..Decision::default() },
         retries: 0,
         duration: started.elapsed(),
+        redone: false,
     }))
 }
 
@@ -323,13 +482,18 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
     let lock = sql::render_parts(
         sql::DEDUPE_LOCK_BATCH,
         &[("table", &target.table)],
-        &[("ids", &Fragment::placeholders(ids.len()))],
+        &[("ids", &Fragment::placeholders(ids.len())), ("created_us", &target.created_us[0])],
     );
-    let rows: Vec<(String, i64, u64)> =
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, i64, u64, Option<String>, Option<i64>)> =
         tx.exec(lock, values(ids)).context("cannot lock the batch's rows (SELECT ... FOR UPDATE)")?;
-    let locked: HashMap<String, Option<u64>> =
-        rows.into_iter().map(|(id, not_seq, rank)| (id, (not_seq == 0).then_some(rank))).collect();
-    let decision = decide(batch, &locked);
+    let locked: HashMap<String, Locked> = rows
+        .into_iter()
+        .map(|(id, not_seq, rank, status, created_us)| {
+            (id, Locked { key: (not_seq == 0).then_some(rank), status, created_us })
+        })
+        .collect();
+    let decision = decide(batch, &locked, &target.rule);
     let n = decision.delete.len();
     if n > 0 {
         let pairs = sorted_pairs(decision.delete.iter().map(|(v, k)| (v.as_str(), k.as_str())));
@@ -341,7 +505,7 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
         delete_victims(&mut tx, target, pairs.iter().map(|(v, _)| *v), n)?;
     }
     tx.commit().context("cannot commit the batch")?;
-    Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed() })
+    Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed(), redone: true })
 }
 
 /// `execute_batch`, tried again after a lock wait timeout (1205) or a deadlock (1213):
@@ -400,8 +564,23 @@ mod tests {
         }
     }
 
-    fn locked(rows: &[(&str, Option<u64>)]) -> HashMap<String, Option<u64>> {
-        rows.iter().map(|(id, k)| (id.to_string(), *k)).collect()
+    /// Rows found by the locking read, all `pending` and in id order by age.
+    fn locked(rows: &[(&str, Option<u64>)]) -> HashMap<String, Locked> {
+        rows.iter()
+            .map(|(id, k)| {
+                let age = id.bytes().next().map(i64::from);
+                (id.to_string(), Locked { key: *k, status: Some("pending".into()), created_us: age })
+            })
+            .collect()
+    }
+
+    fn with_status(mut m: HashMap<String, Locked>, id: &str, status: Option<&str>) -> HashMap<String, Locked> {
+        m.get_mut(id).unwrap().status = status.map(str::to_string);
+        m
+    }
+
+    fn decide(batch: &[PlanRow], locked: &HashMap<String, Locked>) -> Decision {
+        super::decide(batch, locked, &Rule::sent_first())
     }
 
     #[test]
@@ -462,6 +641,110 @@ mod tests {
         let d = decide(&batch, &locked(&[("a", Some(1)), ("b", Some(2)), ("c", Some(1))]));
         assert_eq!(d.delete, vec![("c".into(), "a".into())]);
         assert!(d.skipped.is_empty());
+    }
+
+    #[test]
+    fn never_deletes_a_victim_sent_after_the_plan() {
+        let batch = [row("b", "a"), row("c", "a"), row("e", "d")];
+        let all = locked(&[("a", Some(1)), ("b", Some(1)), ("c", Some(1)), ("d", Some(2)), ("e", Some(2))]);
+        let d = decide(&batch, &with_status(all, "c", Some("sent")));
+        assert_eq!(d.delete, vec![("e".into(), "d".into())], "only the untouched group goes");
+        assert_eq!(d.skipped.len(), 1);
+        assert_eq!(
+            (d.skipped[0].kept_id.as_str(), d.skipped[0].rows_kept, d.skipped[0].reason.as_str()),
+            ("a", 2, OUTRANKED)
+        );
+    }
+
+    #[test]
+    fn a_victim_with_a_status_the_rule_does_not_rank_keeps_its_group() {
+        let batch = [row("b", "a")];
+        for status in [Some("delivered"), None] {
+            let d = decide(&batch, &with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "b", status));
+            assert!(d.delete.is_empty(), "{status:?}");
+            assert_eq!(d.skipped[0].reason, NOW_UNKNOWN);
+        }
+        let d = decide(&batch, &with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "a", Some("read")));
+        assert_eq!(d.skipped[0].reason, NOW_UNKNOWN, "the kept row's status counts too");
+    }
+
+    #[test]
+    fn a_victim_the_rule_still_ranks_after_the_survivor_goes_whatever_changed() {
+        // The survivor was sent in the meantime: it ranks first all the more.
+        let batch = [row("b", "a")];
+        let d = decide(&batch, &with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "a", Some("SENT")));
+        assert_eq!(d.delete, vec![("b".into(), "a".into())]);
+        // Both sent: the older is kept, as planned.
+        let both =
+            with_status(with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "a", Some("sent")), "b", Some("sent"));
+        assert_eq!(decide(&batch, &both).delete.len(), 1);
+    }
+
+    #[test]
+    fn under_oldest_status_changes_do_not_matter() {
+        let batch = [row("b", "a")];
+        let m = with_status(with_status(locked(&[("a", Some(1)), ("b", Some(1))]), "b", Some("sent")), "a", None);
+        let d = super::decide(&batch, &m, &Rule::oldest());
+        assert_eq!(d.delete, vec![("b".into(), "a".into())]);
+    }
+
+    fn target(created_type: &str, rule: Rule) -> Target {
+        let col = |name: &str, ty: &str| crate::schema::Column {
+            name: name.into(),
+            data_type: ty.into(),
+            column_type: ty.into(),
+            nullable: true,
+            charset: None,
+            collation: None,
+            max_chars: None,
+            generated: false,
+        };
+        let info = TableInfo {
+            name: "m".into(),
+            engine: "InnoDB".into(),
+            collation: None,
+            row_format: None,
+            estimated_rows: 0,
+            columns: vec![col("id", "char"), col("status", "varchar"), col("created_at", created_type)],
+            indexes: Vec::new(),
+        };
+        Target::new(&info, Ident::new("table", "a").unwrap(), "r", rule).unwrap()
+    }
+
+    #[test]
+    fn the_first_statement_binds_a_value_for_every_mark_under_either_rule() {
+        for (ty, expr) in [("timestamp", "UNIX_TIMESTAMP(k.`created_at`)"), ("datetime", "TIMESTAMPDIFF(MICROSECOND")] {
+            for rule in [Rule::sent_first(), Rule::oldest()] {
+                let t = target(ty, rule.clone());
+                let sql = copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, &t, 3);
+                let body: String =
+                    sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+                assert!(!body.contains('{'), "unfilled slot: {body}");
+                assert!(body.contains(expr), "{body}");
+                let pairs = [("v1", "k1"), ("v2", "k2"), ("v3", "k3")];
+                let mut params = copy_params("r", &pairs);
+                params.extend(t.rank_params());
+                assert_eq!(body.matches('?').count(), params.len(), "{body}");
+                assert!(params.len() <= max_placeholders(3, rule.statuses().len()));
+                assert_eq!(body.contains("AS kr"), rule.keep() == Keep::SentFirst, "{body}");
+            }
+        }
+        let locked = sql::render_parts(
+            sql::DEDUPE_LOCK_BATCH,
+            &[("table", &Ident::new("table", "m").unwrap())],
+            &[("ids", &Fragment::placeholders(2)), ("created_us", &target("datetime", Rule::oldest()).created_us[0])],
+        );
+        assert!(
+            locked.contains("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', `created_at`) AS created_us"),
+            "{locked}"
+        );
+    }
+
+    #[test]
+    fn every_statement_of_the_largest_batch_fits_the_placeholder_limit() {
+        let n = crate::config::MAX_BATCH_SIZE as usize;
+        assert!(max_placeholders(n, crate::survivor::MAX_STATUSES) <= 65_535);
+        assert_eq!(max_placeholders(10, 5), 41);
     }
 
     #[test]

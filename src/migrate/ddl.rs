@@ -90,7 +90,7 @@ pub fn duplicate_refusal(
         )
     };
     Ok(format!(
-        "{head}; the server rolled the build back, nothing was changed or lost; run `seqfix dedupe`{}, then `seqfix migrate`",
+        "{head}; the server rolled the build back, nothing was changed or lost; run `seqfix dedupe`{}, then `seqfix migrate` (groups dedupe leaves alone, a status its survivor rule does not rank, are listed by `seqfix audit`)",
         if left.surplus_rows > 0 { " (again if it already ran)" } else { " if needed" }
     ))
 }

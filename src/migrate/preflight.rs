@@ -202,7 +202,7 @@ pub fn checks_pass(
         report.duplicate_groups = Some(dups.groups);
         if dups.surplus_rows > 0 {
             let line = format!(
-                "{} duplicate group(s) ({} surplus rows) remain in {}.{}; the unique index cannot be built until they are gone: run `seqfix dedupe` first (nothing was changed)",
+                "{} duplicate group(s) ({} surplus rows) remain in {}.{}; the unique index cannot be built until they are gone: run `seqfix dedupe` first; groups it leaves alone (a status its survivor rule does not rank, listed by `seqfix audit`) need --status-rank or a decision by hand (nothing was changed)",
                 dups.groups, dups.surplus_rows, db.database, table
             );
             report.preflight.push(Check::new("duplicates", CheckStatus::Fail, line.clone()));

@@ -748,15 +748,54 @@ impl Seqfix {
     }
 }
 
+/// A survivor rule as the tests compute it, written here from the issue's words, not
+/// taken from seqfix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeepRule {
+    /// `--keep sent-first` with this status order (lowercase, best first): status, then
+    /// oldest created_at (NULL newest), then smallest id; a group holding any other status
+    /// is left alone.
+    SentFirst(Vec<String>),
+    /// `--keep oldest`: oldest created_at (NULL newest), then smallest id.
+    Oldest,
+}
+
+impl KeepRule {
+    pub fn sent_first() -> KeepRule {
+        KeepRule::SentFirst(["sent", "processing", "queued", "pending", "failed"].map(String::from).to_vec())
+    }
+
+    /// The status's place in the order (case-insensitive), `None` when unknown.
+    fn rank(&self, status: &str) -> Option<usize> {
+        match self {
+            KeepRule::Oldest => Some(0),
+            KeepRule::SentFirst(order) => order.iter().position(|s| *s == status.to_lowercase()),
+        }
+    }
+}
+
 /// The answer the tests expect, computed from the generated rows alone with the rule as the
-/// issue states it (oldest created_at, NULL newest, ties by smallest id), without seqfix code.
+/// issue states it (by default sent-first: status sent, processing, queued, pending,
+/// failed; then oldest created_at, NULL newest; then smallest id), without seqfix code.
 pub struct Expected {
-    /// (step, phone, device) → rows in survivor order.
+    /// (step, phone, device) → rows in survivor order (as generated for a group left alone).
     pub groups: BTreeMap<(String, String, String), Vec<Message>>,
+    /// Keys of the duplicate groups the rule leaves alone (a status it does not rank).
+    pub left_alone: std::collections::BTreeSet<(String, String, String)>,
 }
 
 impl Expected {
+    /// With the default rule, `--keep sent-first`.
     pub fn of(rows: &[Message]) -> Expected {
+        Expected::with(rows, &KeepRule::sent_first())
+    }
+
+    /// With the original rule, `--keep oldest`.
+    pub fn oldest(rows: &[Message]) -> Expected {
+        Expected::with(rows, &KeepRule::Oldest)
+    }
+
+    pub fn with(rows: &[Message], rule: &KeepRule) -> Expected {
         let mut groups: BTreeMap<(String, String, String), Vec<Message>> = BTreeMap::new();
         for m in rows {
             if let Some(step) = &m.sequence_stepid {
@@ -766,20 +805,32 @@ impl Expected {
                     .push(m.clone());
             }
         }
-        for g in groups.values_mut() {
+        let mut left_alone = std::collections::BTreeSet::new();
+        for (key, g) in groups.iter_mut() {
+            if g.len() > 1 && g.iter().any(|m| rule.rank(&m.status).is_none()) {
+                left_alone.insert(key.clone());
+                continue;
+            }
             g.sort_by(|a, b| {
-                let ka = (a.created_at.is_none(), a.created_at.unwrap_or(0), a.id.clone());
-                let kb = (b.created_at.is_none(), b.created_at.unwrap_or(0), b.id.clone());
+                let ka = (rule.rank(&a.status), a.created_at.is_none(), a.created_at.unwrap_or(0), a.id.clone());
+                let kb = (rule.rank(&b.status), b.created_at.is_none(), b.created_at.unwrap_or(0), b.id.clone());
                 ka.cmp(&kb)
             });
         }
-        Expected { groups }
+        Expected { groups, left_alone }
     }
 
+    /// Every duplicate group, those left alone included.
     pub fn duplicate_groups(&self) -> Vec<&Vec<Message>> {
         self.groups.values().filter(|g| g.len() > 1).collect()
     }
 
+    /// The duplicate groups the rule dedupes (not left alone).
+    pub fn decided_groups(&self) -> Vec<&Vec<Message>> {
+        self.groups.iter().filter(|(k, g)| g.len() > 1 && !self.left_alone.contains(*k)).map(|(_, g)| g).collect()
+    }
+
+    /// Surplus rows of every duplicate group.
     pub fn surplus(&self) -> usize {
         self.duplicate_groups().iter().map(|g| g.len() - 1).sum()
     }
@@ -787,13 +838,25 @@ impl Expected {
     /// Ids a dedupe must delete, sorted.
     pub fn victims(&self) -> Vec<String> {
         let mut v: Vec<String> =
-            self.duplicate_groups().iter().flat_map(|g| g[1..].iter().map(|m| m.id.clone())).collect();
+            self.decided_groups().iter().flat_map(|g| g[1..].iter().map(|m| m.id.clone())).collect();
         v.sort();
         v
     }
 
     /// victim id → survivor id.
     pub fn survivor_of(&self) -> BTreeMap<String, String> {
-        self.duplicate_groups().iter().flat_map(|g| g[1..].iter().map(|m| (m.id.clone(), g[0].id.clone()))).collect()
+        self.decided_groups().iter().flat_map(|g| g[1..].iter().map(|m| (m.id.clone(), g[0].id.clone()))).collect()
+    }
+
+    /// The groups whose oldest copy (the original rule's survivor) is not sent while
+    /// another copy is: those the original rule would have had delivered again.
+    pub fn resent_by_oldest(&self) -> usize {
+        self.duplicate_groups()
+            .iter()
+            .filter(|g| {
+                let oldest = g.iter().min_by_key(|m| (m.created_at.is_none(), m.created_at, m.id.clone())).unwrap();
+                oldest.status.to_lowercase() != "sent" && g.iter().any(|m| m.status.to_lowercase() == "sent")
+            })
+            .count()
     }
 }

@@ -47,8 +47,13 @@ fn counts_match_an_independent_computation() {
     assert_eq!(by_day_total, exp.surplus() as u64);
 
     // Warnings.
-    let failed_sent =
-        dups.iter().filter(|g| g[0].status == "failed" && g[1..].iter().any(|m| m.status == "sent")).count();
+    // A failed survivor beside a sent copy: only the original rule keeps one (oldest first).
+    let oldest = Expected::oldest(&rows);
+    let failed_sent = oldest
+        .duplicate_groups()
+        .iter()
+        .filter(|g| g[0].status == "failed" && g[1..].iter().any(|m| m.status == "sent"))
+        .count();
     let null_rows: usize = dups.iter().map(|g| g.iter().filter(|m| m.created_at.is_none()).count()).sum();
     let equal = dups
         .iter()
@@ -59,7 +64,10 @@ fn counts_match_an_independent_computation() {
         })
         .count();
     let w = &j["warnings"];
-    assert_eq!(w["failed_survivor_groups"], failed_sent as u64);
+    assert_eq!(w["failed_survivor_groups"], 0, "sent-first keeps the sent copy");
+    assert_eq!(j["survivor"]["resent_by_oldest_groups"], oldest.resent_by_oldest() as u64);
+    let o = db.seqfix().args(["audit", "--keep", "oldest", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(o["warnings"]["failed_survivor_groups"], failed_sent as u64);
     assert!(failed_sent > 0 && null_rows > 0 && equal > 0, "the generator covers every warning");
     assert_eq!(w["null_created_rows"], null_rows as u64);
     assert_eq!(w["equal_created_groups"], equal as u64);
@@ -176,7 +184,11 @@ fn clean_table_with_unique_index_uses_it() {
         .exec(
             format!(
                 "{explain} {}",
-                seqfix::scan::query(&seqfix::config::Ident::new("t", "broadcast_messages").unwrap(), true)
+                seqfix::scan::query(
+                    &seqfix::config::Ident::new("t", "broadcast_messages").unwrap(),
+                    true,
+                    &seqfix::sql::Fragment::sql("created_at")
+                )
             ),
             (trim, trim, trim, trim),
         )

@@ -65,6 +65,7 @@ fn deletes_exactly_the_victims_and_archives_them() {
     assert_eq!(j["archived_rows"], exp.surplus() as u64);
     assert_eq!(j["skipped_groups"], 0);
     assert_eq!(j["batches"], exp.surplus().div_ceil(100) as u64);
+    assert_eq!(j["redone_batches"], 0, "nothing changed: every batch takes the one-statement path");
     assert!(j["batch_times"]["max_ms"].as_f64().unwrap() > 0.0);
     assert_exact(&db, &rows);
     let run_id = j["run_id"].as_str().unwrap().to_string();
@@ -152,13 +153,29 @@ fn dry_run_changes_nothing_and_writes_the_plan() {
 
     let mut reader = csv::Reader::from_path(&plan).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, ["victim_id", "kept_id", "sequence_stepid", "recipient_phone", "device_id"]);
+    assert_eq!(
+        header,
+        [
+            "victim_id",
+            "kept_id",
+            "sequence_stepid",
+            "recipient_phone",
+            "device_id",
+            "rule",
+            "kept_because",
+            "kept_status",
+            "victim_status"
+        ]
+    );
     let mut got = BTreeMap::new();
     for rec in reader.records() {
         let rec = rec.unwrap();
         let key = (rec[2].to_string(), rec[3].to_string(), rec[4].to_string());
         let group = &exp.groups[&key];
         assert_eq!(group[0].id, rec[1], "kept id is the group's survivor");
+        assert_eq!(&rec[5], "sent-first");
+        assert!(["status", "oldest", "smallest-id"].contains(&&rec[6]), "{rec:?}");
+        assert_eq!(&rec[7], group[0].status.as_str());
         got.insert(rec[0].to_string(), rec[1].to_string());
     }
     assert_eq!(got, exp.survivor_of());
@@ -344,8 +361,7 @@ fn rows_changed_after_the_plan_are_left_alone() {
     let archive = seqfix::config::Ident::new("table", "seqfix_archive").unwrap();
     let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
     seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
-    let target =
-        Target { table, archive, columns: seqfix::archive::copy_columns(&info).unwrap(), run_id: "r".repeat(36) };
+    let target = Target::new(&info, archive, &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
 
     // What goes: every victim of the untouched groups, and the victims of the two groups

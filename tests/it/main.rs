@@ -9,3 +9,4 @@ mod migrate_locks;
 mod ops;
 mod process;
 mod status;
+mod survivor;
