@@ -3,6 +3,7 @@
 mod common;
 
 mod audit;
+mod collations;
 mod dedupe;
 mod migrate;
 mod migrate_locks;
