@@ -310,14 +310,23 @@ fn decode_row(mut b: &[u8]) -> Result<Row> {
     Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_ts }))
 }
 
-/// The weights of `NEAR_CHARACTERS` in the phone column's collation, as `near_patterns`.
-fn near_weights(db: &mut Db, info: &TableInfo) -> Result<Vec<Vec<u8>>> {
+/// How near_phone.sql computes the near weight in the phone column's collation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Near {
+    /// The collation weighs in several levels: the near weight keeps the first.
+    pub several_levels: bool,
+    /// One per `NEAR_CHARACTERS` slot, as `near_patterns`.
+    pub patterns: Vec<Vec<u8>>,
+}
+
+/// The weights of `NEAR_CHARACTERS` in the phone column's collation.
+fn near_weights(db: &mut Db, info: &TableInfo) -> Result<Near> {
     let col =
         info.column("recipient_phone").with_context(|| format!("table {} has no column recipient_phone", info.name))?;
     let (Some(charset), Some(collation)) = (&col.charset, &col.collation) else {
         // A binary string: its weight is its bytes.
         let bytes: Vec<Option<Vec<u8>>> = NEAR_CHARACTERS.iter().map(|c| Some(c.to_string().into_bytes())).collect();
-        return Ok(near_patterns(&bytes));
+        return Ok(Near { several_levels: false, patterns: near_patterns(&bytes) });
     };
     let query = crate::sql::render_parts(
         crate::sql::SCAN_NEAR_WEIGHT,
@@ -328,15 +337,18 @@ fn near_weights(db: &mut Db, info: &TableInfo) -> Result<Vec<Vec<u8>>> {
         ],
     );
     let mut weights = Vec::with_capacity(NEAR_CHARACTERS.len());
+    let mut several_levels = false;
     for c in NEAR_CHARACTERS {
         let utf8 = c.to_string().into_bytes();
-        let w: Option<Option<Vec<u8>>> = db
+        let (w, several): (Option<Vec<u8>>, bool) = db
             .conn
-            .exec_first(&query, (&utf8, &utf8, &utf8))
-            .with_context(|| format!("cannot ask the server how collation {collation} weighs punctuation"))?;
-        weights.push(w.flatten());
+            .exec_first(&query, (&utf8, &utf8, &utf8, &utf8))
+            .with_context(|| format!("cannot ask the server how collation {collation} weighs punctuation"))?
+            .context("the punctuation probe returned no row")?;
+        weights.push(w);
+        several_levels = several;
     }
-    Ok(near_patterns(&weights))
+    Ok(Near { several_levels, patterns: near_patterns(&weights) })
 }
 
 /// How the collations of the key columns (step, device, phone) pad.
@@ -388,11 +400,13 @@ pub fn query(table: &Ident, keys_only: bool) -> String {
 }
 
 /// The scan statement's parameters, in the order of its `?`: the near weight in the select
-/// list (the phone's trailing space weight, then each near pattern), then the candidate
-/// hash twice (the near weight's, then the step's trailing space weight). Pure.
-pub fn params(phone_trim: &[u8], step_trim: &[u8], near: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut near_params = vec![phone_trim.to_vec()];
-    near_params.extend(near.iter().cloned());
+/// list (several levels or not, the phone's trailing space weight twice, then each near
+/// pattern), then the candidate hash twice (the near weight's, then the step's trailing
+/// space weight). Pure.
+pub fn params(phone_trim: &[u8], step_trim: &[u8], near: &Near) -> Vec<Vec<u8>> {
+    let mut near_params = vec![if near.several_levels { b"1".to_vec() } else { b"0".to_vec() }];
+    near_params.extend([phone_trim.to_vec(), phone_trim.to_vec()]);
+    near_params.extend(near.patterns.iter().cloned());
     let mut hash_params = near_params.clone();
     hash_params.push(step_trim.to_vec());
     let mut all = near_params;
@@ -623,9 +637,10 @@ mod tests {
             assert_eq!(q.matches("CRC32(").count(), 2, "{q}");
             let marks: usize =
                 q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
-            let p = params(b"p", b"s", &near_patterns(&vec![None; NEAR_CHARACTERS.len()]));
+            let near = Near { several_levels: false, patterns: near_patterns(&vec![None; NEAR_CHARACTERS.len()]) };
+            let p = params(b"p", b"s", &near);
             assert_eq!(marks, p.len(), "one parameter for each ?: {q}");
-            assert_eq!(marks, 3 * (1 + NEAR_CHARACTERS.len()) + 2, "{q}");
+            assert_eq!(marks, 3 * (3 + NEAR_CHARACTERS.len()) + 2, "{q}");
             // The exact key is the weights alone: no text function touches the key columns.
             assert!(!q.contains("REPLACE(recipient_phone") && !q.contains("REPLACE(\n  recipient_phone"), "{q}");
         }
@@ -645,13 +660,11 @@ mod tests {
 
     #[test]
     fn the_parameters_follow_the_statement() {
-        let near = vec![b"a".to_vec(), b"b".to_vec()];
-        let p = params(b"T", b"S", &near);
+        let near = Near { several_levels: true, patterns: vec![b"a".to_vec(), b"b".to_vec()] };
         let s = |x: &[u8]| x.to_vec();
-        assert_eq!(
-            p,
-            vec![s(b"T"), s(b"a"), s(b"b"), s(b"T"), s(b"a"), s(b"b"), s(b"S"), s(b"T"), s(b"a"), s(b"b"), s(b"S")]
-        );
+        let n = [s(b"1"), s(b"T"), s(b"T"), s(b"a"), s(b"b")];
+        let want: Vec<Vec<u8>> = n.iter().chain(&n).chain([&s(b"S")]).chain(&n).chain([&s(b"S")]).cloned().collect();
+        assert_eq!(params(b"T", b"S", &near), want);
     }
 
     #[test]
@@ -661,7 +674,7 @@ mod tests {
             .filter(|l| !l.trim_start().starts_with("--"))
             .map(|l| l.matches('?').count())
             .sum::<usize>();
-        assert_eq!(marks, 1 + NEAR_CHARACTERS.len());
+        assert_eq!(marks, 3 + NEAR_CHARACTERS.len());
     }
 
     #[test]

@@ -178,7 +178,7 @@ fn clean_table_with_unique_index_uses_it() {
                 "{explain} {}",
                 seqfix::scan::query(&seqfix::config::Ident::new("t", "broadcast_messages").unwrap(), true)
             ),
-            seqfix::scan::params(trim, trim, &vec![Vec::new(); seqfix::scan::NEAR_CHARACTERS.len()]),
+            seqfix::scan::params(trim, trim, &seqfix::scan::Near::default()),
         )
         .unwrap();
     // Both reads of the table (the candidate hashes, then the candidate rows) use it.

@@ -113,7 +113,21 @@ fn invariant(charset: &str, collation: &str, absent: &str) {
     }
     let total = rows.len() as u64;
     let truth = total - kept_by_index(&mut c);
-    assert_eq!(group_by_surplus(&mut c), truth, "{collation}: GROUP BY and the unique index disagree");
+    // On MariaDB the server's GROUP BY agrees with its unique index. MySQL's GROUP BY does
+    // not always (seen on 9.7 with utf8mb4_unicode_ci and _520_ci: '60123' and '60123' with a
+    // trailing no-break space, or 's1' and 's1' with a trailing ideographic space, are equal
+    // to `=` and to the index but two groups to GROUP BY), so there the index alone is the
+    // truth.
+    let grouped = group_by_surplus(&mut c);
+    match crate::common::Flavor::of(&mut c) {
+        crate::common::Flavor::MariaDb => {
+            assert_eq!(grouped, truth, "{collation}: GROUP BY and the unique index disagree")
+        }
+        crate::common::Flavor::MySql if grouped != truth => {
+            eprintln!("{collation}: MySQL's GROUP BY finds {grouped} surplus rows, its unique index {truth}")
+        }
+        crate::common::Flavor::MySql => {}
+    }
     assert!(truth > 20, "{collation}: the data should hold duplicates ({truth})");
 
     let audit = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
