@@ -311,12 +311,19 @@ fn decode_row(mut b: &[u8]) -> Result<Row> {
 }
 
 /// How near_phone.sql computes the near weight in the phone column's collation.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Near {
     /// The collation weighs in several levels: the near weight keeps the first.
     pub several_levels: bool,
     /// One per `NEAR_CHARACTERS` slot, as `near_patterns`.
     pub patterns: Vec<Vec<u8>>,
+}
+
+impl Default for Near {
+    /// One level, and every pattern empty (removing nothing).
+    fn default() -> Near {
+        Near { several_levels: false, patterns: vec![Vec::new(); NEAR_CHARACTERS.len()] }
+    }
 }
 
 /// The weights of `NEAR_CHARACTERS` in the phone column's collation.
