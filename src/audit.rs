@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::db::Db;
 use crate::progress::Progress;
+use crate::empty_steps::EmptySteps;
 use crate::scan::{ExactGroup, NearGroup};
 use crate::schema;
 
@@ -70,6 +71,9 @@ pub struct AuditReport {
     pub top_groups: Vec<ExactGroup>,
     pub warnings: Warnings,
     pub near_duplicates: NearDuplicates,
+    /// Rows whose step is the empty string: no sequence, never duplicates here, but the
+    /// unique index would reject those sharing phone and device.
+    pub empty_steps: EmptySteps,
 }
 
 /// Folds groups into the report's figures, keeping only bounded lists.
@@ -202,6 +206,7 @@ impl Tally {
             top_groups: self.top,
             warnings: self.warnings,
             near_duplicates: self.near,
+            empty_steps: EmptySteps::default(),
         }
     }
 }
@@ -237,13 +242,19 @@ pub fn run(db: &mut Db, cfg: &Config, top: usize) -> Result<AuditReport> {
         },
     )?;
     progress.finish();
-    Ok(tally.finish(ReportHead {
+    let empty_steps = match totals.empty_steps {
+        0 => EmptySteps::default(),
+        rows => crate::empty_steps::collisions(db, &cfg.table, Some(rows))?,
+    };
+    let mut report = tally.finish(ReportHead {
         database: db.database.clone(),
         table: cfg.table.to_string(),
         server: db.server.version.clone(),
         sequence_messages: totals.sequence_messages,
         unique_index_name,
-    }))
+    });
+    report.empty_steps = empty_steps;
+    Ok(report)
 }
 
 #[cfg(test)]

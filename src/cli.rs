@@ -190,6 +190,17 @@ pub struct DedupeArgs {
     /// and retried (whole seconds, at least 1s).
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_wait_timeout: Duration,
+
+    /// Instead of deduplicating: set sequence_stepid to NULL where it is the empty string
+    /// (no sequence to the application, but a value to the unique index), in archived
+    /// batches that `seqfix restore --run ID` undoes.
+    #[arg(long)]
+    pub empty_steps_to_null: bool,
+
+    /// Go ahead although foreign keys reference the table or triggers fire on the change
+    /// (their effects on other rows are not archived; see docs/runbook.md).
+    #[arg(long)]
+    pub allow_cascades: bool,
 }
 
 #[derive(Debug, Clone, Args)]

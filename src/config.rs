@@ -420,6 +420,12 @@ pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Res
     if args.max_replica_lag.is_some() && args.replica.is_empty() {
         bail!("--max-replica-lag needs at least one --replica URL to watch");
     }
+    if args.empty_steps_to_null && args.plan_file.is_some() {
+        bail!("--plan-file lists the victims of a dedupe; --empty-steps-to-null deletes nothing (its --dry-run reports the rows)");
+    }
+    if args.empty_steps_to_null && global.metrics_file.is_some() {
+        bail!("--metrics-file is not written by dedupe --empty-steps-to-null (its report has the figures; --format json)");
+    }
     let mut replicas = Vec::new();
     for url in &args.replica {
         replicas.push(DbConfig::from_url(url, global.connect_timeout).context("--replica")?);
@@ -434,6 +440,8 @@ pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Res
         max_replica_lag: args.max_replica_lag.unwrap_or(Duration::from_secs(10)),
         replicas,
         lock_wait_timeout: args.lock_wait_timeout.max(Duration::from_secs(1)),
+        empty_steps_to_null: args.empty_steps_to_null,
+        allow_cascades: args.allow_cascades,
     })
 }
 

@@ -39,6 +39,8 @@ use crate::sql;
 use crate::{confirm, interrupt, Outcome};
 
 mod batch;
+pub mod empty;
+pub mod guards;
 pub use batch::{
     by_victim, decide, execute_batch, execute_batch_with_retry, plan_rows, BatchResult, BatchTimes, Decision, PlanRow,
     SkippedGroup, Target, BATCH_RETRIES,
@@ -61,6 +63,10 @@ pub struct Options {
     pub max_replica_lag: Duration,
     pub replicas: Vec<DbConfig>,
     pub lock_wait_timeout: Duration,
+    /// `--empty-steps-to-null`: set empty steps to NULL (`empty`) instead of deduplicating.
+    pub empty_steps_to_null: bool,
+    /// `--allow-cascades`: go ahead although foreign keys or triggers would change other rows.
+    pub allow_cascades: bool,
 }
 
 /// A duplicate group as the report shows it.
@@ -105,6 +111,8 @@ pub struct DedupeReport {
     pub examples: Vec<GroupExample>,
     pub skipped_examples: Vec<SkippedGroup>,
     pub near_duplicate_groups: u64,
+    /// Rows whose step is the empty string: no sequence, left alone.
+    pub empty_step_rows: u64,
     pub plan_file: Option<String>,
 }
 
@@ -175,13 +183,14 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
         w.flush().context("cannot write the plan file")?;
     }
     let spool = spool_w.map(|w| w.done()).transpose().map_err(spool_error)?;
-    let report = tally.finish(ReportHead {
+    let mut report = tally.finish(ReportHead {
         database: db.database.clone(),
         table: cfg.table.to_string(),
         server: db.server.version.clone(),
         sequence_messages: totals.sequence_messages,
         unique_index_name: None,
     });
+    report.empty_steps.rows = totals.empty_steps;
     Ok(Planned { report, spool, scan: started.elapsed() })
 }
 
@@ -225,23 +234,25 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
             .collect(),
         skipped_examples: Vec::new(),
         near_duplicate_groups: a.near_duplicates.groups,
+        empty_step_rows: a.empty_steps.rows,
         plan_file: opts.plan_file.as_ref().map(|p| p.display().to_string()),
     }
 }
 
-/// Checks, before anything changes, that the user may delete from the table: the probe
-/// runs in a transaction that is rolled back.
-fn probe_privileges(db: &mut Db, table: &Ident) -> Result<()> {
+/// Checks, before anything changes, that the user may `verb` (delete, update) the table:
+/// the probe `statement` runs in a transaction that is rolled back.
+fn probe(db: &mut Db, table: &Ident, statement: &str, verb: &str) -> Result<()> {
     let mut tx = db.conn.start_transaction(TxOpts::default())?;
-    let probe = sql::render(sql::DEDUPE_PROBE_DELETE, &[("table", table)]);
+    let probe = sql::render(statement, &[("table", table)]);
     let result = tx.query_drop(probe);
     tx.rollback()?;
     result.map_err(|e| {
         anyhow::anyhow!(
-            "user {} may not delete from {}.{table}: {} (grant DELETE, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
+            "user {} may not {verb} {}.{table}: {} (grant {}, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
             db.user,
             db.database,
-            crate::db::error_text(&e)
+            crate::db::error_text(&e),
+            verb.to_uppercase()
         )
     })
 }
@@ -265,6 +276,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     }
 
     db::refuse_read_only(&mut db, "dedupe")?;
+    guards::refuse_unless_allowed(&mut db, &cfg.table, guards::Change::Delete, opts)?;
     if !opts.yes && !confirm::can_ask() {
         confirm::confirm(&format!("delete duplicate sequence messages from {}.{}", db.database, cfg.table), false)?;
     }
@@ -274,7 +286,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     }
     let database = db.database.clone();
     let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
-    probe_privileges(&mut guard, &cfg.table)?;
+    probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_DELETE, "delete from")?;
 
     let planned = plan(&mut guard, cfg, &info, true, opts.plan_file.as_ref())?;
     let mut report = base_report(&guard, cfg, opts, &planned);

@@ -10,6 +10,7 @@ pub mod config;
 pub mod confirm;
 pub mod db;
 pub mod dedupe;
+pub mod empty_steps;
 pub mod fixture;
 pub mod fixture_contacts;
 pub mod interrupt;
@@ -112,6 +113,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Dedupe(args) => {
             let opts = config::dedupe_options(&args, &cli.global)?;
+            if opts.empty_steps_to_null {
+                let (report, outcome) = dedupe::empty::run(&cfg, &opts)?;
+                report::emit(cfg.format, &report, report::empty_steps)?;
+                return Ok(outcome);
+            }
             let (report, outcome) = dedupe::run(&cfg, &opts)?;
             let written =
                 write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started));

@@ -20,6 +20,7 @@ pub const SCAN_NEAR_WEIGHT: &str = include_str!("../sql/audit/near_weight.sql");
 pub const SCAN_CANDIDATE_HASH: &str = include_str!("../sql/audit/candidate_hash.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
 pub const SCAN_COUNT: &str = include_str!("../sql/audit/count.sql");
+pub const EMPTY_STEPS: &str = include_str!("../sql/audit/empty_steps.sql");
 
 pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
@@ -46,11 +47,19 @@ pub const DEDUPE_ARCHIVE_BATCH: &str = include_str!("../sql/dedupe/archive_batch
 pub const DEDUPE_LOCK_AND_ARCHIVE: &str = include_str!("../sql/dedupe/lock_and_archive.sql");
 pub const DEDUPE_DELETE_BATCH: &str = include_str!("../sql/dedupe/delete_batch.sql");
 pub const DEDUPE_PROBE_DELETE: &str = include_str!("../sql/dedupe/probe_delete.sql");
+pub const DEDUPE_PROBE_UPDATE: &str = include_str!("../sql/dedupe/probe_update.sql");
+pub const DEDUPE_FOREIGN_KEYS: &str = include_str!("../sql/dedupe/foreign_keys.sql");
+pub const DEDUPE_TRIGGERS: &str = include_str!("../sql/dedupe/triggers.sql");
+pub const EMPTY_STEPS_IDS: &str = include_str!("../sql/empty_steps/ids.sql");
+pub const EMPTY_STEPS_ARCHIVE: &str = include_str!("../sql/empty_steps/archive.sql");
+pub const EMPTY_STEPS_NULL: &str = include_str!("../sql/empty_steps/null.sql");
 pub const ARCHIVE_CREATE: &str = include_str!("../sql/archive/create.sql");
 pub const RESTORE_COUNT: &str = include_str!("../sql/restore/count.sql");
 pub const RESTORE_NEXT_IDS: &str = include_str!("../sql/restore/next_ids.sql");
 pub const RESTORE_INSERT: &str = include_str!("../sql/restore/insert.sql");
 pub const RESTORE_DELETE: &str = include_str!("../sql/restore/delete.sql");
+pub const RESTORE_SET_BACK: &str = include_str!("../sql/restore/set_back.sql");
+pub const RESTORE_SET_BACK_IDS: &str = include_str!("../sql/restore/set_back_ids.sql");
 /// `SHOW REPLICA STATUS` from MariaDB 10.5 / MySQL 8.0.22 (`ServerInfo::has_show_replica_status`).
 pub const SHOW_REPLICA_STATUS: &str = include_str!("../sql/replica/show_replica_status.sql");
 pub const SHOW_SLAVE_STATUS: &str = include_str!("../sql/replica/show_slave_status.sql");
