@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::progress::Progress;
 use crate::empty_steps::EmptySteps;
+use crate::progress::Progress;
 use crate::scan::{ExactGroup, NearGroup};
 use crate::schema;
 

@@ -424,7 +424,9 @@ pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Res
         bail!("--plan-file lists the victims of a dedupe; --empty-steps-to-null deletes nothing (its --dry-run reports the rows)");
     }
     if args.empty_steps_to_null && global.metrics_file.is_some() {
-        bail!("--metrics-file is not written by dedupe --empty-steps-to-null (its report has the figures; --format json)");
+        bail!(
+            "--metrics-file is not written by dedupe --empty-steps-to-null (its report has the figures; --format json)"
+        );
     }
     let mut replicas = Vec::new();
     for url in &args.replica {

@@ -95,7 +95,10 @@ mod tests {
         assert_eq!(e.examples.len(), 2);
         let t = Ident::new("table", "m").unwrap();
         let line = e.refusal("app", &t).unwrap();
-        assert!(line.contains("5 rows of app.m") && line.contains("in 2 groups") && line.contains("reject 3"), "{line}");
+        assert!(
+            line.contains("5 rows of app.m") && line.contains("in 2 groups") && line.contains("reject 3"),
+            "{line}"
+        );
         assert!(line.contains("seqfix dedupe --empty-steps-to-null"), "{line}");
     }
 

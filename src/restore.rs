@@ -80,9 +80,8 @@ fn restore_batch(
 ) -> Result<Option<Restored>> {
     let mut tx = db.conn.start_transaction(TxOpts::default())?;
     let next = sql::render(sql::RESTORE_NEXT_IDS, &[("archive", archive)]);
-    let batch: Vec<(String, bool)> = tx
-        .exec(next, (opts.run_id.as_str(), after, opts.batch_size as u64))
-        .context("cannot read the next batch")?;
+    let batch: Vec<(String, bool)> =
+        tx.exec(next, (opts.run_id.as_str(), after, opts.batch_size as u64)).context("cannot read the next batch")?;
     let Some(last) = batch.last().map(|(id, _)| id.clone()) else { return Ok(None) };
     let ids = |rows: &[&str]| -> Vec<Value> { rows.iter().map(|i| Value::from(*i)).collect() };
     let run_and = |rows: &[&str]| -> Vec<Value> {

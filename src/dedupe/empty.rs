@@ -52,7 +52,14 @@ pub struct EmptyStepsReport {
 }
 
 /// One batch: archive and set to NULL those of `ids` still empty. Returns how many.
-fn batch(conn: &mut Conn, table: &Ident, archive: &Ident, columns: &[Ident], run_id: &str, ids: &[String]) -> Result<u64> {
+fn batch(
+    conn: &mut Conn,
+    table: &Ident,
+    archive: &Ident,
+    columns: &[Ident],
+    run_id: &str,
+    ids: &[String],
+) -> Result<u64> {
     let n = ids.len();
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
     let copy = sql::render_parts(
@@ -64,8 +71,7 @@ fn batch(conn: &mut Conn, table: &Ident, archive: &Ident, columns: &[Ident], run
     params.extend(ids.iter().map(|i| Value::from(i.as_str())));
     tx.exec_drop(copy, params).with_context(|| format!("cannot lock the batch's rows and copy them into {archive}"))?;
     let copied = tx.affected_rows();
-    let null =
-        sql::render_parts(sql::EMPTY_STEPS_NULL, &[("table", table)], &[("ids", &Fragment::placeholders(n))]);
+    let null = sql::render_parts(sql::EMPTY_STEPS_NULL, &[("table", table)], &[("ids", &Fragment::placeholders(n))]);
     tx.exec_drop(null, ids.iter().map(|i| Value::from(i.as_str())).collect::<Vec<_>>())
         .with_context(|| format!("cannot set the batch's empty steps to NULL in {table}"))?;
     if tx.affected_rows() != copied {
@@ -86,10 +92,10 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
     let columns = archive::copy_columns(&info)?;
     let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
     let empty = crate::empty_steps::collisions(&mut db, &cfg.table, None)?;
-    let ids: Vec<String> = db
-        .conn
-        .query(sql::render(sql::EMPTY_STEPS_IDS, &[("table", &cfg.table)]))
-        .with_context(|| format!("cannot list the rows of {}.{} with an empty sequence_stepid", db.database, cfg.table))?;
+    let ids: Vec<String> =
+        db.conn.query(sql::render(sql::EMPTY_STEPS_IDS, &[("table", &cfg.table)])).with_context(|| {
+            format!("cannot list the rows of {}.{} with an empty sequence_stepid", db.database, cfg.table)
+        })?;
     let mut report = EmptyStepsReport {
         run_id: None,
         dry_run: opts.dry_run,
@@ -134,7 +140,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
     let user = guard.user.clone();
     let run = ledger::start(&mut guard.conn, COMMAND, &user)?;
     report.run_id = Some(run.id.clone());
-    let result = execute(&mut guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, &mut report, &run.id);
+    let result =
+        execute(&mut guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, &mut report, &run.id);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(outcome) => {

@@ -46,10 +46,18 @@ pub type Trigger = (String, String);
 /// The one-line refusal for `change` given what references the table and what fires on
 /// it, or `None` when nothing does. A foreign key matters to a delete whatever its rule,
 /// and to `--empty-steps-to-null` only when it references `sequence_stepid`. Pure.
-pub fn refusal(database: &str, table: &str, change: Change, fks: &[ForeignKey], triggers: &[Trigger]) -> Option<String> {
+pub fn refusal(
+    database: &str,
+    table: &str,
+    change: Change,
+    fks: &[ForeignKey],
+    triggers: &[Trigger],
+) -> Option<String> {
     let fks: Vec<String> = fks
         .iter()
-        .filter(|f| change == Change::Delete || f.referenced.split(',').any(|c| c.eq_ignore_ascii_case("sequence_stepid")))
+        .filter(|f| {
+            change == Change::Delete || f.referenced.split(',').any(|c| c.eq_ignore_ascii_case("sequence_stepid"))
+        })
         .map(|f| {
             let rule = match change {
                 Change::Delete => format!("ON DELETE {}", f.delete_rule),
@@ -58,7 +66,8 @@ pub fn refusal(database: &str, table: &str, change: Change, fks: &[ForeignKey], 
             format!("{}.{}.{} ({rule})", f.schema, f.table, f.name)
         })
         .collect();
-    let triggers: Vec<String> = triggers.iter().map(|(name, timing)| format!("{name} ({timing} {})", change.event())).collect();
+    let triggers: Vec<String> =
+        triggers.iter().map(|(name, timing)| format!("{name} ({timing} {})", change.event())).collect();
     if fks.is_empty() && triggers.is_empty() {
         return None;
     }

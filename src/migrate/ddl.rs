@@ -84,7 +84,10 @@ pub fn duplicate_refusal(
         // Empty steps that collide are duplicates to the index but not to dedupe: telling the
         // user to run dedupe again would never end.
         let also = if left.surplus_rows > 0 {
-            format!("; {} duplicate group(s) ({} surplus rows) remain too: run `seqfix dedupe`", left.groups, left.surplus_rows)
+            format!(
+                "; {} duplicate group(s) ({} surplus rows) remain too: run `seqfix dedupe`",
+                left.groups, left.surplus_rows
+            )
         } else {
             String::new()
         };

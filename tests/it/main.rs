@@ -5,6 +5,7 @@ mod common;
 mod audit;
 mod collations;
 mod dedupe;
+mod empty_steps;
 mod migrate;
 mod migrate_locks;
 mod ops;
