@@ -3,6 +3,7 @@
 mod common;
 
 mod audit;
+mod cascades;
 mod collations;
 mod dedupe;
 mod empty_steps;
