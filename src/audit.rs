@@ -76,6 +76,26 @@ pub struct AuditReport {
     pub empty_steps: EmptySteps,
 }
 
+impl AuditReport {
+    /// Masks every phone (`mask::phone`): for `--mask-phones`.
+    pub fn mask_phones(&mut self) {
+        let group = |g: &mut ExactGroup| {
+            g.recipient_phone = crate::mask::phone(&g.recipient_phone);
+            for c in &mut g.copies {
+                c.recipient_phone = crate::mask::phone(&c.recipient_phone);
+            }
+        };
+        self.top_groups.iter_mut().for_each(group);
+        self.warnings.failed_survivor_examples.iter_mut().for_each(group);
+        for e in &mut self.near_duplicates.examples {
+            e.phones.iter_mut().for_each(|p| *p = crate::mask::phone(p));
+        }
+        for e in &mut self.empty_steps.examples {
+            e.recipient_phone = crate::mask::phone(&e.recipient_phone);
+        }
+    }
+}
+
 /// Folds groups into the report's figures, keeping only bounded lists.
 #[derive(Debug, Default)]
 pub struct Tally {

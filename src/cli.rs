@@ -58,6 +58,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
 
+    /// Mask phone numbers in the report on stdout too (+60•••••6789), and in dedupe's
+    /// --plan-file. (What seqfix stores and logs is always masked.)
+    #[arg(long, global = true)]
+    pub mask_phones: bool,
+
     /// Give up connecting after this long (e.g. 10s, 1m): TCP connect, TLS and the log-in
     /// handshake together.
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]

@@ -67,6 +67,8 @@ pub struct Options {
     pub empty_steps_to_null: bool,
     /// `--allow-cascades`: go ahead although foreign keys or triggers would change other rows.
     pub allow_cascades: bool,
+    /// `--mask-phones`: the plan file's phones masked too.
+    pub mask_phones: bool,
 }
 
 /// A duplicate group as the report shows it.
@@ -116,6 +118,25 @@ pub struct DedupeReport {
     pub plan_file: Option<String>,
 }
 
+impl DedupeReport {
+    /// Masks every phone (`mask::phone`): for `--mask-phones`.
+    pub fn mask_phones(&mut self) {
+        for g in &mut self.examples {
+            g.recipient_phone = crate::mask::phone(&g.recipient_phone);
+        }
+        for s in &mut self.skipped_examples {
+            s.recipient_phone = crate::mask::phone(&s.recipient_phone);
+        }
+    }
+
+    /// A copy with the phones masked: what the run ledger stores.
+    pub fn masked(&self) -> DedupeReport {
+        let mut r = self.clone();
+        r.mask_phones();
+        r
+    }
+}
+
 /// The advisory lock that keeps two dedupes (or a dedupe and a restore) off one table.
 /// `GET_LOCK` names are limited to 64 characters; longer ones are shortened by a hash.
 pub fn lock_name(database: &str, table: &Ident) -> String {
@@ -132,6 +153,8 @@ type SortedPlan = extsort::SortedIterator<PlanRow, batch::PlanOrder>;
 struct Planned {
     report: crate::audit::AuditReport,
     spool: Option<SortedPlan>,
+    /// The spool's private directory, removed when the plan is dropped.
+    _spill: Option<tempfile::TempDir>,
     scan: Duration,
 }
 
@@ -141,15 +164,24 @@ fn spool_error(e: std::io::Error) -> anyhow::Error {
 }
 
 /// Phase 1: scan and write the victims to the spool (sorted) and/or the plan file.
-fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Option<&PathBuf>) -> Result<Planned> {
+fn plan(
+    db: &mut Db,
+    cfg: &Config,
+    info: &TableInfo,
+    spool: bool,
+    plan_file: Option<&PathBuf>,
+    mask_phones: bool,
+) -> Result<Planned> {
     let started = Instant::now();
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
-    let mut spool_w = spool.then(|| batch::plan_sorter(PLAN_RUN_ROWS));
+    let spill = if spool { Some(crate::spill::dir()?) } else { None };
+    let mut spool_w = spill.as_ref().map(|d| batch::plan_sorter(PLAN_RUN_ROWS, d.path()));
+    // The plan file lists phones: created 0600.
     let mut plan_w = match plan_file {
-        Some(p) => {
-            Some(csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?)
-        }
+        Some(p) => Some(csv::Writer::from_writer(
+            crate::spill::private_file(p).with_context(|| format!("cannot write the plan file {}", p.display()))?,
+        )),
         None => None,
     };
     let mut tally = Tally::new(EXAMPLES);
@@ -168,7 +200,13 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
             for g in near.groups.iter().filter(|g| g.is_duplicate()) {
                 for row in plan_rows(g) {
                     if let Some(w) = plan_w.as_mut() {
-                        w.serialize(&row).context("cannot write the plan file")?;
+                        if mask_phones {
+                            let masked =
+                                PlanRow { recipient_phone: crate::mask::phone(&row.recipient_phone), ..row.clone() };
+                            w.serialize(&masked).context("cannot write the plan file")?;
+                        } else {
+                            w.serialize(&row).context("cannot write the plan file")?;
+                        }
                     }
                     if let Some(w) = spool_w.as_mut() {
                         w.push(row).map_err(spool_error)?;
@@ -191,7 +229,7 @@ fn plan(db: &mut Db, cfg: &Config, info: &TableInfo, spool: bool, plan_file: Opt
         unique_index_name: None,
     });
     report.empty_steps.rows = totals.empty_steps;
-    Ok(Planned { report, spool, scan: started.elapsed() })
+    Ok(Planned { report, spool, _spill: spill, scan: started.elapsed() })
 }
 
 fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> DedupeReport {
@@ -269,7 +307,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
 
     if opts.dry_run {
-        let planned = plan(&mut db, cfg, &info, false, opts.plan_file.as_ref())?;
+        let planned = plan(&mut db, cfg, &info, false, opts.plan_file.as_ref(), opts.mask_phones)?;
         let mut report = base_report(&db, cfg, opts, &planned);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok((report, Outcome::Ok));
@@ -288,7 +326,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_DELETE, "delete from")?;
 
-    let planned = plan(&mut guard, cfg, &info, true, opts.plan_file.as_ref())?;
+    let planned = plan(&mut guard, cfg, &info, true, opts.plan_file.as_ref(), opts.mask_phones)?;
     let mut report = base_report(&guard, cfg, opts, &planned);
     report.dry_run = false;
     if report.surplus_rows > 0 {
@@ -322,12 +360,12 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
         Ok(outcome) => {
             report.status = if outcome == Outcome::Interrupted { "interrupted" } else { "succeeded" }.into();
             let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
-            ledger::close(&mut guard.conn, &run, status, &report)?;
+            ledger::close(&mut guard.conn, &run, status, &report.masked())?;
             Ok((report, outcome))
         }
         Err(e) => {
             report.status = "failed".into();
-            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
+            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report.masked())?;
             Err(e.context(format!(
                 "dedupe run {} stopped after deleting {} rows (each archived; every committed batch is complete); run dedupe again to finish",
                 run.id, report.deleted_rows

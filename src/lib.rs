@@ -16,6 +16,7 @@ pub mod fixture_contacts;
 pub mod interrupt;
 pub mod ledger;
 pub mod logging;
+pub mod mask;
 pub mod metrics;
 pub mod migrate;
 pub mod optionfile;
@@ -28,6 +29,7 @@ pub mod restore;
 pub mod scan;
 pub mod schema;
 pub mod shell;
+pub mod spill;
 pub mod sql;
 pub mod status;
 
@@ -75,7 +77,8 @@ impl Outcome {
 
 /// The whole error chain on one line, as `main` prints it.
 pub fn error_line(err: &anyhow::Error) -> String {
-    db::chain_text(err)
+    // The chain may hold a server message naming a key's values (ER_DUP_ENTRY): phones masked.
+    mask::text(&db::chain_text(err))
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -106,7 +109,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Audit(args) => {
             let mut db = db::connect(&cfg.db)?;
-            let report = audit::run(&mut db, &cfg, args.top as usize)?;
+            let mut report = audit::run(&mut db, &cfg, args.top as usize)?;
+            if cli.global.mask_phones {
+                report.mask_phones();
+            }
             write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
@@ -118,7 +124,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 report::emit(cfg.format, &report, report::empty_steps)?;
                 return Ok(outcome);
             }
-            let (report, outcome) = dedupe::run(&cfg, &opts)?;
+            let (mut report, outcome) = dedupe::run(&cfg, &opts)?;
+            if cli.global.mask_phones {
+                report.mask_phones();
+            }
             let written =
                 write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started));
             report::emit(cfg.format, &report, report::dedupe)?;

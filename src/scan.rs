@@ -469,7 +469,12 @@ fn scan_here(
     let totals = ScanTotals { sequence_messages, empty_steps };
     let query = query(&table, keys_only);
     let params = params(phone_pad.trailing(), step_pad.trailing(), &near);
-    let mut sorter = extsort::ExternalSorter::new().with_segment_size(run_rows(info.estimated_rows)).pushed();
+    // The runs hold phones: a private directory of private files (`spill`), removed on return.
+    let spill = crate::spill::dir()?;
+    let mut sorter = extsort::ExternalSorter::new()
+        .with_segment_size(run_rows(info.estimated_rows))
+        .with_sort_dir(spill.path().to_path_buf())
+        .pushed();
     let mut received = 0u64;
     let result = db
         .conn
@@ -490,7 +495,10 @@ fn scan_here(
             Option<Vec<u8>>,
             Option<Vec<u8>>,
             Option<Vec<u8>>,
-        ) = mysql::from_row_opt(row).context("unexpected row shape in the scan")?;
+        ) = mysql::from_row_opt(row).map_err(|_| {
+            // Not the row itself: it holds a phone, which must not reach an error line.
+            anyhow::anyhow!("unexpected row shape in the scan (a column's type is not what seqfix expects)")
+        })?;
         received += 1;
         on_row(received);
         // NULLs never collide under a unique index: a row with a NULL device or phone

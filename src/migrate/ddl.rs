@@ -110,11 +110,13 @@ pub fn duplicate_refusal(
     ))
 }
 
-/// The server's own message of an error, without our context.
+/// The server's own message of an error, without our context, phones masked (an
+/// ER_DUP_ENTRY message names the key's values; it goes to the history table, the ledger and
+/// the refusal line).
 pub fn server_message(err: &anyhow::Error) -> String {
     err.chain()
         .find_map(|e| match e.downcast_ref::<mysql::Error>() {
-            Some(mysql::Error::MySqlError(m)) => Some(m.message.clone()),
+            Some(mysql::Error::MySqlError(m)) => Some(crate::mask::text(&m.message)),
             _ => None,
         })
         .unwrap_or_else(|| crate::error_line(err))
