@@ -7,6 +7,7 @@ mod cascades;
 mod collations;
 mod dedupe;
 mod empty_steps;
+mod masking;
 mod migrate;
 mod migrate_locks;
 mod ops;
