@@ -27,7 +27,7 @@ pub fn phone(p: &str) -> String {
     }
     if n == 0 {
         // Not a phone at all: say only how long it was.
-        out.extend(std::iter::repeat(DOT).take(p.chars().count().min(12)));
+        out.extend(std::iter::repeat_n(DOT, p.chars().count().min(12)));
     }
     out
 }

@@ -26,6 +26,9 @@ const PHONES: &[&str] = &[
 ];
 const DEVICES: &[&str] = &["d1", "D1", "d1 ", "dé", "de", "dÉ", "\u{ff44}1"];
 
+/// One generated row: id, step, phone, device, created_at (Unix seconds).
+type Row<'a> = (String, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<i64>);
+
 /// A small deterministic generator (xorshift), so that every server gets the same rows.
 struct Rng(u64);
 impl Rng {
@@ -90,7 +93,7 @@ fn invariant(charset: &str, collation: &str, absent: &str) {
     let phones: Vec<&str> = PHONES.iter().copied().filter(|s| fits(charset, s)).collect();
     let devices: Vec<&str> = DEVICES.iter().copied().filter(|s| fits(charset, s)).collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut rows: Vec<(String, Option<&str>, Option<&str>, Option<&str>, Option<i64>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for i in 0..360 {
         let (s, p, d) = (rng.pick(&steps), rng.pick(&phones), rng.pick(&devices));
         // Every 12th row has a NULL in one key column: never a duplicate of anything.
