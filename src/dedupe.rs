@@ -175,7 +175,7 @@ fn plan(
     let started = Instant::now();
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
-    let spill = if spool { Some(crate::spill::dir()?) } else { None };
+    let spill = if spool { Some(crate::spill::dir("the plan")?) } else { None };
     let mut spool_w = spill.as_ref().map(|d| batch::plan_sorter(PLAN_RUN_ROWS, d.path()));
     // The plan file lists phones: created 0600.
     let mut plan_w = match plan_file {

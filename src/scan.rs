@@ -470,7 +470,7 @@ fn scan_here(
     let query = query(&table, keys_only);
     let params = params(phone_pad.trailing(), step_pad.trailing(), &near);
     // The runs hold phones: a private directory of private files (`spill`), removed on return.
-    let spill = crate::spill::dir()?;
+    let spill = crate::spill::dir("the scan")?;
     let mut sorter = extsort::ExternalSorter::new()
         .with_segment_size(run_rows(info.estimated_rows))
         .with_sort_dir(spill.path().to_path_buf())

@@ -17,12 +17,13 @@ pub fn private_files() {
     }
 }
 
-/// A new private directory for one sort's runs, removed on drop.
-pub fn dir() -> Result<tempfile::TempDir> {
+/// A new private directory for the runs of the sort of `what` (the scan, the plan),
+/// removed on drop.
+pub fn dir(what: &str) -> Result<tempfile::TempDir> {
     private_files();
-    let dir = tempfile::Builder::new().prefix("seqfix-sort-").tempdir().context(
-        "cannot create a directory for the sort in the temporary directory (set TMPDIR to a writable directory with free space)",
-    )?;
+    let dir = tempfile::Builder::new().prefix("seqfix-sort-").tempdir().with_context(|| {
+        format!("cannot sort {what} in the temporary directory (set TMPDIR to a writable directory with free space)")
+    })?;
     restrict(dir.path())?;
     Ok(dir)
 }
@@ -54,7 +55,7 @@ mod tests {
 
     #[test]
     fn a_sort_spills_into_a_private_directory_of_private_files() {
-        let dir = dir().unwrap();
+        let dir = dir("the test").unwrap();
         assert_eq!(mode(dir.path()), 0o700);
         let mut sorter =
             extsort::ExternalSorter::new().with_segment_size(2).with_sort_dir(dir.path().to_path_buf()).pushed();

@@ -424,7 +424,7 @@ mod tests {
         let mut expected = rows.clone();
         expected.sort_by(|a, b| a.victim_id.as_bytes().cmp(b.victim_id.as_bytes()));
         // Runs of two rows: several runs written to files, then merged.
-        let dir = crate::spill::dir().unwrap();
+        let dir = crate::spill::dir("the test plan").unwrap();
         let mut sorter = plan_sorter(2, dir.path());
         for r in rows {
             sorter.push(r).unwrap();
