@@ -515,9 +515,10 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
     let mut c = conn(&clean_indexed.url);
     let table = seqfix::config::Ident::new("table", TABLE).unwrap();
     let q = seqfix::scan::query(&table, true, &seqfix::sql::Fragment::sql("created_at"));
-    // (The candidate filter's trailing-space weights do not change the plan.)
+    // (The candidate filter's weights do not change the plan.)
     let trim: &[u8] = b"";
-    let plan: Vec<mysql::Row> = c.exec(format!("EXPLAIN {q}"), (trim, trim, trim, trim)).unwrap();
+    let params = seqfix::scan::params(trim, trim, &seqfix::scan::Near::default());
+    let plan: Vec<mysql::Row> = c.exec(format!("EXPLAIN {q}"), params).unwrap();
     let keys: Vec<String> =
         plan.iter().filter_map(|r| r.get_opt::<Option<String>, _>("key").and_then(|k| k.ok()).flatten()).collect();
     b.facts.insert("audit_with_index_plan_keys".into(), json!(keys));

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::empty_steps::EmptySteps;
 use crate::progress::Progress;
 use crate::scan::{ExactGroup, NearGroup};
 use crate::schema;
@@ -98,6 +99,46 @@ pub struct AuditReport {
     pub survivor: SurvivorSummary,
     pub warnings: Warnings,
     pub near_duplicates: NearDuplicates,
+    /// Rows whose step is the empty string: no sequence, never duplicates here, but the
+    /// unique index would reject those sharing phone and device.
+    pub empty_steps: EmptySteps,
+}
+
+/// Masks every phone of a group (`mask::phone`).
+fn mask_group(g: &mut ExactGroup) {
+    g.recipient_phone = crate::mask::phone(&g.recipient_phone);
+    for c in &mut g.copies {
+        c.recipient_phone = crate::mask::phone(&c.recipient_phone);
+    }
+}
+
+impl SurvivorSummary {
+    /// Masks the phones of its examples: for `--mask-phones` and the ledger.
+    pub fn mask_phones(&mut self) {
+        self.left_alone_examples.iter_mut().for_each(mask_group);
+        self.resent_by_oldest_examples.iter_mut().for_each(mask_group);
+    }
+}
+
+impl AuditReport {
+    /// Masks every phone (`mask::phone`): for `--mask-phones`.
+    pub fn mask_phones(&mut self) {
+        let group = |g: &mut ExactGroup| {
+            g.recipient_phone = crate::mask::phone(&g.recipient_phone);
+            for c in &mut g.copies {
+                c.recipient_phone = crate::mask::phone(&c.recipient_phone);
+            }
+        };
+        self.top_groups.iter_mut().for_each(|t| group(&mut t.group));
+        self.warnings.failed_survivor_examples.iter_mut().for_each(group);
+        self.survivor.mask_phones();
+        for e in &mut self.near_duplicates.examples {
+            e.phones.iter_mut().for_each(|p| *p = crate::mask::phone(p));
+        }
+        for e in &mut self.empty_steps.examples {
+            e.recipient_phone = crate::mask::phone(&e.recipient_phone);
+        }
+    }
 }
 
 /// One of the largest duplicate groups, copies in survivor order; `left_alone` when the
@@ -298,6 +339,7 @@ impl Tally {
             survivor: SurvivorSummary { unknown_statuses: Self::sorted(self.unknown), ..self.survivor },
             warnings: self.warnings,
             near_duplicates: self.near,
+            empty_steps: EmptySteps::default(),
         }
     }
 }
@@ -334,13 +376,19 @@ pub fn run(db: &mut Db, cfg: &Config, top: usize, rule: &Rule) -> Result<AuditRe
         },
     )?;
     progress.finish();
-    Ok(tally.finish(ReportHead {
+    let empty_steps = match totals.empty_steps {
+        0 => EmptySteps::default(),
+        rows => crate::empty_steps::collisions(db, &cfg.table, Some(rows))?,
+    };
+    let mut report = tally.finish(ReportHead {
         database: db.database.clone(),
         table: cfg.table.to_string(),
         server: db.server.version.clone(),
         sequence_messages: totals.sequence_messages,
         unique_index_name,
-    }))
+    });
+    report.empty_steps = empty_steps;
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -58,6 +58,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
 
+    /// Mask phone numbers in the report on stdout too (+60•••••6789), and in dedupe's
+    /// --plan-file. (What seqfix stores and logs is always masked.)
+    #[arg(long, global = true)]
+    pub mask_phones: bool,
+
     /// Give up connecting after this long (e.g. 10s, 1m): TCP connect, TLS and the log-in
     /// handshake together.
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
@@ -222,6 +227,17 @@ pub struct DedupeArgs {
     /// and retried (whole seconds, at least 1s).
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_wait_timeout: Duration,
+
+    /// Instead of deduplicating: set sequence_stepid to NULL where it is the empty string
+    /// (no sequence to the application, but a value to the unique index), in archived
+    /// batches that `seqfix restore --run ID` undoes.
+    #[arg(long)]
+    pub empty_steps_to_null: bool,
+
+    /// Go ahead although foreign keys reference the table or triggers fire on the change
+    /// (their effects on other rows are not archived; see docs/runbook.md).
+    #[arg(long)]
+    pub allow_cascades: bool,
 }
 
 #[derive(Debug, Clone, Args)]

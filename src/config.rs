@@ -428,6 +428,14 @@ pub fn survivor_rule(args: &crate::cli::SurvivorArgs) -> Result<crate::survivor:
 /// Checks `dedupe`'s arguments.
 pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Result<crate::dedupe::Options> {
     let archive = Ident::new("archive table", &args.archive_table)?;
+    if args.empty_steps_to_null && args.plan_file.is_some() {
+        bail!("--plan-file lists the victims of a dedupe; --empty-steps-to-null deletes nothing (its --dry-run reports the rows)");
+    }
+    if args.empty_steps_to_null && global.metrics_file.is_some() {
+        bail!(
+            "--metrics-file is not written by dedupe --empty-steps-to-null (its report has the figures; --format json)"
+        );
+    }
     if let Some(path) = &args.plan_file {
         if path.is_dir() {
             bail!("--plan-file {} is a directory; give a file name such as plan.tsv", path.display());
@@ -452,6 +460,9 @@ pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Res
         max_replica_lag: args.max_replica_lag.unwrap_or(Duration::from_secs(10)),
         replicas,
         lock_wait_timeout: args.lock_wait_timeout.max(Duration::from_secs(1)),
+        empty_steps_to_null: args.empty_steps_to_null,
+        allow_cascades: args.allow_cascades,
+        mask_phones: global.mask_phones,
     })
 }
 

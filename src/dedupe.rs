@@ -40,6 +40,8 @@ use crate::survivor::{Rule, Verdict};
 use crate::{confirm, interrupt, Outcome};
 
 mod batch;
+pub mod empty;
+pub mod guards;
 pub use batch::{
     by_victim, decide, execute_batch, execute_batch_with_retry, max_placeholders, plan_records, plan_rows, BatchResult,
     BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target, BATCH_RETRIES, NOW_UNKNOWN, OUTRANKED,
@@ -64,6 +66,12 @@ pub struct Options {
     pub max_replica_lag: Duration,
     pub replicas: Vec<DbConfig>,
     pub lock_wait_timeout: Duration,
+    /// `--empty-steps-to-null`: set empty steps to NULL (`empty`) instead of deduplicating.
+    pub empty_steps_to_null: bool,
+    /// `--allow-cascades`: go ahead although foreign keys or triggers would change other rows.
+    pub allow_cascades: bool,
+    /// `--mask-phones`: the plan file's phones masked too.
+    pub mask_phones: bool,
 }
 
 /// A duplicate group as the report shows it.
@@ -118,7 +126,29 @@ pub struct DedupeReport {
     pub examples: Vec<GroupExample>,
     pub skipped_examples: Vec<SkippedGroup>,
     pub near_duplicate_groups: u64,
+    /// Rows whose step is the empty string: no sequence, left alone.
+    pub empty_step_rows: u64,
     pub plan_file: Option<String>,
+}
+
+impl DedupeReport {
+    /// Masks every phone (`mask::phone`): for `--mask-phones`.
+    pub fn mask_phones(&mut self) {
+        for g in &mut self.examples {
+            g.recipient_phone = crate::mask::phone(&g.recipient_phone);
+        }
+        for s in &mut self.skipped_examples {
+            s.recipient_phone = crate::mask::phone(&s.recipient_phone);
+        }
+        self.survivor.mask_phones();
+    }
+
+    /// A copy with the phones masked: what the run ledger stores.
+    pub fn masked(&self) -> DedupeReport {
+        let mut r = self.clone();
+        r.mask_phones();
+        r
+    }
 }
 
 /// The advisory lock that keeps two dedupes (or a dedupe and a restore) off one table.
@@ -139,6 +169,8 @@ struct Planned {
     /// Victims written to the plan.
     victims: u64,
     spool: Option<SortedPlan>,
+    /// The spool's private directory, removed when the plan is dropped.
+    _spill: Option<tempfile::TempDir>,
     scan: Duration,
 }
 
@@ -155,15 +187,18 @@ fn plan(
     rule: &Rule,
     spool: bool,
     plan_file: Option<&PathBuf>,
+    mask_phones: bool,
 ) -> Result<Planned> {
     let started = Instant::now();
     let progress =
         Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
-    let mut spool_w = spool.then(|| batch::plan_sorter(PLAN_RUN_ROWS));
+    let spill = if spool { Some(crate::spill::dir("the plan")?) } else { None };
+    let mut spool_w = spill.as_ref().map(|d| batch::plan_sorter(PLAN_RUN_ROWS, d.path()));
+    // The plan file lists phones: created 0600.
     let mut plan_w = match plan_file {
-        Some(p) => {
-            Some(csv::Writer::from_path(p).with_context(|| format!("cannot write the plan file {}", p.display()))?)
-        }
+        Some(p) => Some(csv::Writer::from_writer(
+            crate::spill::private_file(p).with_context(|| format!("cannot write the plan file {}", p.display()))?,
+        )),
         None => None,
     };
     let mut tally = Tally::new(EXAMPLES, rule);
@@ -186,7 +221,10 @@ fn plan(
                 // counted by the tally).
                 let Verdict::Keep { reason, .. } = verdict else { continue };
                 if let Some(w) = plan_w.as_mut() {
-                    for record in plan_records(g, rule, *reason) {
+                    for mut record in plan_records(g, rule, *reason) {
+                        if mask_phones {
+                            record.recipient_phone = crate::mask::phone(&record.recipient_phone);
+                        }
                         w.serialize(&record).context("cannot write the plan file")?;
                     }
                 }
@@ -205,14 +243,15 @@ fn plan(
         w.flush().context("cannot write the plan file")?;
     }
     let spool = spool_w.map(|w| w.done()).transpose().map_err(spool_error)?;
-    let report = tally.finish(ReportHead {
+    let mut report = tally.finish(ReportHead {
         database: db.database.clone(),
         table: cfg.table.to_string(),
         server: db.server.version.clone(),
         sequence_messages: totals.sequence_messages,
         unique_index_name: None,
     });
-    Ok(Planned { report, victims, spool, scan: started.elapsed() })
+    report.empty_steps.rows = totals.empty_steps;
+    Ok(Planned { report, victims, spool, _spill: spill, scan: started.elapsed() })
 }
 
 fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> DedupeReport {
@@ -261,23 +300,25 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         examples: a.top_groups.iter().filter(|t| !t.left_alone).filter_map(|t| example(&t.group)).collect(),
         skipped_examples: Vec::new(),
         near_duplicate_groups: a.near_duplicates.groups,
+        empty_step_rows: a.empty_steps.rows,
         plan_file: opts.plan_file.as_ref().map(|p| p.display().to_string()),
     }
 }
 
-/// Checks, before anything changes, that the user may delete from the table: the probe
-/// runs in a transaction that is rolled back.
-fn probe_privileges(db: &mut Db, table: &Ident) -> Result<()> {
+/// Checks, before anything changes, that the user may `verb` (delete, update) the table:
+/// the probe `statement` runs in a transaction that is rolled back.
+fn probe(db: &mut Db, table: &Ident, statement: &str, verb: &str) -> Result<()> {
     let mut tx = db.conn.start_transaction(TxOpts::default())?;
-    let probe = sql::render(sql::DEDUPE_PROBE_DELETE, &[("table", table)]);
+    let probe = sql::render(statement, &[("table", table)]);
     let result = tx.query_drop(probe);
     tx.rollback()?;
     result.map_err(|e| {
         anyhow::anyhow!(
-            "user {} may not delete from {}.{table}: {} (grant DELETE, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
+            "user {} may not {verb} {}.{table}: {} (grant {}, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
             db.user,
             db.database,
-            crate::db::error_text(&e)
+            crate::db::error_text(&e),
+            verb.to_uppercase()
         )
     })
 }
@@ -295,13 +336,14 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
 
     if opts.dry_run {
-        let planned = plan(&mut db, cfg, &info, &opts.rule, false, opts.plan_file.as_ref())?;
+        let planned = plan(&mut db, cfg, &info, &opts.rule, false, opts.plan_file.as_ref(), opts.mask_phones)?;
         let mut report = base_report(&db, cfg, opts, &planned);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok((report, Outcome::Ok));
     }
 
     db::refuse_read_only(&mut db, "dedupe")?;
+    guards::refuse_unless_allowed(&mut db, &cfg.table, guards::Change::Delete, opts)?;
     if !opts.yes && !confirm::can_ask() {
         confirm::confirm(&format!("delete duplicate sequence messages from {}.{}", db.database, cfg.table), false)?;
     }
@@ -311,9 +353,9 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     }
     let database = db.database.clone();
     let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
-    probe_privileges(&mut guard, &cfg.table)?;
+    probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_DELETE, "delete from")?;
 
-    let planned = plan(&mut guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref())?;
+    let planned = plan(&mut guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref(), opts.mask_phones)?;
     let mut report = base_report(&guard, cfg, opts, &planned);
     report.dry_run = false;
     if report.planned_rows > 0 {
@@ -342,12 +384,12 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
         Ok(outcome) => {
             report.status = if outcome == Outcome::Interrupted { "interrupted" } else { "succeeded" }.into();
             let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
-            ledger::close(&mut guard.conn, &run, status, &report)?;
+            ledger::close(&mut guard.conn, &run, status, &report.masked())?;
             Ok((report, outcome))
         }
         Err(e) => {
             report.status = "failed".into();
-            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
+            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report.masked())?;
             Err(e.context(format!(
                 "dedupe run {} stopped after deleting {} rows (each archived; every committed batch is complete); run dedupe again to finish",
                 run.id, report.deleted_rows

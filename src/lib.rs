@@ -10,11 +10,13 @@ pub mod config;
 pub mod confirm;
 pub mod db;
 pub mod dedupe;
+pub mod empty_steps;
 pub mod fixture;
 pub mod fixture_contacts;
 pub mod interrupt;
 pub mod ledger;
 pub mod logging;
+pub mod mask;
 pub mod metrics;
 pub mod migrate;
 pub mod optionfile;
@@ -27,6 +29,7 @@ pub mod restore;
 pub mod scan;
 pub mod schema;
 pub mod shell;
+pub mod spill;
 pub mod sql;
 pub mod status;
 pub mod survivor;
@@ -75,7 +78,8 @@ impl Outcome {
 
 /// The whole error chain on one line, as `main` prints it.
 pub fn error_line(err: &anyhow::Error) -> String {
-    db::chain_text(err)
+    // The chain may hold a server message naming a key's values (ER_DUP_ENTRY): phones masked.
+    mask::text(&db::chain_text(err))
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -107,14 +111,25 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Audit(args) => {
             let rule = config::survivor_rule(&args.survivor)?;
             let mut db = db::connect(&cfg.db)?;
-            let report = audit::run(&mut db, &cfg, args.top as usize, &rule)?;
+            let mut report = audit::run(&mut db, &cfg, args.top as usize, &rule)?;
+            if cli.global.mask_phones {
+                report.mask_phones();
+            }
             write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
         }
         Command::Dedupe(args) => {
             let opts = config::dedupe_options(&args, &cli.global)?;
-            let (report, outcome) = dedupe::run(&cfg, &opts)?;
+            if opts.empty_steps_to_null {
+                let (report, outcome) = dedupe::empty::run(&cfg, &opts)?;
+                report::emit(cfg.format, &report, report::empty_steps)?;
+                return Ok(outcome);
+            }
+            let (mut report, outcome) = dedupe::run(&cfg, &opts)?;
+            if cli.global.mask_phones {
+                report.mask_phones();
+            }
             let written =
                 write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started));
             report::emit(cfg.format, &report, report::dedupe)?;

@@ -1,4 +1,6 @@
-//! Log output on stderr: `-v`/`-q` pick the level, `RUST_LOG` overrides it.
+//! Log output on stderr: `-v`/`-q` pick the level, `RUST_LOG` overrides it. Every line goes
+//! through `mask::text`, so a phone that reaches a log message (a server error naming a
+//! key's values, say) is masked.
 use crate::cli::GlobalArgs;
 
 pub fn init(global: &GlobalArgs) {
@@ -12,7 +14,11 @@ pub fn init(global: &GlobalArgs) {
     };
     let default = format!("seqfix={level},{}", if level == "off" { "off" } else { "warn" });
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .format_target(false)
-        .format_timestamp_secs()
+        .format(|buf, record| {
+            use std::io::Write;
+            let level = buf.default_level_style(record.level());
+            let message = crate::mask::text(&record.args().to_string());
+            writeln!(buf, "[{} {level}{:<5}{level:#}] {message}", buf.timestamp_seconds(), record.level())
+        })
         .init();
 }

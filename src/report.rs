@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditReport, KeyCount};
 use crate::cli::Format;
+use crate::dedupe::empty::EmptyStepsReport;
 use crate::dedupe::DedupeReport;
 use crate::process::{ProcessReport, Skip};
 use crate::restore::RestoreReport;
@@ -205,6 +206,21 @@ pub fn audit(r: &AuditReport) -> String {
             n.groups, n.rows
         ));
     }
+    let e = &r.empty_steps;
+    if e.rows > 0 {
+        let index = if e.colliding_rows > 0 {
+            format!(
+                "the unique index treats '' as a value and would reject {} of them ({} groups sharing phone and device): `seqfix dedupe --empty-steps-to-null` sets them to NULL",
+                e.colliding_rows, e.colliding_groups
+            )
+        } else {
+            "no two share phone and device, so the unique index accepts them".to_string()
+        };
+        warn.push(format!(
+            "{} rows have an empty sequence_stepid (no sequence to the application, like NULL): they are not counted as duplicates and dedupe leaves them alone; {index}",
+            e.rows
+        ));
+    }
     if !warn.is_empty() {
         out += "\nWarnings\n";
         for line in warn {
@@ -232,6 +248,13 @@ pub fn audit(r: &AuditReport) -> String {
             t.add_row(vec![&g.sequence_stepid, &g.device_id, &g.recipient_phone, &g.survivor().id, &sent]);
         }
         out += &format!("\nExamples: kept row failed, newer copy sent\n{t}\n");
+    }
+    if !e.examples.is_empty() {
+        let mut t = new_table(&["device_id", "phone", "rows with an empty sequence_stepid"]);
+        for g in &e.examples {
+            t.add_row(vec![Cell::new(&g.device_id), Cell::new(&g.recipient_phone), num(g.rows)]);
+        }
+        out += &format!("\nExamples: empty steps the unique index would reject\n{t}\n");
     }
     if !n.examples.is_empty() {
         let mut t = new_table(&["sequence_stepid", "device_id", "phones", "rows"]);
@@ -353,11 +376,47 @@ pub fn dedupe(r: &DedupeReport) -> String {
             r.near_duplicate_groups
         );
     }
+    if r.empty_step_rows > 0 {
+        out += &format!(
+            "\n  ! {} rows with an empty sequence_stepid (no sequence) are not sequence duplicates and are not touched; `seqfix dedupe --empty-steps-to-null` sets them to NULL\n",
+            r.empty_step_rows
+        );
+    }
     if r.dry_run && r.surplus_rows > 0 {
         out += "\nNext: `seqfix dedupe` deletes these rows (archived, in batches).\n";
     } else if let (false, Some(id)) = (r.dry_run, &r.run_id) {
         if r.archived_rows > 0 {
             out += &format!("\nUndo: `seqfix restore --run {id}` puts the archived rows back.\n");
+        }
+    }
+    out
+}
+
+pub fn empty_steps(r: &EmptyStepsReport) -> String {
+    let mut out = String::new();
+    let title = if r.dry_run { "Empty steps to NULL, dry run (nothing was changed)" } else { "Empty steps to NULL" };
+    out += &format!("{title} in {}.{}\n", r.database, r.table);
+    let mut rows: Vec<(&str, String)> = vec![
+        ("run id", r.run_id.clone().unwrap_or_else(|| "(none)".into())),
+        ("status", r.status.clone()),
+        ("rows with an empty sequence_stepid", r.empty_step_rows.to_string()),
+        ("of which the unique index would reject", r.colliding_rows.to_string()),
+    ];
+    if !r.dry_run {
+        rows.extend([
+            ("set to NULL (archived)", r.nulled_rows.to_string()),
+            ("changed meanwhile, left alone", r.changed_rows.to_string()),
+            ("archive table", r.archive_table.clone()),
+            ("batches", r.batches.to_string()),
+        ]);
+    }
+    out += &facts(&rows).to_string();
+    out.push('\n');
+    if r.dry_run && r.empty_step_rows > 0 {
+        out += "\nNext: `seqfix dedupe --empty-steps-to-null` sets these steps to NULL (archived, in batches).\n";
+    } else if let (false, Some(id)) = (r.dry_run, &r.run_id) {
+        if r.nulled_rows > 0 {
+            out += &format!("\nUndo: `seqfix restore --run {id}` sets the empty steps back.\n");
         }
     }
     out
@@ -371,6 +430,7 @@ pub fn restore(r: &RestoreReport) -> String {
         ("status", r.status.clone()),
         ("archived rows of the run", format!("{} (in {})", r.archived_rows, r.archive_table)),
         ("restored rows", r.restored_rows.to_string()),
+        ("changed since, left as they are (still archived)", r.left_rows.to_string()),
         ("batches", r.batches.to_string()),
         ("elapsed", format!("{:.1} s", r.elapsed_ms as f64 / 1000.0)),
     ])

@@ -1,7 +1,9 @@
 //! `seqfix restore --run RUN_ID`: put the rows a dedupe run archived back into the source
 //! table, in batches, each one transaction that inserts the rows and removes them from the
 //! archive together (so a row is live or archived, never both). Refuses while the unique
-//! index exists: the restored rows are exactly the duplicates it forbids.
+//! index exists: the restored rows are exactly the duplicates it forbids. A run of
+//! `dedupe --empty-steps-to-null` changed rows in place instead: restoring it sets their
+//! empty steps back, on the rows whose step is still NULL.
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -45,46 +47,102 @@ pub struct RestoreReport {
     /// Rows of the run found in the archive.
     pub archived_rows: u64,
     pub restored_rows: u64,
+    /// Rows of an --empty-steps-to-null run changed since (gone, or a step no longer
+    /// NULL): left as they are, and in the archive.
+    pub left_rows: u64,
     pub batches: u64,
     pub batch_times: BatchTimes,
     pub by_status: Vec<KeyCount>,
     pub elapsed_ms: u64,
 }
 
-/// Restores one batch; returns how many rows came back (0: nothing left).
-fn restore_batch(db: &mut Db, table: &Ident, archive: &Ident, columns: &[Ident], opts: &Options) -> Result<u64> {
+/// What one restore batch did.
+struct Restored {
+    /// Rows put back (inserted again, or their empty step set back).
+    rows: u64,
+    /// Rows of an --empty-steps-to-null run that changed since (gone, or a step that is no
+    /// longer NULL): left as they are, and in the archive.
+    left: u64,
+    /// The batch's last archived id: the next batch starts after it.
+    last: String,
+}
+
+/// Restores the batch of archived rows after `after`; `None` when none is left. A deleted
+/// row (dedupe) is inserted again; a row changed in place (--empty-steps-to-null) gets its
+/// empty step back when its step is still NULL.
+fn restore_batch(
+    db: &mut Db,
+    table: &Ident,
+    archive: &Ident,
+    columns: &[Ident],
+    opts: &Options,
+    after: &str,
+) -> Result<Option<Restored>> {
     let mut tx = db.conn.start_transaction(TxOpts::default())?;
     let next = sql::render(sql::RESTORE_NEXT_IDS, &[("archive", archive)]);
-    let ids: Vec<String> =
-        tx.exec(next, (opts.run_id.as_str(), opts.batch_size as u64)).context("cannot read the next batch")?;
-    if ids.is_empty() {
-        return Ok(0);
+    let batch: Vec<(String, bool)> =
+        tx.exec(next, (opts.run_id.as_str(), after, opts.batch_size as u64)).context("cannot read the next batch")?;
+    let Some(last) = batch.last().map(|(id, _)| id.clone()) else { return Ok(None) };
+    let ids = |rows: &[&str]| -> Vec<Value> { rows.iter().map(|i| Value::from(*i)).collect() };
+    let run_and = |rows: &[&str]| -> Vec<Value> {
+        let mut params = vec![Value::from(opts.run_id.as_str())];
+        params.extend(ids(rows));
+        params
+    };
+    let moved: Vec<&str> = batch.iter().filter(|(_, in_place)| !in_place).map(|(id, _)| id.as_str()).collect();
+    let in_place: Vec<&str> = batch.iter().filter(|(_, in_place)| *in_place).map(|(id, _)| id.as_str()).collect();
+    if !moved.is_empty() {
+        let n = moved.len();
+        let insert = sql::render_parts(
+            sql::RESTORE_INSERT,
+            &[("table", table), ("archive", archive)],
+            &[("columns", &Fragment::columns(columns)), ("ids", &Fragment::placeholders(n))],
+        );
+        tx.exec_drop(insert, run_and(&moved)).map_err(|e| {
+            let hint = match &e {
+                mysql::Error::MySqlError(m) if m.code == 1062 => {
+                    " (a row with one of these ids, or with the same key under a unique index, is live again)"
+                }
+                _ => "",
+            };
+            anyhow::Error::new(e).context(format!("cannot put archived rows back into {table}{hint}"))
+        })?;
+        if tx.affected_rows() != n as u64 {
+            bail!("restoring inserted {} rows where {n} were archived; rolled back", tx.affected_rows());
+        }
     }
-    let n = ids.len();
-    let mut params: Vec<Value> = vec![Value::from(opts.run_id.as_str())];
-    params.extend(ids.iter().map(|i| Value::from(i.as_str())));
-    let insert = sql::render_parts(
-        sql::RESTORE_INSERT,
-        &[("table", table), ("archive", archive)],
-        &[("columns", &Fragment::columns(columns)), ("ids", &Fragment::placeholders(n))],
-    );
-    tx.exec_drop(insert, params.clone()).map_err(|e| {
-        let hint = match &e {
-            mysql::Error::MySqlError(m) if m.code == 1062 => {
-                " (a row with one of these ids, or with the same key under a unique index, is live again)"
-            }
-            _ => "",
-        };
-        anyhow::Error::new(e).context(format!("cannot put archived rows back into {table}{hint}"))
-    })?;
-    if tx.affected_rows() != n as u64 {
-        bail!("restoring inserted {} rows where {n} were archived; rolled back", tx.affected_rows());
+    let mut back: Vec<String> = Vec::new();
+    if !in_place.is_empty() {
+        let find = sql::render_parts(
+            sql::RESTORE_SET_BACK_IDS,
+            &[("table", table)],
+            &[("ids", &Fragment::placeholders(in_place.len()))],
+        );
+        back = tx.exec(find, ids(&in_place)).context("cannot lock the rows whose empty step is to be set back")?;
     }
-    let delete =
-        sql::render_parts(sql::RESTORE_DELETE, &[("archive", archive)], &[("ids", &Fragment::placeholders(n))]);
-    tx.exec_drop(delete, params).with_context(|| format!("cannot remove restored rows from {archive}"))?;
+    let back: Vec<&str> = back.iter().map(String::as_str).collect();
+    if !back.is_empty() {
+        let set = sql::render_parts(
+            sql::RESTORE_SET_BACK,
+            &[("table", table), ("archive", archive)],
+            &[("ids", &Fragment::placeholders(back.len()))],
+        );
+        tx.exec_drop(set, run_and(&back)).with_context(|| format!("cannot set the empty steps back in {table}"))?;
+        if tx.affected_rows() != back.len() as u64 {
+            bail!("setting back changed {} rows where {} were locked; rolled back", tx.affected_rows(), back.len());
+        }
+    }
+    let done: Vec<&str> = moved.iter().chain(back.iter()).copied().collect();
+    if !done.is_empty() {
+        let delete = sql::render_parts(
+            sql::RESTORE_DELETE,
+            &[("archive", archive)],
+            &[("ids", &Fragment::placeholders(done.len()))],
+        );
+        tx.exec_drop(delete, run_and(&done)).with_context(|| format!("cannot remove restored rows from {archive}"))?;
+    }
     tx.commit().context("cannot commit the batch")?;
-    Ok(n as u64)
+    Ok(Some(Restored { rows: done.len() as u64, left: (in_place.len() - back.len()) as u64, last }))
 }
 
 pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
@@ -135,6 +193,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         archive_table: opts.archive.to_string(),
         archived_rows,
         restored_rows: 0,
+        left_rows: 0,
         batches: 0,
         batch_times: BatchTimes::default(),
         by_status: by_status
@@ -167,19 +226,30 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
     interrupt::install();
     let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
     let mut times = Vec::new();
+    let mut after = String::new();
     let result: Result<Outcome> = (|| loop {
         if interrupt::requested() {
             return Ok(Outcome::Interrupted);
         }
         let t = Instant::now();
-        let n = restore_batch(&mut guard, &cfg.table, &opts.archive, &columns, opts)
-            .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
-        if n == 0 {
+        let Some(done) = restore_batch(&mut guard, &cfg.table, &opts.archive, &columns, opts, &after)
+            .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?
+        else {
             return Ok(Outcome::Ok);
+        };
+        let n = done.rows + done.left;
+        after = done.last;
+        if done.left > 0 {
+            log::warn!(
+                "{} rows of run {} changed since their empty step was set to NULL (gone, or a new step): left as they are, and in the archive",
+                done.left,
+                opts.run_id
+            );
         }
         times.push(t.elapsed());
         report.batches += 1;
-        report.restored_rows += n;
+        report.restored_rows += done.rows;
+        report.left_rows += done.left;
         report.batch_times = BatchTimes::of(&times);
         progress.inc(n);
         interrupt::pause(opts.sleep);

@@ -2,8 +2,10 @@
 //! and `status`. The server sends the candidate sequence messages (those whose hashed key
 //! occurs more than once) with the collation weights of their keys; the client sorts them
 //! (an external merge sort, see `scan`) and hands the caller one `NearGroup` at a time:
-//! every (step, device, phone digits) partition holding more than one row, split into
-//! exact groups. Memory is bounded by the sort's run size and the largest group, not by
+//! every (step, device, near weight) partition holding more than one row, split into
+//! exact groups (the unique index's equality, and nothing else). The near weight is the
+//! phone's collation weight without punctuation and spacing, so a partition is a union of
+//! exact groups and its several groups, if any, are near-duplicates. Memory is bounded by the sort's run size and the largest group, not by
 //! the table.
 use std::io::{Read, Write};
 
@@ -65,7 +67,7 @@ impl ExactGroup {
     }
 }
 
-/// All rows of one (step, device, phone digits) partition, split into exact groups.
+/// All rows of one (step, device, near weight) partition, split into exact groups.
 /// More than one exact group means near-duplicates: phones that differ only in
 /// punctuation or spacing, which the unique index will not catch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +119,38 @@ pub fn progress_message(estimated_rows: u64, table: &str) -> String {
 /// What the pass saw in total.
 #[derive(Debug, Clone, Default)]
 pub struct ScanTotals {
+    /// Rows whose step is neither NULL nor empty.
     pub sequence_messages: u64,
+    /// Rows whose step is the empty string (under the column's collation): no sequence to
+    /// the application, left out of the groups.
+    pub empty_steps: u64,
+}
+
+/// The punctuation and spacing characters whose weights the near weight leaves out
+/// (`sql/audit/near_phone.sql`): rows whose phones differ only in these are
+/// near-duplicates. The ASCII ones, then Unicode spaces and their fullwidth and dash
+/// variants; under most collations several weigh the same, which does no harm. Exactly as
+/// many as near_phone.sql has slots.
+pub const NEAR_CHARACTERS: [char; 20] = [
+    ' ', '-', '+', '(', ')', '.', '/', '\u{a0}', '\u{2007}', '\u{202f}', '\u{2009}', '\u{3000}', '\u{2010}',
+    '\u{2011}', '\u{2013}', '\u{ff0b}', '\u{ff0d}', '\u{ff08}', '\u{ff09}', '\u{ff0e}',
+];
+
+/// The weights near_phone.sql removes, one per `NEAR_CHARACTERS` slot: a character the
+/// column cannot hold (`None`), or that weighs the same as an earlier one, gets an empty
+/// pattern, which removes nothing. Pure.
+pub fn near_patterns(weights: &[Option<Vec<u8>>]) -> Vec<Vec<u8>> {
+    let mut seen: Vec<&[u8]> = Vec::new();
+    weights
+        .iter()
+        .map(|w| match w {
+            Some(w) if !w.is_empty() && !seen.contains(&w.as_slice()) => {
+                seen.push(w);
+                w.clone()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// How one key column's collation compares: the weight of a space, and whether trailing
@@ -175,12 +208,13 @@ pub fn run_rows(estimated_rows: u64) -> usize {
     (estimated_rows / 256).clamp(20_000, 50_000) as usize
 }
 
-/// One scanned row as the client sorts it, in one allocation: the partition key (phone
-/// digits, step, device), then the exact key (the phone) within the partition, both built
+/// One scanned row as the client sorts it, in one allocation: the partition key (near
+/// weight, step, device), then the exact key (the phone) within the partition, both built
 /// with `push_key_field`, then the row itself (`encode_row`). Both keys delimit themselves,
 /// so sorting by the whole buffer puts the rows of each partition, and of each exact group
-/// within it, next to each other. The digits come first because they differ soonest: most
-/// comparisons end within a few bytes.
+/// within it, next to each other. The near weight comes first because it differs soonest: most
+/// comparisons end within a few bytes. Equal exact keys imply equal partition keys (the
+/// near weight is a function of the phone's weight), so an exact group is never split.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
     buf: Vec<u8>,
@@ -291,6 +325,54 @@ fn decode_row(mut b: &[u8]) -> Result<Row> {
     Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_us }))
 }
 
+/// How near_phone.sql computes the near weight in the phone column's collation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Near {
+    /// The collation weighs in several levels: the near weight keeps the first.
+    pub several_levels: bool,
+    /// One per `NEAR_CHARACTERS` slot, as `near_patterns`.
+    pub patterns: Vec<Vec<u8>>,
+}
+
+impl Default for Near {
+    /// One level, and every pattern empty (removing nothing).
+    fn default() -> Near {
+        Near { several_levels: false, patterns: vec![Vec::new(); NEAR_CHARACTERS.len()] }
+    }
+}
+
+/// The weights of `NEAR_CHARACTERS` in the phone column's collation.
+fn near_weights(db: &mut Db, info: &TableInfo) -> Result<Near> {
+    let col =
+        info.column("recipient_phone").with_context(|| format!("table {} has no column recipient_phone", info.name))?;
+    let (Some(charset), Some(collation)) = (&col.charset, &col.collation) else {
+        // A binary string: its weight is its bytes.
+        let bytes: Vec<Option<Vec<u8>>> = NEAR_CHARACTERS.iter().map(|c| Some(c.to_string().into_bytes())).collect();
+        return Ok(Near { several_levels: false, patterns: near_patterns(&bytes) });
+    };
+    let query = crate::sql::render_parts(
+        crate::sql::SCAN_NEAR_WEIGHT,
+        &[],
+        &[
+            ("charset", &Fragment::word(&Ident::new("character set", charset)?)),
+            ("collation", &Fragment::word(&Ident::new("collation", collation)?)),
+        ],
+    );
+    let mut weights = Vec::with_capacity(NEAR_CHARACTERS.len());
+    let mut several_levels = false;
+    for c in NEAR_CHARACTERS {
+        let utf8 = c.to_string().into_bytes();
+        let (w, several): (Option<Vec<u8>>, bool) = db
+            .conn
+            .exec_first(&query, (&utf8, &utf8, &utf8, &utf8))
+            .with_context(|| format!("cannot ask the server how collation {collation} weighs punctuation"))?
+            .context("the punctuation probe returned no row")?;
+        weights.push(w);
+        several_levels = several;
+    }
+    Ok(Near { several_levels, patterns: near_patterns(&weights) })
+}
+
 /// How the collations of the key columns (step, device, phone) pad.
 fn paddings(db: &mut Db, info: &TableInfo) -> Result<[Padding; 3]> {
     let mut probe = |name: &str| -> Result<Padding> {
@@ -355,21 +437,37 @@ pub fn created_us(info: &TableInfo, alias: Option<&str>) -> Result<Fragment> {
 
 /// The scan statement of `table` (`sql/audit/scan.sql`); `keys_only` leaves out the
 /// detail columns, so that the unique index covers it; `created` is `created_us` of the
-/// table. Four parameters: see `scan`.
+/// table. Its parameters: `params`.
 pub fn query(table: &Ident, keys_only: bool, created: &Fragment) -> String {
-    use crate::sql::{SCAN, SCAN_CANDIDATE_HASH, SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_PHONE_DIGITS};
+    use crate::sql::{SCAN, SCAN_CANDIDATE_HASH, SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_NEAR_PHONE};
     let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
     let details = Fragment::sql_with(details, &[("created_us", created)]);
-    // {hash} holds {digits}, so it is spliced first and its {digits} filled with the others.
+    // {hash} holds {near}, so it is spliced first and its {near} filled with the others.
     crate::sql::render_parts(
         SCAN,
         &[("table", table)],
         &[
             ("hash", &Fragment::sql(SCAN_CANDIDATE_HASH)),
-            ("digits", &Fragment::sql(SCAN_PHONE_DIGITS)),
+            ("near", &Fragment::sql(SCAN_NEAR_PHONE)),
             ("details", &details),
         ],
     )
+}
+
+/// The scan statement's parameters, in the order of its `?`: the near weight in the select
+/// list (several levels or not, the phone's trailing space weight twice, then each near
+/// pattern), then the candidate hash twice (the near weight's, then the step's trailing
+/// space weight). Pure.
+pub fn params(phone_trim: &[u8], step_trim: &[u8], near: &Near) -> Vec<Vec<u8>> {
+    let mut near_params = vec![if near.several_levels { b"1".to_vec() } else { b"0".to_vec() }];
+    near_params.extend([phone_trim.to_vec(), phone_trim.to_vec()]);
+    near_params.extend(near.patterns.iter().cloned());
+    let mut hash_params = near_params.clone();
+    hash_params.push(step_trim.to_vec());
+    let mut all = near_params;
+    all.extend(hash_params.iter().cloned());
+    all.extend(hash_params);
+    all
 }
 
 /// Runs the pass over `info`'s table. `keys_only` reads only the key columns (right when
@@ -378,9 +476,9 @@ pub fn query(table: &Ident, keys_only: bool, created: &Fragment) -> String {
 /// of more than one row, in key order.
 ///
 /// The server sends only candidate rows, with their collation weights, unsorted
-/// (`sql/audit/scan.sql`: rows whose hash of (digits, step) weights occurs more than once,
+/// (`sql/audit/scan.sql`: rows whose hash of (near, step) weights occurs more than once,
 /// which includes every row of every partition of more than one row); the client sorts
-/// them by the weights of (digits, step, device, phone) with an external merge sort
+/// them by the weights of (near, step, device, phone) with an external merge sort
 /// (`extsort`: runs of `run_rows` rows sorted in memory and written to files under the
 /// temporary directory, `TMPDIR`, then merged) and groups consecutive rows. Memory is
 /// bounded by the run size and the largest partition, not by the table; the temporary
@@ -410,17 +508,21 @@ fn scan_here(
 ) -> Result<ScanTotals> {
     let table = Ident::new("table", &info.name)?;
     let [step_pad, device_pad, phone_pad] = paddings(db, info)?;
-    let count: Option<u64> = db
+    let near = near_weights(db, info)?;
+    let count: Option<(u64, u64)> = db
         .conn
         .query_first(crate::sql::render(crate::sql::SCAN_COUNT, &[("table", &table)]))
         .with_context(|| format!("counting the sequence messages of {}.{}", db.database, table))?;
-    let totals = ScanTotals { sequence_messages: count.unwrap_or(0) };
+    let (sequence_messages, empty_steps) = count.unwrap_or((0, 0));
+    let totals = ScanTotals { sequence_messages, empty_steps };
     let query = query(&table, keys_only, &created_us(info, None)?);
-    // The trailing-space weights the candidate filter trims, once for the outer query and
-    // once for the counted hashes (see scan.sql).
-    let (phone_trim, step_trim) = (phone_pad.trailing(), step_pad.trailing());
-    let params = vec![phone_trim, step_trim, phone_trim, step_trim];
-    let mut sorter = extsort::ExternalSorter::new().with_segment_size(run_rows(info.estimated_rows)).pushed();
+    let params = params(phone_pad.trailing(), step_pad.trailing(), &near);
+    // The runs hold phones: a private directory of private files (`spill`), removed on return.
+    let spill = crate::spill::dir("the scan")?;
+    let mut sorter = extsort::ExternalSorter::new()
+        .with_segment_size(run_rows(info.estimated_rows))
+        .with_sort_dir(spill.path().to_path_buf())
+        .pushed();
     let mut received = 0u64;
     let result = db
         .conn
@@ -429,7 +531,7 @@ fn scan_here(
     for row in result {
         let row = row.with_context(|| format!("reading the scan of {}", table))?;
         #[allow(clippy::type_complexity)]
-        let (id, step, device, phone, sequence_id, status, created_us, step_w, device_w, digits_w, phone_w): (
+        let (id, step, device, phone, sequence_id, status, created_us, step_w, device_w, near_w, phone_w): (
             String,
             String,
             Option<String>,
@@ -446,13 +548,14 @@ fn scan_here(
         on_row(received);
         // NULLs never collide under a unique index: a row with a NULL device or phone
         // cannot be a duplicate.
-        let (Some(device), Some(phone), Some(device_w), Some(digits_w), Some(phone_w)) =
-            (device, phone, device_w, digits_w, phone_w)
+        let (Some(device), Some(phone), Some(device_w), Some(near_w), Some(phone_w)) =
+            (device, phone, device_w, near_w, phone_w)
         else {
             continue;
         };
         let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_us };
-        let partition = [phone_pad.strip(&digits_w), step_pad.strip(&step_w), device_pad.strip(&device_w)];
+        // The near weight is trimmed by the server already (near_phone.sql).
+        let partition = [near_w.as_slice(), step_pad.strip(&step_w), device_pad.strip(&device_w)];
         sorter.push(Entry::new(partition, phone_pad.strip(&phone_w), &step, &device, &copy)).map_err(sort_error)?;
     }
     let mut grouper = Grouper::default();
@@ -591,12 +694,17 @@ mod tests {
         for q in [&full, &keys] {
             assert!(!q.contains('{'), "unfilled placeholder: {q}");
             assert_eq!(q.matches("FROM `m`").count(), 2, "{q}");
-            // The phone's digits: weighed once for the client, hashed twice for the filter.
-            assert_eq!(q.matches("REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(").count(), 3, "{q}");
+            // The near weight: sent once to the client, hashed twice for the filter.
+            assert_eq!(q.matches("FROM WEIGHT_STRING(recipient_phone)),").count(), 3, "{q}");
             assert_eq!(q.matches("CRC32(").count(), 2, "{q}");
             let marks: usize =
                 q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
-            assert_eq!(marks, 4, "two space weights for each of the two hashes: {q}");
+            let near = Near { several_levels: false, patterns: near_patterns(&vec![None; NEAR_CHARACTERS.len()]) };
+            let p = params(b"p", b"s", &near);
+            assert_eq!(marks, p.len(), "one parameter for each ?: {q}");
+            assert_eq!(marks, 3 * (3 + NEAR_CHARACTERS.len()) + 2, "{q}");
+            // The exact key is the weights alone: no text function touches the key columns.
+            assert!(!q.contains("REPLACE(recipient_phone") && !q.contains("REPLACE(\n  recipient_phone"), "{q}");
         }
         // Beyond the detail columns the two are the same statement.
         assert_eq!(
@@ -606,6 +714,32 @@ mod tests {
                 "D"
             )
         );
+    }
+
+    #[test]
+    fn near_patterns_skip_unheld_empty_and_repeated_weights() {
+        let w = |b: &[u8]| Some(b.to_vec());
+        let got = near_patterns(&[w(b"\x02\x09"), None, w(b""), w(b"\x02\x09"), w(b"\x02\x0d")]);
+        assert_eq!(got, vec![b"\x02\x09".to_vec(), vec![], vec![], vec![], b"\x02\x0d".to_vec()]);
+    }
+
+    #[test]
+    fn the_parameters_follow_the_statement() {
+        let near = Near { several_levels: true, patterns: vec![b"a".to_vec(), b"b".to_vec()] };
+        let s = |x: &[u8]| x.to_vec();
+        let n = [s(b"1"), s(b"T"), s(b"T"), s(b"a"), s(b"b")];
+        let want: Vec<Vec<u8>> = n.iter().chain(&n).chain([&s(b"S")]).chain(&n).chain([&s(b"S")]).cloned().collect();
+        assert_eq!(params(b"T", b"S", &near), want);
+    }
+
+    #[test]
+    fn the_near_statement_has_a_slot_for_each_near_character() {
+        let marks = crate::sql::SCAN_NEAR_PHONE
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .map(|l| l.matches('?').count())
+            .sum::<usize>();
+        assert_eq!(marks, 3 + NEAR_CHARACTERS.len());
     }
 
     #[test]

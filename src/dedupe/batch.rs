@@ -46,9 +46,12 @@ pub fn by_victim(a: &PlanRow, b: &PlanRow) -> std::cmp::Ordering {
 pub type PlanOrder = fn(&PlanRow, &PlanRow) -> std::cmp::Ordering;
 
 /// An external sort of plan rows by `by_victim`, holding `run_rows` rows in memory and
-/// writing each full run to a file in the temporary directory.
-pub fn plan_sorter(run_rows: usize) -> extsort::PushExternalSorter<PlanRow, PlanOrder> {
-    extsort::ExternalSorter::new().with_segment_size(run_rows).pushed_by(by_victim as PlanOrder)
+/// writing each full run to a file in `dir` (a `spill::dir`: the rows hold phones).
+pub fn plan_sorter(run_rows: usize, dir: &std::path::Path) -> extsort::PushExternalSorter<PlanRow, PlanOrder> {
+    extsort::ExternalSorter::new()
+        .with_segment_size(run_rows)
+        .with_sort_dir(dir.to_path_buf())
+        .pushed_by(by_victim as PlanOrder)
 }
 
 /// The plan is sorted by `by_victim` with an external sort, so its runs go to temporary
@@ -600,7 +603,8 @@ mod tests {
         let mut expected = rows.clone();
         expected.sort_by(|a, b| a.victim_id.as_bytes().cmp(b.victim_id.as_bytes()));
         // Runs of two rows: several runs written to files, then merged.
-        let mut sorter = plan_sorter(2);
+        let dir = crate::spill::dir("the test plan").unwrap();
+        let mut sorter = plan_sorter(2, dir.path());
         for r in rows {
             sorter.push(r).unwrap();
         }

@@ -77,7 +77,22 @@ pub fn duplicate_refusal(
     let left = preflight::duplicates(db, table)?;
     report.surplus_rows = Some(left.surplus_rows);
     report.duplicate_groups = Some(left.groups);
+    let empty = crate::empty_steps::collisions(db, table, None)?;
+    report.empty_step_collisions = Some(empty.colliding_rows);
     let found = server_message(err);
+    if let Some(line) = empty.refusal(&db.database, table) {
+        // Empty steps that collide are duplicates to the index but not to dedupe: telling the
+        // user to run dedupe again would never end.
+        let also = if left.surplus_rows > 0 {
+            format!(
+                "; {} duplicate group(s) ({} surplus rows) remain too: run `seqfix dedupe`",
+                left.groups, left.surplus_rows
+            )
+        } else {
+            String::new()
+        };
+        return Ok(format!("the unique index could not be built ({found}): {line}{also}"));
+    }
     let head = if left.surplus_rows > 0 {
         format!(
             "{} duplicate group(s) ({} surplus rows) remain in {}.{} (present before this run, or inserted while the index was being built), so the unique index could not be built ({found})",
@@ -95,11 +110,13 @@ pub fn duplicate_refusal(
     ))
 }
 
-/// The server's own message of an error, without our context.
+/// The server's own message of an error, without our context, phones masked (an
+/// ER_DUP_ENTRY message names the key's values; it goes to the history table, the ledger and
+/// the refusal line).
 pub fn server_message(err: &anyhow::Error) -> String {
     err.chain()
         .find_map(|e| match e.downcast_ref::<mysql::Error>() {
-            Some(mysql::Error::MySqlError(m)) => Some(m.message.clone()),
+            Some(mysql::Error::MySqlError(m)) => Some(crate::mask::text(&m.message)),
             _ => None,
         })
         .unwrap_or_else(|| crate::error_line(err))

@@ -101,6 +101,8 @@ pub struct MigrateReport {
     pub long_transactions: Vec<Trx>,
     pub duplicate_groups: Option<u64>,
     pub surplus_rows: Option<u64>,
+    /// Rows with an empty sequence_stepid the index would reject (when checked).
+    pub empty_step_collisions: Option<u64>,
     /// ALTER attempts made (more than one after lock-wait timeouts).
     pub attempts: u32,
     pub preflight_ms: u64,
@@ -131,6 +133,7 @@ impl MigrateReport {
             long_transactions: vec![],
             duplicate_groups: None,
             surplus_rows: None,
+            empty_step_collisions: None,
             attempts: 0,
             preflight_ms: 0,
             build_ms: None,

@@ -200,16 +200,34 @@ pub fn checks_pass(
         let dups = duplicates(db, table)?;
         report.surplus_rows = Some(dups.surplus_rows);
         report.duplicate_groups = Some(dups.groups);
+        let mut refusals = Vec::new();
         if dups.surplus_rows > 0 {
             let line = format!(
                 "{} duplicate group(s) ({} surplus rows) remain in {}.{}; the unique index cannot be built until they are gone: run `seqfix dedupe` first; groups it leaves alone (a status its survivor rule does not rank, listed by `seqfix audit`) need --status-rank or a decision by hand (nothing was changed)",
                 dups.groups, dups.surplus_rows, db.database, table
             );
             report.preflight.push(Check::new("duplicates", CheckStatus::Fail, line.clone()));
-            report.refusal = Some(line);
+            refusals.push(line);
+        } else {
+            report.preflight.push(Check::new("duplicates", CheckStatus::Pass, "none"));
+        }
+        let empty = crate::empty_steps::collisions(db, table, None)?;
+        report.empty_step_collisions = Some(empty.colliding_rows);
+        match empty.refusal(&db.database, table) {
+            Some(line) => {
+                report.preflight.push(Check::new("empty steps", CheckStatus::Fail, line.clone()));
+                refusals.push(line);
+            }
+            None => report.preflight.push(Check::new(
+                "empty steps",
+                CheckStatus::Pass,
+                "no two rows with an empty sequence_stepid share phone and device",
+            )),
+        }
+        if !refusals.is_empty() {
+            report.refusal = Some(refusals.join("; also, "));
             return Ok(false);
         }
-        report.preflight.push(Check::new("duplicates", CheckStatus::Pass, "none"));
     } else {
         // The exact check costs a full scan, as much as the build itself; the build makes
         // the same check for free: it fails on the first duplicate with ER_DUP_ENTRY and the
@@ -218,6 +236,11 @@ pub fn checks_pass(
             "duplicates",
             CheckStatus::Deferred,
             "checked by the index build itself (it stops and rolls back at the first duplicate; --check-duplicates-first checks before building, at the cost of one more full scan)",
+        ));
+        report.preflight.push(Check::new(
+            "empty steps",
+            CheckStatus::Deferred,
+            "rows with an empty sequence_stepid that share phone and device are duplicates to the index: the build stops at them too, and seqfix then names them",
         ));
     }
 

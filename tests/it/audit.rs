@@ -190,7 +190,7 @@ fn clean_table_with_unique_index_uses_it() {
                     &seqfix::sql::Fragment::sql("created_at")
                 )
             ),
-            (trim, trim, trim, trim),
+            seqfix::scan::params(trim, trim, &seqfix::scan::Near::default()),
         )
         .unwrap();
     // Both reads of the table (the candidate hashes, then the candidate rows) use it.

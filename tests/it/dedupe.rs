@@ -231,6 +231,7 @@ fn sigkill_at_any_point_loses_nothing_and_a_rerun_finishes() {
     // During the scan, then after some batches at different points of the batch cycle.
     for (more, extra_ms) in [(0, 30), (15, 0), (30, 7), (45, 21), (15, 33)] {
         kill_during(&db, more, Duration::from_millis(extra_ms));
+        wait_lock_free(&db);
         assert_live_xor_archived(&db, &rows);
     }
     let n = archived_count(&db);
@@ -558,6 +559,9 @@ fn restore_killed_mid_run_loses_nothing_and_a_rerun_finishes() {
         std::thread::sleep(Duration::from_millis(extra_ms));
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().unwrap();
+        // The server may still be finishing the killed client's last COMMIT: wait until its
+        // session is gone (the lock is released then), or the two reads below race it.
+        wait_lock_free(&db);
         assert_live_xor_archived(&db, &rows);
     }
     let left = archived_count(&db);

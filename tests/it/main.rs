@@ -3,7 +3,11 @@
 mod common;
 
 mod audit;
+mod cascades;
+mod collations;
 mod dedupe;
+mod empty_steps;
+mod masking;
 mod migrate;
 mod migrate_locks;
 mod ops;

@@ -1,0 +1,227 @@
+//! `seqfix dedupe --empty-steps-to-null`: the remedy for rows whose `sequence_stepid` is the
+//! empty string, which the application treats as no sequence but the unique index treats as
+//! a value (`crate::empty_steps`). Sets them to NULL, the other spelling of "no sequence",
+//! in batches like dedupe's: each batch one transaction that locks its rows, copies those
+//! still empty into the archive (marked as changed in place: `seqfix_kept_id` is the row's
+//! own id) and sets them to NULL, so a row is always either unchanged or archived and
+//! changed. A crash loses at most the open batch, which the server rolls back; running the
+//! command again finds the rows still empty. `restore --run ID` sets them back.
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql::prelude::Queryable;
+use mysql::{Conn, TxOpts, Value};
+use serde::Serialize;
+
+use super::{lock_name, BatchTimes, Options, BATCH_RETRIES};
+use crate::archive;
+use crate::config::{Config, Ident};
+use crate::db::{self, Db};
+use crate::ledger::{self, RunStatus};
+use crate::progress::Progress;
+use crate::replica::{self, Replica};
+use crate::schema;
+use crate::sql::{self, Fragment};
+use crate::{confirm, interrupt, Outcome};
+
+/// The ledger's name for these runs.
+pub const COMMAND: &str = "dedupe-empty-steps";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmptyStepsReport {
+    pub run_id: Option<String>,
+    pub dry_run: bool,
+    /// succeeded, interrupted, failed or dry-run.
+    pub status: String,
+    pub database: String,
+    pub table: String,
+    pub archive_table: String,
+    /// Rows whose step was empty when the run started.
+    pub empty_step_rows: u64,
+    /// Of those, rows the unique index would have rejected.
+    pub colliding_rows: u64,
+    /// Rows set to NULL (each archived first).
+    pub nulled_rows: u64,
+    /// Rows whose step was no longer empty (or that were gone) when their batch came.
+    pub changed_rows: u64,
+    pub batches: u64,
+    pub batch_size: usize,
+    pub batch_retries: u64,
+    pub batch_times: BatchTimes,
+    pub elapsed_ms: u64,
+}
+
+/// One batch: archive and set to NULL those of `ids` still empty. Returns how many.
+fn batch(
+    conn: &mut Conn,
+    table: &Ident,
+    archive: &Ident,
+    columns: &[Ident],
+    run_id: &str,
+    ids: &[String],
+) -> Result<u64> {
+    let n = ids.len();
+    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
+    let copy = sql::render_parts(
+        sql::EMPTY_STEPS_ARCHIVE,
+        &[("table", table), ("archive", archive)],
+        &[("columns", &Fragment::columns(columns)), ("ids", &Fragment::placeholders(n))],
+    );
+    let mut params: Vec<Value> = vec![Value::from(run_id)];
+    params.extend(ids.iter().map(|i| Value::from(i.as_str())));
+    tx.exec_drop(copy, params).with_context(|| format!("cannot lock the batch's rows and copy them into {archive}"))?;
+    let copied = tx.affected_rows();
+    let null = sql::render_parts(sql::EMPTY_STEPS_NULL, &[("table", table)], &[("ids", &Fragment::placeholders(n))]);
+    tx.exec_drop(null, ids.iter().map(|i| Value::from(i.as_str())).collect::<Vec<_>>())
+        .with_context(|| format!("cannot set the batch's empty steps to NULL in {table}"))?;
+    if tx.affected_rows() != copied {
+        bail!("the batch set {} steps to NULL where {copied} were archived; rolled back", tx.affected_rows());
+    }
+    tx.commit().context("cannot commit the batch")?;
+    Ok(copied)
+}
+
+/// Runs the remedy.
+pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> {
+    let started = Instant::now();
+    if opts.archive == cfg.table {
+        bail!("--archive-table must differ from --table ({})", cfg.table);
+    }
+    let mut db = db::connect(&cfg.db)?;
+    let info = schema::check(&mut db, &cfg.table, schema::MESSAGE_COLUMNS)?;
+    let columns = archive::copy_columns(&info)?;
+    let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
+    let empty = crate::empty_steps::collisions(&mut db, &cfg.table, None)?;
+    let ids: Vec<String> =
+        db.conn.query(sql::render(sql::EMPTY_STEPS_IDS, &[("table", &cfg.table)])).with_context(|| {
+            format!("cannot list the rows of {}.{} with an empty sequence_stepid", db.database, cfg.table)
+        })?;
+    let mut report = EmptyStepsReport {
+        run_id: None,
+        dry_run: opts.dry_run,
+        status: "dry-run".into(),
+        database: db.database.clone(),
+        table: cfg.table.to_string(),
+        archive_table: opts.archive.to_string(),
+        empty_step_rows: ids.len() as u64,
+        colliding_rows: empty.colliding_rows,
+        nulled_rows: 0,
+        changed_rows: 0,
+        batches: 0,
+        batch_size: opts.batch_size,
+        batch_retries: 0,
+        batch_times: BatchTimes::default(),
+        elapsed_ms: 0,
+    };
+    if opts.dry_run || ids.is_empty() {
+        report.status = if opts.dry_run { "dry-run" } else { "succeeded" }.into();
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok((report, Outcome::Ok));
+    }
+    db::refuse_read_only(&mut db, "dedupe --empty-steps-to-null")?;
+    crate::dedupe::guards::refuse_unless_allowed(&mut db, &cfg.table, crate::dedupe::guards::Change::NullSteps, opts)?;
+    confirm::confirm(
+        &format!(
+            "set the empty sequence_stepid of {} rows of {}.{} to NULL (archiving them in {})",
+            ids.len(),
+            db.database,
+            cfg.table,
+            opts.archive
+        ),
+        opts.yes,
+    )?;
+    let mut replicas = Vec::new();
+    for r in &opts.replicas {
+        replicas.push(Replica::connect(r)?);
+    }
+    let database = db.database.clone();
+    let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
+    let user = guard.user.clone();
+    let run = ledger::start(&mut guard.conn, COMMAND, &user)?;
+    report.run_id = Some(run.id.clone());
+    let result =
+        execute(&mut guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, &mut report, &run.id);
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(outcome) => {
+            let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
+            report.status = status.as_str().into();
+            ledger::close(&mut guard.conn, &run, status, &report)?;
+            Ok((report, outcome))
+        }
+        Err(e) => {
+            report.status = "failed".into();
+            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
+            Err(e.context(format!(
+                "run {} stopped after setting {} empty steps to NULL (each archived; every committed batch is complete); run `seqfix dedupe --empty-steps-to-null` again to finish",
+                run.id, report.nulled_rows
+            )))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    db: &mut Db,
+    cfg: &Config,
+    opts: &Options,
+    info: &schema::TableInfo,
+    columns: &[Ident],
+    archive_exists: bool,
+    ids: &[String],
+    replicas: &mut [Replica],
+    report: &mut EmptyStepsReport,
+    run_id: &str,
+) -> Result<Outcome> {
+    if !archive_exists {
+        archive::create(db, info, &opts.archive)?;
+    }
+    db.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
+    db.conn
+        .exec_drop(sql::BATCH_LOCK_WAIT, (opts.lock_wait_timeout.as_secs().max(1),))
+        .context("cannot set innodb_lock_wait_timeout for the batches")?;
+    interrupt::install();
+    let progress = Progress::bar(cfg.progress, "setting empty steps to NULL", ids.len() as u64);
+    let mut times = Vec::new();
+    for chunk in ids.chunks(opts.batch_size) {
+        if interrupt::requested() {
+            return Ok(Outcome::Interrupted);
+        }
+        if !replicas.is_empty() {
+            replica::wait_for(replicas, opts.max_replica_lag, &progress, interrupt::requested)?;
+            if interrupt::requested() {
+                return Ok(Outcome::Interrupted);
+            }
+        }
+        let t = Instant::now();
+        let mut attempt = 0;
+        let n = loop {
+            match batch(&mut db.conn, &cfg.table, &opts.archive, columns, run_id, chunk) {
+                Ok(n) => break n,
+                Err(e) if attempt < BATCH_RETRIES && matches!(db::server_error_code(&e), Some(1205 | 1213)) => {
+                    attempt += 1;
+                    log::warn!("batch hit {e:#}; retrying ({attempt}/{BATCH_RETRIES})");
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "batch {} ({} rows) failed and was rolled back",
+                        report.batches + 1,
+                        chunk.len()
+                    )))
+                }
+            }
+        };
+        times.push(t.elapsed());
+        report.batches += 1;
+        report.batch_retries += u64::from(attempt);
+        report.nulled_rows += n;
+        report.changed_rows += chunk.len() as u64 - n;
+        report.batch_times = BatchTimes::of(&times);
+        progress.inc(chunk.len() as u64);
+        interrupt::pause(opts.sleep);
+    }
+    progress.finish();
+    Ok(if interrupt::requested() { Outcome::Interrupted } else { Outcome::Ok })
+}
