@@ -184,8 +184,8 @@ pub fn describe(db: &mut Db, table: &Ident) -> Result<Option<TableInfo>> {
         )
         .with_context(ctx)?;
     let mut indexes: Vec<Index> = Vec::new();
-    let index_rows: Vec<(String, i64, i64, Option<String>, Option<u64>)> =
-        db.conn.exec(crate::sql::INDEXES, (table.as_str(),)).with_context(ctx)?;
+    type IndexRow = (String, i64, i64, Option<String>, Option<u64>);
+    let index_rows: Vec<IndexRow> = db.conn.exec(crate::sql::INDEXES, (table.as_str(),)).with_context(ctx)?;
     for (name, non_unique, _seq, column, sub_part) in index_rows {
         // A functional key part (MySQL 8.0.13+, `INDEX ((LOWER(c)))`) has no column name:
         // it is kept as the empty name, which no column can have, so it matches none.

@@ -86,8 +86,8 @@ fn existing(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)
         phones.len(),
     );
     let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
-    let rows: Vec<(Option<String>, Option<String>, Option<String>, Option<String>)> =
-        conn.exec(stmt, params).context("cannot look up existing messages")?;
+    type KeyStatus = (Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<KeyStatus> = conn.exec(stmt, params).context("cannot look up existing messages")?;
     let mut out: HashMap<Key, bool> = HashMap::new();
     for (s, p, d, status) in rows {
         let k = (
@@ -275,8 +275,8 @@ fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Cand
         phones.len(),
     );
     let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
-    let rows: Vec<(String, Option<String>, Option<String>, Option<String>, Option<String>)> =
-        tx.exec(stmt, params).context("cannot look up failed copies")?;
+    type Copy = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Copy> = tx.exec(stmt, params).context("cannot look up failed copies")?;
     // Per key: the smallest failed id, unless some copy of the key is not failed (a pending
     // or sent copy means the message is already on its way: nothing to re-queue).
     let mut copies: HashMap<Key, Option<String>> = HashMap::new();
