@@ -73,6 +73,11 @@ pub struct GlobalArgs {
     /// answers only when it is done]. 0s: no limit.
     #[arg(long, global = true, value_parser = parse_duration, value_name = "DURATION")]
     pub io_timeout: Option<Duration>,
+
+    /// The server closes a silent connection that holds seqfix's advisory lock after this
+    /// long (its session wait_timeout), freeing the lock if this host vanishes.
+    #[arg(long, global = true, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

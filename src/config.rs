@@ -114,7 +114,12 @@ pub struct DbConfig {
     pub connect_timeout: Duration,
     /// The socket's read and write timeout for every statement; None: no limit.
     pub io_timeout: Option<Duration>,
+    /// How long the server keeps a silent lock-holding session (`wait_timeout`).
+    pub idle_timeout: Duration,
 }
+
+/// `--idle-timeout`'s default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The read/write timeout of a connection unless `--io-timeout` says otherwise.
 pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -216,6 +221,7 @@ impl DbConfig {
             database,
             connect_timeout,
             io_timeout: Some(DEFAULT_IO_TIMEOUT),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         })
     }
 
@@ -382,6 +388,10 @@ impl Config {
             ),
         };
         let mut db = db;
+        if global.idle_timeout < Duration::from_secs(10) {
+            bail!("--idle-timeout must be at least 10s (seqfix pings its lock connection every few seconds while it waits)");
+        }
+        db.idle_timeout = global.idle_timeout;
         db.io_timeout = match global.io_timeout {
             Some(t) if t.is_zero() => None,
             Some(t) => Some(t),
@@ -444,6 +454,9 @@ pub fn dedupe_options(args: &crate::cli::DedupeArgs, global: &GlobalArgs) -> Res
     }
     if args.max_replica_lag.is_some() && args.replica.is_empty() {
         bail!("--max-replica-lag needs at least one --replica URL to watch");
+    }
+    if args.sleep.is_some_and(|s| s >= global.idle_timeout) {
+        bail!("--sleep must be shorter than --idle-timeout (the lock's connection is silent while seqfix sleeps)");
     }
     let mut replicas = Vec::new();
     for url in &args.replica {

@@ -71,6 +71,8 @@ pub struct Db {
     pub database: String,
     pub user: String,
     pub display: String,
+    /// `wait_timeout` of a session once it holds an advisory lock (`--idle-timeout`).
+    pub idle_timeout: Duration,
 }
 
 impl Deref for Db {
@@ -97,7 +99,14 @@ pub fn connect(cfg: &DbConfig) -> Result<Db> {
     conn.query_drop(crate::sql::SESSION_UTC)
         .with_context(|| format!("cannot set the session time zone on {}", cfg.display()))?;
     log::info!("connected to {} ({})", cfg.display(), server.version);
-    Ok(Db { conn, server, database: cfg.database.clone(), user, display: cfg.display().to_string() })
+    Ok(Db {
+        conn,
+        server,
+        database: cfg.database.clone(),
+        user,
+        display: cfg.display().to_string(),
+        idle_timeout: cfg.idle_timeout,
+    })
 }
 
 /// Opens the connection, giving up after `--connect-timeout` in all: the driver's own
@@ -252,7 +261,13 @@ impl Db {
             .exec_first(crate::sql::GET_LOCK, (name, secs))
             .with_context(|| format!("cannot take the advisory lock {name:?}"))?;
         match got.flatten() {
-            Some(1) => Ok(LockAttempt::Acquired(LockGuard { db: self, name: name.to_string() })),
+            Some(1) => {
+                let idle = self.idle_timeout.as_secs().max(1);
+                self.conn
+                    .exec_drop(crate::sql::LOCK_IDLE_TIMEOUT, (idle,))
+                    .context("cannot set wait_timeout on the connection that holds the lock")?;
+                Ok(LockAttempt::Acquired(LockGuard { db: self, name: name.to_string() }))
+            }
             Some(0) => {
                 let holder: Option<Option<u64>> = self.conn.exec_first(crate::sql::IS_USED_LOCK, (name,))?;
                 Ok(LockAttempt::Busy { holder: holder.flatten() })

@@ -441,7 +441,16 @@ fn execute(
             return Ok(Outcome::Interrupted);
         }
         if !replicas.is_empty() {
-            let waited = replica::wait_for(replicas, opts.max_replica_lag, &progress, interrupt::requested)?;
+            // The lock's connection is silent while we wait: ping it, so that the server's
+            // wait_timeout (--idle-timeout) never closes it under us.
+            let mut pinged = Instant::now();
+            let waited = replica::wait_for(replicas, opts.max_replica_lag, &progress, || {
+                if pinged.elapsed() >= Duration::from_secs(5) {
+                    let _ = db.conn.ping();
+                    pinged = Instant::now();
+                }
+                interrupt::requested()
+            })?;
             report.replica_wait_ms += waited.as_millis() as u64;
             if interrupt::requested() {
                 return Ok(Outcome::Interrupted);

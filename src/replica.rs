@@ -110,7 +110,7 @@ pub fn wait_for(
     replicas: &mut [Replica],
     max_lag: Duration,
     progress: &Progress,
-    stop: impl Fn() -> bool,
+    mut stop: impl FnMut() -> bool,
 ) -> Result<Duration> {
     let start = Instant::now();
     let mut last_reason = String::new();

@@ -90,6 +90,7 @@ pub const MIGRATIONS: &[(u32, &str, &str, &str)] = &[(
     include_str!("../sql/migrations/0001_unique_sequence_message.down.sql"),
 )];
 
+pub const LOCK_IDLE_TIMEOUT: &str = include_str!("../sql/lock/idle_timeout.sql");
 pub const PROCESS_LOCK_WAIT: &str = include_str!("../sql/process/lock_wait.sql");
 pub const SESSION_UTC: &str = include_str!("../sql/server/utc.sql");
 pub const PROCESS_BINLOG_FORMAT: &str = include_str!("../sql/process/binlog_format.sql");

@@ -587,3 +587,42 @@ fn the_docs_jq_examples_name_real_fields() {
     }
     assert!(checked >= 2, "found the docs' jq examples");
 }
+
+/// A host that vanishes holding the dedupe lock (here: the process frozen with SIGSTOP, its
+/// connection open and silent) blocks others only until --idle-timeout: the server closes
+/// that session, the lock is free, and another run finishes the job with nothing lost.
+#[test]
+fn a_vanished_lock_holder_frees_its_lock_after_the_idle_timeout() {
+    let db = TestDb::new("ops_vanished_holder");
+    let rows = db.load_messages(&Spec::new(3_000, 13));
+    let exp = Expected::of(&rows);
+    let mut child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "40ms", "--no-progress", "--idle-timeout", "10s"])
+        .spawn();
+    let mut c = db.conn();
+    let start = std::time::Instant::now();
+    loop {
+        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+        if archived.unwrap_or(0) > 20 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+    let lock = seqfix::dedupe::lock_name(&db.name, &table);
+    let frozen = std::time::Instant::now();
+    while c.exec_first::<Option<u64>, _, _>("SELECT IS_USED_LOCK(?)", (&lock,)).unwrap().flatten().is_some() {
+        assert!(frozen.elapsed().as_secs() < 60, "the vanished holder kept its lock past --idle-timeout");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(frozen.elapsed().as_secs() >= 5, "freed too soon ({:?}): was it the timeout?", frozen.elapsed());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
+    let live: u64 = c.query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap().unwrap();
+    let archived: u64 = c.query_first("SELECT COUNT(*) FROM seqfix_archive").unwrap().unwrap();
+    assert_eq!((live, archived), ((rows.len() - exp.surplus()) as u64, exp.surplus() as u64));
+}
