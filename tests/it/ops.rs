@@ -626,3 +626,97 @@ fn a_vanished_lock_holder_frees_its_lock_after_the_idle_timeout() {
     let archived: u64 = c.query_first("SELECT COUNT(*) FROM seqfix_archive").unwrap().unwrap();
     assert_eq!((live, archived), ((rows.len() - exp.surplus()) as u64, exp.surplus() as u64));
 }
+
+/// Every seqfix command line in the README and docs/ (inside code blocks, cron lines
+/// included) parses: its subcommand and flags exist and its values are accepted. Pipes,
+/// redirections and comments are cut off first.
+#[test]
+fn every_command_line_in_the_docs_parses() {
+    use clap::Parser;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md")];
+    docs.extend(std::fs::read_dir(root.join("docs")).unwrap().map(|e| e.unwrap().path()));
+    let mut checked = 0;
+    let mut bad = Vec::new();
+    for doc in docs.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+        let text = std::fs::read_to_string(doc).unwrap();
+        let mut in_code = false;
+        let mut block: Vec<String> = Vec::new();
+        let mut blocks: Vec<Vec<String>> = Vec::new();
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                if in_code {
+                    blocks.push(std::mem::take(&mut block));
+                }
+                in_code = !in_code;
+                continue;
+            }
+            if in_code {
+                // Join continuation lines.
+                match block.last_mut() {
+                    Some(prev) if prev.ends_with('\\') => {
+                        prev.pop();
+                        prev.push(' ');
+                        prev.push_str(line.trim());
+                    }
+                    _ => block.push(line.to_string()),
+                }
+            }
+        }
+        for block in blocks {
+            // In a block with a `$ ` prompt, the other lines are output.
+            let prompted = block.iter().any(|l| l.trim_start().starts_with("$ "));
+            for line in &block {
+                let l = line.trim_start();
+                let cmd = if let Some(rest) = l.strip_prefix("$ seqfix ") {
+                    rest
+                } else if let Some(rest) = l.strip_prefix("seqfix ").filter(|_| !prompted) {
+                    rest
+                } else if let Some((_, rest)) = l.split_once("/usr/local/bin/seqfix ") {
+                    rest
+                } else {
+                    continue;
+                };
+                let cmd = [" #", " |", " >", " 2>", ";"].iter().fold(cmd, |c, cut| c.split(cut).next().unwrap());
+                let args = shell_words(cmd);
+                if let Err(e) = seqfix::cli::Cli::try_parse_from(std::iter::once("seqfix".to_string()).chain(args)) {
+                    if e.use_stderr() {
+                        let name = doc.strip_prefix(root).unwrap_or(doc).display();
+                        bad.push(format!("{name}: `seqfix {cmd}`: {}", e.to_string().lines().next().unwrap()));
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(bad.is_empty(), "doc command lines that do not parse:\n{}", bad.join("\n"));
+    assert!(checked > 40, "found the docs' command lines ({checked})");
+}
+
+/// Splits a command line as sh would for these simple cases (single and double quotes).
+fn shell_words(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for ch in s.chars() {
+        match (quote, ch) {
+            (None, '\'' | '"') => {
+                quote = Some(ch);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
