@@ -65,6 +65,31 @@ fn key(c: &Candidate, device_id: &str) -> Key {
     (step.to_lowercase(), c.phone.to_lowercase(), device_id.to_lowercase())
 }
 
+/// A batch's lookup of existing messages by key: `template` with `{step_marks}` and
+/// `{phone_marks}` filled for every step and every phone of `queue` (a superset of its keys;
+/// the caller matches whole keys), and the values to bind.
+fn by_keys(t: &Tables, template: &str, queue: &[(&Candidate, String)]) -> (String, Vec<Value>) {
+    let steps: Vec<String> =
+        queue.iter().map(|(c, _)| c.step.as_ref().unwrap().id.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let phones: Vec<String> = queue.iter().map(|(c, _)| c.phone.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let stmt = sql::repeat(
+        &sql::repeat(&t.render(template), "step_marks", "?", steps.len()),
+        "phone_marks",
+        "?",
+        phones.len(),
+    );
+    (stmt, steps.into_iter().chain(phones).map(Value::from).collect())
+}
+
+/// A message's key as read back from the table, compared as `key` compares.
+fn row_key(step: Option<String>, phone: Option<String>, device: Option<String>) -> Key {
+    (
+        step.unwrap_or_default().to_lowercase(),
+        phone.unwrap_or_default().to_lowercase(),
+        device.unwrap_or_default().to_lowercase(),
+    )
+}
+
 /// Keys of `queue` that already exist in the messages table (one query for the batch).
 fn existing_keys(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashSet<Key>> {
     Ok(existing(conn, t, queue)?.into_keys().collect())
@@ -76,25 +101,12 @@ fn existing(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)
     if queue.is_empty() {
         return Ok(HashMap::new());
     }
-    let steps: Vec<String> =
-        queue.iter().map(|(c, _)| c.step.as_ref().unwrap().id.clone()).collect::<HashSet<_>>().into_iter().collect();
-    let phones: Vec<String> = queue.iter().map(|(c, _)| c.phone.clone()).collect::<HashSet<_>>().into_iter().collect();
-    let stmt = sql::repeat(
-        &sql::repeat(&t.render(sql::PROCESS_EXISTING), "step_marks", "?", steps.len()),
-        "phone_marks",
-        "?",
-        phones.len(),
-    );
-    let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
+    let (stmt, params) = by_keys(t, sql::PROCESS_EXISTING, queue);
     type KeyStatus = (Option<String>, Option<String>, Option<String>, Option<String>);
     let rows: Vec<KeyStatus> = conn.exec(stmt, params).context("cannot look up existing messages")?;
     let mut out: HashMap<Key, bool> = HashMap::new();
     for (s, p, d, status) in rows {
-        let k = (
-            s.unwrap_or_default().to_lowercase(),
-            p.unwrap_or_default().to_lowercase(),
-            d.unwrap_or_default().to_lowercase(),
-        );
+        let k = row_key(s, p, d);
         let failed = status.is_some_and(|v| v.eq_ignore_ascii_case("failed"));
         // Without the unique index a key may have several copies: failed only if all are.
         let e = out.entry(k).or_insert(failed);
@@ -265,27 +277,14 @@ fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Cand
         return Ok(out);
     }
     let queue: Vec<(&Candidate, String)> = existed.iter().map(|(c, d)| (*c, d.to_string())).collect();
-    let steps: Vec<String> =
-        queue.iter().map(|(c, _)| c.step.as_ref().unwrap().id.clone()).collect::<HashSet<_>>().into_iter().collect();
-    let phones: Vec<String> = queue.iter().map(|(c, _)| c.phone.clone()).collect::<HashSet<_>>().into_iter().collect();
-    let stmt = sql::repeat(
-        &sql::repeat(&t.render(sql::PROCESS_FAILED_COPIES), "step_marks", "?", steps.len()),
-        "phone_marks",
-        "?",
-        phones.len(),
-    );
-    let params: Vec<Value> = steps.into_iter().chain(phones).map(Value::from).collect();
+    let (stmt, params) = by_keys(t, sql::PROCESS_FAILED_COPIES, &queue);
     type Copy = (String, Option<String>, Option<String>, Option<String>, Option<String>);
     let rows: Vec<Copy> = tx.exec(stmt, params).context("cannot look up failed copies")?;
     // Per key: the smallest failed id, unless some copy of the key is not failed (a pending
     // or sent copy means the message is already on its way: nothing to re-queue).
     let mut copies: HashMap<Key, Option<String>> = HashMap::new();
     for (id, s, p, d, status) in rows {
-        let k = (
-            s.unwrap_or_default().to_lowercase(),
-            p.unwrap_or_default().to_lowercase(),
-            d.unwrap_or_default().to_lowercase(),
-        );
+        let k = row_key(s, p, d);
         let failed = status.is_some_and(|v| v.eq_ignore_ascii_case("failed"));
         match copies.get_mut(&k) {
             None => {

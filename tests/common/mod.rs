@@ -601,6 +601,21 @@ impl TestDb {
         self.url_as(user, password)
     }
 
+    /// Waits (at most a minute) until a running dedupe has archived more than `n` rows, so
+    /// that a test can kill or freeze something in the middle of its batches.
+    pub fn wait_archived_more_than(&self, n: u64) {
+        let mut c = self.conn();
+        let start = std::time::Instant::now();
+        loop {
+            let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
+            if archived.unwrap_or(0) > n {
+                return;
+            }
+            assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `seqfix` with DATABASE_URL pointing at this database.
     pub fn seqfix(&self) -> Seqfix {
         let mut s = Seqfix::new();

@@ -186,16 +186,7 @@ fn a_metrics_file_that_fails_after_the_work_exits_3_with_the_report() {
         .args(["dedupe", "--yes", "--format", "json", "--batch-size", "10", "--sleep", "30ms", "--no-progress"])
         .args(["--metrics-file", path.to_str().unwrap()])
         .spawn();
-    let mut c = db.conn();
-    let start = std::time::Instant::now();
-    loop {
-        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
-        if archived.unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    db.wait_archived_more_than(0);
     std::fs::remove_dir(&sub).unwrap();
     let out = crate::common::Run::from_output(child.wait_with_output().unwrap());
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -504,17 +495,7 @@ fn a_server_that_hangs_mid_run_is_given_up_after_the_io_timeout() {
         .seqfix()
         .args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "20ms", "--no-progress", "--io-timeout", "3s"])
         .spawn();
-    let mut c = db.conn();
-    let start = std::time::Instant::now();
-    loop {
-        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
-        if archived.unwrap_or(0) > 20 {
-            break;
-        }
-        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    drop(c);
+    db.wait_archived_more_than(20);
     server.freeze(true);
     let frozen_at = std::time::Instant::now();
     let out = crate::common::Run::from_output(child.wait_with_output().unwrap());
@@ -600,16 +581,8 @@ fn a_vanished_lock_holder_frees_its_lock_after_the_idle_timeout() {
         .seqfix()
         .args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "40ms", "--no-progress", "--idle-timeout", "10s"])
         .spawn();
+    db.wait_archived_more_than(20);
     let mut c = db.conn();
-    let start = std::time::Instant::now();
-    loop {
-        let archived: Option<u64> = c.query_first("SELECT COUNT(*) FROM seqfix_archive").ok().flatten();
-        if archived.unwrap_or(0) > 20 {
-            break;
-        }
-        assert!(start.elapsed().as_secs() < 60, "dedupe never got going");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
     let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
     let lock = seqfix::dedupe::lock_name(&db.name, &table);
