@@ -25,10 +25,11 @@ ensure_rust() {
     echo "seqfix: cargo not found: install Rust with https://rustup.rs (curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh)" >&2
     exit 2
   fi
-  # The native-tls feature links OpenSSL.
-  if ! pkg-config --exists openssl 2>/dev/null; then
-    echo "seqfix: installing the OpenSSL headers and pkg-config needed to build" >&2
+  # TLS is rustls (with ring), which needs a C compiler to build but no OpenSSL. Only a
+  # `--no-default-features --features native-tls` build needs libssl-dev and pkg-config.
+  if ! command -v cc >/dev/null 2>&1; then
+    echo "seqfix: installing the C compiler needed to build (gcc)" >&2
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl-dev pkg-config gcc >/dev/null
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gcc libc6-dev >/dev/null
   fi
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Find, remove and prevent duplicate sequence messages in a MySQL/MariaDB messaging database.
 #[derive(Debug, Parser)]
-#[command(name = "seqfix", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "seqfix", version = crate::version::VERSION, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

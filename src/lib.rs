@@ -33,6 +33,7 @@ pub mod spill;
 pub mod sql;
 pub mod status;
 pub mod survivor;
+pub mod version;
 
 use std::time::Instant;
 
