@@ -138,6 +138,12 @@ fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
     let at = cfg.display();
     match &err {
         mysql::Error::MySqlError(e) => match e.code {
+            // MariaDB's require_secure_transport refuses a plain connection with this same
+            // error (MySQL's says so, error 3159): with TLS off, name that cause too.
+            1045 if cfg.opts().get_ssl_opts().is_none() => anyhow!(
+                "access denied for {at}: check the user name and password (the password is not shown), \
+                 and whether the server requires TLS (then add ssl-mode=VERIFY_IDENTITY and ssl-ca)"
+            ),
             1045 => anyhow!("access denied for {at}: check the user name and password (the password is not shown)"),
             1044 => anyhow!("access denied to the database of {at}: grant the user access to it"),
             1049 => anyhow!("unknown database in {at}: check the database name in the URL"),
@@ -163,8 +169,8 @@ fn explain_connect_error(cfg: &DbConfig, err: mysql::Error) -> anyhow::Error {
                 "cannot connect to {at}: {e} (is the server running and reachable? is --connect-timeout long enough?)"
             )
         }
-        #[allow(unreachable_patterns)]
-        other => anyhow!("cannot connect to {at}: {other}"),
+        // A failed TLS handshake (rustls reports it through the packet codec's I/O), and the rest.
+        other => anyhow!("cannot connect to {at}: {}", error_text(other)),
     }
 }
 
@@ -192,11 +198,25 @@ pub fn error_text(err: &mysql::Error) -> String {
         mysql::Error::CodecError(e) => format!("protocol error: {e}"),
         mysql::Error::DriverError(e) => e.to_string(),
         mysql::Error::UrlError(e) => e.to_string(),
+        mysql::Error::TlsError(e) => tls_text(&e.to_string()),
         mysql::Error::FromRowError(_) | mysql::Error::FromValueError(_) => {
             "the server returned a value of a type seqfix does not expect here (the value is not shown)".into()
         }
         #[allow(unreachable_patterns)]
         other => other.to_string(),
+    }
+}
+
+/// A failed TLS handshake, with what to check. rustls reports a certificate it rejects as
+/// an I/O error of kind InvalidData wrapping its own error, so both paths come here.
+fn tls_text(e: &str) -> String {
+    if e.contains("certificate") {
+        format!(
+            "TLS handshake failed: {e} (check that ssl-ca names the CA that signed the server's certificate, \
+             and with ssl-mode=VERIFY_IDENTITY that the certificate names the host seqfix connects to)"
+        )
+    } else {
+        format!("TLS handshake failed: {e}")
     }
 }
 
@@ -206,7 +226,23 @@ fn io_text(e: &std::io::Error) -> String {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             "the server stopped answering: nothing came back within --io-timeout".into()
         }
+        std::io::ErrorKind::InvalidData if e.get_ref().is_some_and(|inner| is_tls_error(inner)) => {
+            tls_text(&e.to_string())
+        }
         _ => format!("network error: {e}"),
+    }
+}
+
+/// Whether an I/O error's inner error is the TLS library's.
+fn is_tls_error(inner: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    #[cfg(feature = "rustls")]
+    {
+        inner.is::<rustls::Error>()
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        let _ = inner;
+        false
     }
 }
 

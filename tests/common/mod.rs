@@ -12,6 +12,8 @@
 //! /dev/null, so it can never hold the test runner's output pipe open.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -281,22 +283,25 @@ impl Server {
                 let base = url.split('/').take(3).collect::<Vec<_>>().join("/");
                 return Server { host, port, admin_url: format!("{base}/"), private: None };
             }
-            // Spawn from a thread that lives as long as the process: the parent-death
-            // signal fires when the *thread* that forked exits.
-            let (tx, rx) = mpsc::channel();
-            std::thread::Builder::new()
-                .name("seqfix-test-server".into())
-                .spawn(move || {
-                    let server =
-                        Server::start(ServerOpts { args: vec!["--log-bin=binlog".into(), "--server-id=1".into()] });
-                    tx.send(server).unwrap();
-                    loop {
-                        std::thread::park();
-                    }
-                })
-                .unwrap();
-            rx.recv().expect("starting the test server")
+            Server::start_lasting(ServerOpts { args: vec!["--log-bin=binlog".into(), "--server-id=1".into()] })
         })
+    }
+
+    /// `start`, from a thread that lives as long as the process, for a server that tests
+    /// share (kept in a static): the parent-death signal fires when the *thread* that forked
+    /// the server exits, so a server started by one test's thread dies with that test.
+    pub fn start_lasting(opts: ServerOpts) -> Server {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("seqfix-test-server".into())
+            .spawn(move || {
+                tx.send(Server::start(opts)).unwrap();
+                loop {
+                    std::thread::park();
+                }
+            })
+            .unwrap();
+        rx.recv().expect("starting a test server (its thread panicked: see above)")
     }
 
     /// Starts a private server (for tests that kill or reconfigure it). It is killed when
@@ -404,6 +409,12 @@ impl Server {
         self.private.as_ref().unwrap().dir.join("sock")
     }
 
+    /// The server's root user over its Unix socket (private servers only), which both
+    /// servers count as a secure transport: it works with --require-secure-transport too.
+    pub fn socket_conn(&self) -> Conn {
+        self.root_conn().expect("connect to the private server's socket as root")
+    }
+
     fn root_conn(&self) -> mysql::Result<Conn> {
         Conn::new(
             OptsBuilder::new()
@@ -468,6 +479,11 @@ impl Server {
 
     pub fn admin_url(&self) -> &str {
         &self.admin_url
+    }
+
+    /// The server's flavour, asked over the root's socket (works when TCP must be TLS).
+    pub fn flavor_via_socket(&self) -> Flavor {
+        Flavor::of(&mut self.socket_conn())
     }
 
     /// The server's flavour, asked of it.

@@ -14,3 +14,4 @@ mod ops;
 mod process;
 mod status;
 mod survivor;
+mod tls;
