@@ -11,6 +11,7 @@
 # SEQFIX_MYSQL_ROOT=DIR uses another place. Needs root (debootstrap and chroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 
 root=${SEQFIX_MYSQL_ROOT:-$PWD/target/mysql-root}
 if [ -x "$root/usr/sbin/mysqld" ] && [ -f "$root/.seqfix-ready" ]; then
@@ -22,35 +23,12 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-# The mirror: the first http(s) Debian archive this machine's apt sources name.
-mirror=$(
-  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
-    grep -v '^\s*#' | grep -oE 'https?://[^ ]+' | grep -v -- '-security' | grep -E '/debian/?$' | head -1 || true
-)
-if [ -z "$mirror" ]; then
-  echo "seqfix: no Debian mirror found in /etc/apt/sources.list*; cannot build the MySQL test root" >&2
-  exit 2
-fi
-
-if ! command -v debootstrap >/dev/null 2>&1; then
-  echo "seqfix: installing debootstrap" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-fi
-
 start=$(date +%s)
-echo "seqfix: building a MySQL test root in $root from $mirror (about a minute, once)" >&2
-rm -rf "$root.partial"
-mkdir -p "$(dirname "$root")"
-debootstrap --variant=minbase sid "$root.partial" "$mirror" >"$root.partial.log" 2>&1 ||
-  { echo "seqfix: debootstrap failed; see $root.partial.log" >&2; exit 2; }
+echo "seqfix: building a MySQL test root in $root (about a minute, once)" >&2
 r=$root.partial
-# No service scripts may start inside the root.
-printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
-chmod 755 "$r/usr/sbin/policy-rc.d"
+debootstrap_root "$r" sid "$root.partial.log"
 mount -t proc proc "$r/proc"
 trap 'umount "$r/proc" 2>/dev/null || true' EXIT
-# sid's Release file on a snapshot mirror is past its Valid-Until date.
-chroot "$r" apt-get -o Acquire::Check-Valid-Until=false update -qq >>"$root.partial.log" 2>&1
 DEBIAN_FRONTEND=noninteractive chroot "$r" apt-get install -y -qq --no-install-recommends \
   mysql-server-core mysql-client-core >>"$root.partial.log" 2>&1 ||
   { echo "seqfix: installing mysql-server-core in the root failed; see $root.partial.log" >&2; exit 2; }
