@@ -25,6 +25,9 @@ gen=$dist/gen
 rm -rf "$gen"
 mkdir -p "$gen/man" "$gen/completions"
 "$dist/seqfix" man --dir "$gen/man"
+# Debian policy: man pages gzipped, -n so the package is reproducible (cargo-deb compresses
+# only the assets it does not take from target/).
+gzip -9n "$gen"/man/*.1
 "$dist/seqfix" completions bash >"$gen/completions/seqfix"
 "$dist/seqfix" completions zsh >"$gen/completions/_seqfix"
 "$dist/seqfix" completions fish >"$gen/completions/seqfix.fish"
