@@ -38,8 +38,10 @@ else
   deb=$(ls target/dist/seqfix_*.deb)
 fi
 step "building the sample data generator"
-cargo build --profile dist --locked --example sample
-sample=target/dist/examples/sample
+# The dev profile: a dist build of an example would rebuild the dist library with the
+# dev-dependencies' features, and the next package.sh would rebuild it back.
+cargo build --locked --example sample
+sample=target/debug/examples/sample
 
 if [ ! -f "$base/.seqfix-ready" ]; then
   step "making a clean Debian $suite root (once)"
@@ -75,7 +77,9 @@ DEBIAN_FRONTEND=noninteractive in_root sh -c "cd /tmp && apt-get install -y -qq 
   { cat "$work/install.log" >&2; fail "apt-get install"; }
 
 step "checks inside the root"
-in_root seqfix --version | tee /dev/stderr | grep -q "^seqfix .* (commit .*, TLS rustls" || fail "seqfix --version"
+version=$(in_root seqfix --version) || fail "seqfix --version"
+echo "$version" >&2
+[[ $version == "seqfix "*" (commit "*", TLS rustls"* ]] || fail "seqfix --version: $version"
 in_root man -w seqfix | grep -q '/usr/share/man/man1/seqfix.1.gz' || fail "man -w seqfix"
 in_root man -w seqfix-audit >/dev/null || fail "man -w seqfix-audit"
 for f in /usr/share/bash-completion/completions/seqfix /usr/share/zsh/vendor-completions/_seqfix \
