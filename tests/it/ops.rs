@@ -601,18 +601,22 @@ fn a_vanished_lock_holder_frees_its_lock_after_the_idle_timeout() {
 }
 
 /// Every seqfix command line in the README and docs/ (inside code blocks, cron lines
-/// included) parses: its subcommand and flags exist and its values are accepted. Pipes,
-/// redirections and comments are cut off first.
+/// included) and in the packaged systemd unit (its ExecStart lines, the commented one too)
+/// parses: its subcommand and flags exist and its values are accepted. Pipes, redirections
+/// and comments are cut off first.
 #[test]
 fn every_command_line_in_the_docs_parses() {
     use clap::Parser;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut docs = vec![root.join("README.md")];
     docs.extend(std::fs::read_dir(root.join("docs")).unwrap().map(|e| e.unwrap().path()));
+    docs.push(root.join("packaging/seqfix-process.service"));
     let mut checked = 0;
     let mut bad = Vec::new();
-    for doc in docs.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+    for doc in docs.iter().filter(|p| p.extension().is_some_and(|e| e == "md" || e == "service")) {
         let text = std::fs::read_to_string(doc).unwrap();
+        // A unit file is one block of lines.
+        let text = if doc.extension().is_some_and(|e| e == "service") { format!("```\n{text}```\n") } else { text };
         let mut in_code = false;
         let mut block: Vec<String> = Vec::new();
         let mut blocks: Vec<Vec<String>> = Vec::new();
@@ -645,7 +649,7 @@ fn every_command_line_in_the_docs_parses() {
                     rest
                 } else if let Some(rest) = l.strip_prefix("seqfix ").filter(|_| !prompted) {
                     rest
-                } else if let Some((_, rest)) = l.split_once("/usr/local/bin/seqfix ") {
+                } else if let Some((_, rest)) = l.split_once("bin/seqfix ") {
                     rest
                 } else {
                     continue;
