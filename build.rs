@@ -22,9 +22,10 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     // Rebuild when HEAD moves: HEAD itself (a checkout), the branch it names (a commit), and
     // packed-refs (a gc). In a worktree HEAD lives in its own git dir, branches in the common one.
-    if let (Some(git_dir), Some(common)) =
-        (git(dir, &["rev-parse", "--absolute-git-dir"]), git(dir, &["rev-parse", "--path-format=absolute", "--git-common-dir"]))
-    {
+    if let (Some(git_dir), Some(common)) = (
+        git(dir, &["rev-parse", "--absolute-git-dir"]),
+        git(dir, &["rev-parse", "--path-format=absolute", "--git-common-dir"]),
+    ) {
         println!("cargo:rerun-if-changed={git_dir}/HEAD");
         println!("cargo:rerun-if-changed={common}/packed-refs");
         if let Some(branch) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {

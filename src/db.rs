@@ -226,7 +226,7 @@ fn io_text(e: &std::io::Error) -> String {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             "the server stopped answering: nothing came back within --io-timeout".into()
         }
-        std::io::ErrorKind::InvalidData if e.get_ref().is_some_and(|inner| is_tls_error(inner)) => {
+        std::io::ErrorKind::InvalidData if e.get_ref().is_some_and(is_tls_error) => {
             tls_text(&e.to_string())
         }
         _ => format!("network error: {e}"),

@@ -110,7 +110,8 @@ fn make_ca(dir: &Path, name: &str, cn: &str) {
 /// A server certificate `NAME.pem` (key `NAME.key`, unencrypted: the server reads it at
 /// start) signed by `ca`, for the names in `san`.
 fn make_server_cert(dir: &Path, name: &str, cn: &str, san: &str) {
-    let (key, csr, pem, ext) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+    let (key, csr, pem, ext) =
+        (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
     std::fs::write(
         dir.join(&ext),
         format!(
@@ -124,8 +125,22 @@ fn make_server_cert(dir: &Path, name: &str, cn: &str, san: &str) {
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-sha256", "-days",
-            "30", "-extfile", &ext, "-out", &pem,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-sha256",
+            "-days",
+            "30",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
         ],
     );
 }

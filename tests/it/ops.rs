@@ -697,3 +697,25 @@ fn shell_words(s: &str) -> Vec<String> {
     }
     out
 }
+
+/// `--version` names the version, the commit the binary was built from and the TLS backend.
+#[test]
+fn version_names_the_commit_and_the_tls_backend() {
+    let out = Seqfix::new().args(["--version"]).run().expect_code(0);
+    let line = out.stdout.trim();
+    let rest = line
+        .strip_prefix(&format!("seqfix {} (commit ", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, tls) = rest.split_once(", TLS ").unwrap_or_else(|| panic!("{line}"));
+    assert!(commit == "unknown" || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())), "{line}");
+    assert!(tls == "rustls (ring))" || tls == "native-tls (OpenSSL))", "{line}");
+    let head = std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert_eq!(commit, head, "built from another commit than HEAD: {line}");
+    }
+}

@@ -40,8 +40,7 @@ impl TlsServer {
 
     /// The test user's URL for `host`, with `query` (e.g. `ssl-mode=REQUIRED`) when not empty.
     fn url(&self, host: &str, query: &str) -> String {
-        let base =
-            format!("mysql://{TEST_USER}:{}@{host}:{}/{}", enc(TEST_PASSWORD), self.server.port, self.database);
+        let base = format!("mysql://{TEST_USER}:{}@{host}:{}/{}", enc(TEST_PASSWORD), self.server.port, self.database);
         if query.is_empty() {
             base
         } else {
