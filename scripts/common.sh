@@ -71,11 +71,12 @@ debootstrap_root() {
     { echo "seqfix: apt-get update in $dir failed; see $log" >&2; exit 2; }
 }
 
-# start_private_mariadb DIR PORT: a throw-away mariadbd with its data, socket and logs in DIR
-# (created fresh), on 127.0.0.1:PORT, never the system service; sets $server_pid. The caller
-# stops it (kill "$server_pid"). Returns when the socket answers.
+# start_private_mariadb DIR PORT [mariadbd arguments...]: a throw-away mariadbd with its data,
+# socket and logs in DIR (created fresh), on 127.0.0.1:PORT, never the system service; sets
+# $server_pid. The caller stops it (kill "$server_pid"). Returns when the socket answers.
 start_private_mariadb() {
   local dir=$1 port=$2 mariadbd install_db user_arg=()
+  shift 2
   ensure_mariadb_binaries
   mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd); [ -x "$mariadbd" ] || mariadbd=/usr/sbin/mysqld
   install_db=$(command -v mariadb-install-db || command -v mysql_install_db)
@@ -85,7 +86,7 @@ start_private_mariadb() {
     "${user_arg[@]}" >"$dir/install.log" 2>&1
   "$mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" --pid-file="$dir/pid" \
     --log-error="$dir/error.log" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
-    --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 "${user_arg[@]}" \
+    --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 "${user_arg[@]}" "$@" \
     </dev/null >/dev/null 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do [ -S "$dir/sock" ] && return 0; sleep 0.2; done

@@ -95,16 +95,31 @@ in_root getent passwd seqfix >/dev/null || fail "the package made no seqfix user
 # Nothing but the C library: the root has no OpenSSL, and the binary must not want it.
 if in_root ldd /usr/bin/seqfix | grep -E 'libssl|libcrypto|not found'; then fail "ldd /usr/bin/seqfix"; fi
 
-step "starting a private MariaDB server on the host's loopback"
+step "starting a private MariaDB server on the host's loopback, TLS with a CA of its own"
+# The root has no CA certificates and no OpenSSL: VERIFY_IDENTITY must work with ssl-ca alone.
+certs=$work/certs
+rm -rf "$certs"; mkdir -p "$certs"
+(
+  cd "$certs"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=seqfix package test CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
+  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
+) >"$work/certs.log" 2>&1 || { cat "$work/certs.log" >&2; fail "making the test certificates (openssl)"; }
+cp "$certs/ca.pem" "$run/tmp/db-ca.pem"
 port=$(free_port)
-start_private_mariadb "$dir" "$port"
+start_private_mariadb "$dir" "$port" --ssl-ca="$certs/ca.pem" --ssl-cert="$certs/server.pem" \
+  --ssl-key="$certs/server.key" --require-secure-transport=ON
 client=("$(command -v mariadb || command -v mysql)" --no-defaults --socket="$dir/sock" -uroot)
 "${client[@]}" -e "
   CREATE DATABASE pkg CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   CREATE USER 'seqfix'@'%' IDENTIFIED BY 'pkg-test';
   GRANT ALL ON pkg.* TO 'seqfix'@'%';"
-url="mysql://seqfix:pkg-test@127.0.0.1:$port/pkg"
-"$sample" "$url" 20000 >/dev/null
+# The generator connects without TLS: through the socket (any host part is ignored there).
+"$sample" "mysql://seqfix:pkg-test@localhost/pkg?socket=$dir/sock" 20000 >/dev/null ||
+  fail "loading the sample data"
+url="mysql://seqfix:pkg-test@127.0.0.1:$port/pkg?ssl-mode=VERIFY_IDENTITY&ssl-ca=/tmp/db-ca.pem"
 
 step "seqfix audit from inside the root"
 in_root seqfix --no-progress --database-url "$url" audit --format json >"$work/audit.json" || fail "seqfix audit"
@@ -113,7 +128,8 @@ python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["surplus_r
 # As the service would: the seqfix user, the option file installed as the example says.
 in_root install -m 0600 -o seqfix -g seqfix /usr/share/doc/seqfix/my.cnf.example /etc/seqfix/my.cnf
 in_root sed -i -e "s/^password .*/password = pkg-test/" -e "s/^host .*/host = 127.0.0.1/" \
-  -e "s/^port .*/port = $port/" -e "s/^database .*/database = pkg/" /etc/seqfix/my.cnf
+  -e "s/^port .*/port = $port/" -e "s/^database .*/database = pkg/" \
+  -e "s|^# ssl-mode .*|ssl-mode = VERIFY_IDENTITY|" -e "s|^# ssl-ca .*|ssl-ca = /tmp/db-ca.pem|" /etc/seqfix/my.cnf
 in_root setpriv --reuid=seqfix --regid=seqfix --clear-groups \
   seqfix --no-progress --defaults-file /etc/seqfix/my.cnf audit >/dev/null || fail "audit as seqfix with /etc/seqfix/my.cnf"
 
