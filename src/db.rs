@@ -226,9 +226,7 @@ fn io_text(e: &std::io::Error) -> String {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             "the server stopped answering: nothing came back within --io-timeout".into()
         }
-        std::io::ErrorKind::InvalidData if e.get_ref().is_some_and(is_tls_error) => {
-            tls_text(&e.to_string())
-        }
+        std::io::ErrorKind::InvalidData if e.get_ref().is_some_and(is_tls_error) => tls_text(&e.to_string()),
         _ => format!("network error: {e}"),
     }
 }
@@ -501,6 +499,20 @@ pub fn refuse_read_only(db: &mut Db, command: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn a_rejected_certificate_says_what_to_check() {
+        // How rustls hands a rejected certificate to the driver: InvalidData around its error.
+        let cert = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let err = mysql::Error::IoError(std::io::Error::new(std::io::ErrorKind::InvalidData, cert));
+        let text = error_text(&err);
+        assert!(text.starts_with("TLS handshake failed: invalid peer certificate"), "{text}");
+        assert!(text.contains("check that ssl-ca names the CA"), "{text}");
+        // Other InvalidData errors stay network errors.
+        let other = mysql::Error::IoError(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad packet"));
+        assert_eq!(error_text(&other), "network error: bad packet");
+    }
 
     #[test]
     fn parses_server_versions() {
