@@ -98,3 +98,12 @@ start_private_mariadb() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 33306
 }
+
+# The openssl command, with which the TLS tests and the package test make their own CA and
+# server certificates (the seqfix binary itself uses rustls, not OpenSSL).
+ensure_openssl_cli() {
+  command -v openssl >/dev/null 2>&1 && return 0
+  echo "seqfix: installing the openssl command (the tests make their own certificates with it)" >&2
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >/dev/null
+}

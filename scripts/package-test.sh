@@ -23,6 +23,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 ensure_rust
+ensure_openssl_cli
 
 work=$PWD/target/package-test
 base=$work/base

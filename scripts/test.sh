@@ -19,6 +19,7 @@ esac
 [ -n "${SEQFIX_TEST_DATABASE_URL:-}" ] && servers=(external)
 
 ensure_rust
+ensure_openssl_cli
 for server in "${servers[@]}"; do
   case $server in
     mariadb)
