@@ -157,6 +157,10 @@ pub fn lock_name(database: &str, table: &Ident) -> String {
     crate::db::lock_name("dedupe", &format!("{database}.{table}"))
 }
 
+/// Largest batch the statements can take: about two bound values per victim, under the
+/// server's 65,535 placeholders per statement (see `options::MAX_BATCH_SIZE`).
+pub const MAX_BATCH_SIZE: u64 = 10_000;
+
 /// Plan rows per run of the external sort held in memory (a few MB).
 pub const PLAN_RUN_ROWS: usize = 20_000;
 

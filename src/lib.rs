@@ -20,6 +20,7 @@ pub mod mask;
 pub mod metrics;
 pub mod migrate;
 pub mod optionfile;
+pub mod options;
 pub mod priority;
 pub mod process;
 pub mod progress;
@@ -34,6 +35,7 @@ pub mod sql;
 pub mod status;
 pub mod survivor;
 pub mod version;
+pub mod when;
 
 use std::time::Instant;
 
@@ -110,7 +112,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let started = Instant::now();
     match cli.command {
         Command::Audit(args) => {
-            let rule = config::survivor_rule(&args.survivor)?;
+            let rule = options::survivor_rule(&args.survivor)?;
             let mut db = db::connect(&cfg.db)?;
             let mut report = audit::run(&mut db, &cfg, args.top as usize, &rule)?;
             if cli.global.mask_phones {
@@ -121,7 +123,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
         }
         Command::Dedupe(args) => {
-            let opts = config::dedupe_options(&args, &cli.global)?;
+            let opts = options::dedupe_options(&args, &cli.global)?;
             if opts.empty_steps_to_null {
                 let (report, outcome) = dedupe::empty::run(&cfg, &opts)?;
                 report::emit(cfg.format, &report, report::empty_steps)?;
@@ -137,28 +139,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(after_work(written, report.run_id.as_deref(), outcome))
         }
         Command::Restore(args) => {
-            let opts = config::restore_options(&args)?;
+            let opts = options::restore_options(&args)?;
             let (report, outcome) = restore::run(&cfg, &opts)?;
             report::emit(cfg.format, &report, report::restore)?;
             Ok(outcome)
         }
         Command::Migrate(args) => {
-            let opts = migrate::Options {
-                action: if args.status {
-                    migrate::Action::Status
-                } else if args.down {
-                    migrate::Action::Down
-                } else {
-                    migrate::Action::Up
-                },
-                dry_run: args.dry_run,
-                yes: args.yes,
-                max_trx_age: args.max_trx_age,
-                trx_wait: args.trx_wait,
-                lock_wait_timeout: args.lock_wait_timeout,
-                retries: args.retries,
-                check_duplicates_first: args.check_duplicates_first,
-            };
+            let opts = options::migrate_options(&args);
             interrupt::install();
             // An index build answers only when it is done: no read timeout unless asked.
             let mut conn_cfg = cfg.db.clone();
@@ -176,16 +163,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Process(args) => {
             interrupt::install();
-            let opts = process::Options {
-                dry_run: args.dry_run,
-                batch_size: args.batch_size as usize,
-                limit: args.limit,
-                step_interval_secs: args.step_interval.as_secs(),
-                lock_timeout: args.lock_timeout,
-                min_interval: args.min_interval,
-                allow_node_local_lock: args.allow_node_local_lock,
-                allow_without_index: args.allow_without_index,
-            };
+            let opts = options::process_options(&args);
             let mut db = db::connect(&cfg.db)?;
             let report = process::run(&mut db, &cfg, &opts)?;
             let written = write_metrics(&cfg, || metrics::process(&db.database, cfg.table.as_str(), &report, started));

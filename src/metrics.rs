@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::audit::AuditReport;
 use crate::status::StatusReport;
@@ -202,25 +202,6 @@ pub fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".tmp.{}", std::process::id()));
     path.with_file_name(name)
-}
-
-/// Checks before any work that the metrics file can be written where asked, so a run
-/// does not do its work and then fail on a typo in the path.
-pub fn check_path(path: &Path) -> Result<()> {
-    if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
-        bail!("--metrics-file {} is not a file name", path.display());
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!("the directory of --metrics-file {} does not exist (create it first)", path.display());
-    }
-    if path.is_dir() {
-        bail!("--metrics-file {} is a directory; give a file name such as seqfix.prom", path.display());
-    }
-    crate::config::probe_writable(path, "--metrics-file")
 }
 
 fn secs(d: Duration) -> f64 {
@@ -576,9 +557,9 @@ mod tests {
         assert!(temp_path(&path).to_string_lossy().ends_with(&format!("seqfix.prom.tmp.{}", std::process::id())));
         let err = m.write_atomic(&dir.path().join("missing/x.prom")).unwrap_err();
         assert!(format!("{err:#}").contains("cannot write the metrics file"), "{err:#}");
-        assert!(check_path(&dir.path().join("missing/x.prom")).is_err());
-        assert!(check_path(dir.path()).is_err());
-        assert!(check_path(&path).is_ok());
+        assert!(crate::config::check_metrics_path(&dir.path().join("missing/x.prom")).is_err());
+        assert!(crate::config::check_metrics_path(dir.path()).is_err());
+        assert!(crate::config::check_metrics_path(&path).is_ok());
     }
 
     #[test]

@@ -746,7 +746,7 @@ mod tests {
 
     #[test]
     fn every_statement_of_the_largest_batch_fits_the_placeholder_limit() {
-        let n = crate::config::MAX_BATCH_SIZE as usize;
+        let n = crate::dedupe::MAX_BATCH_SIZE as usize;
         assert!(max_placeholders(n, crate::survivor::MAX_STATUSES) <= 65_535);
         assert_eq!(max_placeholders(10, 5), 41);
     }

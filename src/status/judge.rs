@@ -30,7 +30,7 @@ pub fn plan_migrations(known: &[(&str, &str)], history: &[(String, bool)]) -> Mi
 /// Judges the last run of a command.
 pub fn classify_run(run: &LastRun) -> Check {
     let name = format!("last_run.{}", run.command);
-    let when = crate::report::ts(Some(run.started));
+    let when = crate::when::ts(Some(run.started));
     let who = format!("on {} (pid {}, run {})", run.host, run.pid, run.run_id);
     match run.status.as_str() {
         "succeeded" => check(&name, State::Ok, format!("succeeded, started {when} {who}")),
@@ -168,7 +168,7 @@ pub fn overdue_check(overdue: Option<(u64, Option<i64>)>, stale_after: Duration)
             State::Fail,
             format!(
                 "{n} active contacts due for longer than {stale} (oldest due since {}): is `seqfix process` running from cron?",
-                crate::report::ts(oldest)
+                crate::when::ts(oldest)
             ),
         ),
     }

@@ -438,7 +438,7 @@ fn an_error_line_never_holds_row_text() {
 #[test]
 fn the_largest_batch_size_works_on_real_rows() {
     use seqfix::dedupe::{execute_batch, PlanRow, Target};
-    let max = seqfix::config::MAX_BATCH_SIZE as usize;
+    let max = seqfix::options::MAX_BATCH_SIZE as usize;
     let db = TestDb::new("survivor_max_batch");
     let spec = Spec { dup_fraction: 1.0, ..Spec::new(37_000, 43) };
     let rows = db.load_messages(&spec);
