@@ -117,13 +117,13 @@ fn paths_named(module: &str, code: &str) -> Vec<Vec<String>> {
                                 depth += 1;
                                 if depth > 1 {
                                     let mut p = stack.last().unwrap().clone();
-                                    p.extend(prefix.drain(..));
+                                    p.append(&mut prefix);
                                     stack.push(p);
                                 }
                             }
                             '}' | ',' => {
                                 let mut p = stack.last().unwrap().clone();
-                                p.extend(prefix.drain(..));
+                                p.append(&mut prefix);
                                 if !seg.is_empty() {
                                     p.push(std::mem::take(&mut seg));
                                 }
@@ -136,11 +136,7 @@ fn paths_named(module: &str, code: &str) -> Vec<Vec<String>> {
                                     }
                                 }
                             }
-                            ':' => {
-                                if !seg.is_empty() {
-                                    prefix.push(std::mem::take(&mut seg));
-                                }
-                            }
+                            ':' if !seg.is_empty() => prefix.push(std::mem::take(&mut seg)),
                             c if ident(c) => seg.push(c),
                             _ => {}
                         }
