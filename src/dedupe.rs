@@ -43,8 +43,9 @@ mod batch;
 pub mod empty;
 pub mod guards;
 pub use batch::{
-    by_victim, decide, execute_batch, execute_batch_with_retry, max_placeholders, plan_records, plan_rows, BatchResult,
-    BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target, BATCH_RETRIES, NOW_UNKNOWN, OUTRANKED,
+    by_victim, decide, execute_batch, execute_batch_with_retry, max_placeholders, plan_records, plan_rows,
+    prepare_session, BatchResult, BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target,
+    BATCH_RETRIES, NOW_UNKNOWN, OUTRANKED,
 };
 
 /// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).
@@ -421,10 +422,7 @@ fn execute(
     if !archive_exists {
         archive::create(db, info, &opts.archive)?;
     }
-    db.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
-    db.conn
-        .exec_drop(sql::BATCH_LOCK_WAIT, (opts.lock_wait_timeout.as_secs().max(1),))
-        .context("cannot set innodb_lock_wait_timeout for the batches")?;
+    crate::dedupe::prepare_session(&mut db.conn, opts.lock_wait_timeout.as_secs())?;
     interrupt::install();
     let target = Target::new(info, opts.archive.clone(), run_id, opts.rule.clone())?;
     let progress = Progress::bar(cfg.progress, "deleting", report.planned_rows);

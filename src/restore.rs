@@ -218,11 +218,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
     let user = guard.user.clone();
     let run = ledger::start(&mut guard.conn, "restore", &user)?;
     report.restore_run_id = Some(run.id.clone());
-    guard.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
-    guard
-        .conn
-        .exec_drop(sql::BATCH_LOCK_WAIT, (crate::dedupe::DEFAULT_LOCK_WAIT_SECS,))
-        .context("cannot set innodb_lock_wait_timeout for the batches")?;
+    crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
     interrupt::install();
     let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
     let mut times = Vec::new();

@@ -331,6 +331,15 @@ impl Target {
 /// The most placeholders one statement of a batch of `n` victims binds (the server refuses
 /// more than 65,535): the fast path's copy binds the run id, each pair and the status
 /// ranks twice; the locking read binds up to 2n ids. Pure.
+/// The session settings of the connection that runs archived batches (dedupe, its
+/// empty-steps pass, restore): their isolation level, and how long a batch waits for a row
+/// lock before it is rolled back and retried.
+pub fn prepare_session(conn: &mut Conn, lock_wait_secs: u64) -> Result<()> {
+    conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
+    conn.exec_drop(sql::BATCH_LOCK_WAIT, (lock_wait_secs.max(1),))
+        .context("cannot set innodb_lock_wait_timeout for the batches")
+}
+
 pub fn max_placeholders(n: usize, statuses: usize) -> usize {
     (1 + 2 * n + 4 * statuses).max(2 * n)
 }

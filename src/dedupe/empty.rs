@@ -177,10 +177,7 @@ fn execute(
     if !archive_exists {
         archive::create(db, info, &opts.archive)?;
     }
-    db.conn.query_drop(sql::BATCH_SESSION).context("cannot set the batch transactions' isolation level")?;
-    db.conn
-        .exec_drop(sql::BATCH_LOCK_WAIT, (opts.lock_wait_timeout.as_secs().max(1),))
-        .context("cannot set innodb_lock_wait_timeout for the batches")?;
+    crate::dedupe::prepare_session(&mut db.conn, opts.lock_wait_timeout.as_secs())?;
     interrupt::install();
     let progress = Progress::bar(cfg.progress, "setting empty steps to NULL", ids.len() as u64);
     let mut times = Vec::new();

@@ -455,6 +455,16 @@ fn argument_errors_hide_passwords_and_name_bad_values() {
     let out = Seqfix::new().args(["dedupe", "--batch-size", "-5"]).run();
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("invalid value '-5' for '--batch-size"), "{}", out.stderr);
+    // Timeouts that cannot work are refused before any connection.
+    let url = "mysql://u:pw@127.0.0.1:1/x";
+    Seqfix::new()
+        .args(["--database-url", url, "--idle-timeout", "1s", "audit"])
+        .run()
+        .expect_error("--idle-timeout must be at least 10s");
+    Seqfix::new()
+        .args(["--database-url", url, "--idle-timeout", "1m", "dedupe", "--sleep", "2m"])
+        .run()
+        .expect_error("--sleep must be shorter than --idle-timeout");
     // help still goes to stdout with exit 0
     let help = Seqfix::new().args(["audit", "--help"]).run().expect_code(0);
     assert!(help.stdout.contains("Usage: seqfix audit"));
