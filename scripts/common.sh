@@ -17,6 +17,23 @@ ensure_mariadb_binaries() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mariadb-server >/dev/null
 }
 
+# The Galera provider (package galera-4, a dependency of mariadb-server) and rsync, with which
+# the cluster tests' nodes join their 3-node loopback cluster (rsync SST).
+ensure_galera_tools() {
+  local missing=()
+  [ -f /usr/lib/galera/libgalera_smm.so ] || missing+=(galera-4)
+  command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "seqfix: installing ${missing[*]} (the Galera cluster tests need them)" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "seqfix: run as root or install sudo, or install ${missing[*]} yourself" >&2; exit 2; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 ensure_rust() {
   if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"

@@ -6,7 +6,8 @@
 #
 # --mariadb or --mysql runs one of the two. With SEQFIX_TEST_DATABASE_URL set, the suite
 # runs once, against that server. The tests start their own servers; this script only makes
-# sure the binaries exist.
+# sure the binaries exist. The MariaDB pass includes the Galera cluster tests (tests/it/cluster.rs),
+# which start a 3-node loopback cluster once (galera-4 and rsync are installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -24,6 +25,7 @@ for server in "${servers[@]}"; do
   case $server in
     mariadb)
       ensure_mariadb_binaries
+      ensure_galera_tools
       echo "seqfix: running the suite against MariaDB ($(mariadbd --version 2>/dev/null || /usr/sbin/mariadbd --version))" >&2
       SEQFIX_TEST_SERVER=mariadb cargo test --locked "$@"
       ;;

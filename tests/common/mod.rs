@@ -12,6 +12,7 @@
 //! /dev/null, so it can never hold the test runner's output pipe open.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -132,6 +133,8 @@ struct Private {
     dir: PathBuf,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// The system user the server runs as when the tests run as root (default root).
+    user: Option<String>,
     /// The server process's time zone (its SYSTEM zone), e.g. Europe/Berlin.
     tz: Option<String>,
 }
@@ -312,6 +315,17 @@ impl Server {
 
     /// `start`, with the server's SYSTEM time zone set to `tz` (the `TZ` of its process).
     pub fn start_in_zone(opts: ServerOpts, tz: Option<&str>) -> Server {
+        Server::start_with(opts, tz, None)
+    }
+
+    /// `start`, running the server as system user `user` when the tests run as root, its
+    /// directory owned by that user. A Galera node must not run as root: rsync SST's daemon
+    /// drops to `nobody`, and the SST scripts run as the server's user.
+    pub fn start_as(opts: ServerOpts, user: &str) -> Server {
+        Server::start_with(opts, None, Some(user))
+    }
+
+    fn start_with(opts: ServerOpts, tz: Option<&str>, user: Option<&str>) -> Server {
         let template = template_dir();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = base_dir().join(format!("{}-server-{n}", std::process::id()));
@@ -322,7 +336,13 @@ impl Server {
             host: "127.0.0.1".into(),
             port: 0,
             admin_url: String::new(),
-            private: Some(Private { dir, child: None, extra_args: opts.args, tz: tz.map(str::to_string) }),
+            private: Some(Private {
+                dir,
+                child: None,
+                extra_args: opts.args,
+                user: user.map(str::to_string),
+                tz: tz.map(str::to_string),
+            }),
         };
         server.boot(true);
         server
@@ -375,7 +395,16 @@ impl Server {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             if is_root() {
-                cmd.arg("--user=root");
+                match &p.user {
+                    Some(user) => {
+                        let st = Command::new("chown").arg("-R").arg(format!("{user}:")).arg(&dir).status().unwrap();
+                        assert!(st.success(), "chown -R {user} {} failed", dir.display());
+                        cmd.arg(format!("--user={user}"));
+                    }
+                    None => {
+                        cmd.arg("--user=root");
+                    }
+                }
             }
             unsafe {
                 cmd.pre_exec(|| {
@@ -403,6 +432,12 @@ impl Server {
                 );
             }
         }
+    }
+
+    /// The last `n` lines of a private server's error log.
+    pub fn error_log_tail(&self, n: usize) -> String {
+        let dir = &self.private.as_ref().expect("a private server").dir;
+        tail(&std::fs::read_to_string(dir.join("error.log")).unwrap_or_default(), n)
     }
 
     fn socket(&self) -> PathBuf {

@@ -4,6 +4,7 @@ mod common;
 
 mod audit;
 mod cascades;
+mod cluster;
 mod collations;
 mod dedupe;
 mod empty_steps;
