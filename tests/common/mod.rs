@@ -483,7 +483,19 @@ impl Server {
             format!("CREATE USER IF NOT EXISTS '{TEST_USER}'@'%' IDENTIFIED BY '{TEST_PASSWORD}'"),
             format!("GRANT ALL PRIVILEGES ON *.* TO '{TEST_USER}'@'%' WITH GRANT OPTION"),
         ] {
-            c.query_drop(stmt).unwrap();
+            // A Galera node answers on its socket before it has joined its cluster, and refuses
+            // statements until then (ERROR 1047 WSREP has not yet prepared node for application use).
+            let start = Instant::now();
+            loop {
+                match c.query_drop(&stmt) {
+                    Err(mysql::Error::MySqlError(e))
+                        if e.code == 1047 && start.elapsed() < Duration::from_secs(120) =>
+                    {
+                        std::thread::sleep(Duration::from_millis(200))
+                    }
+                    done => break done.unwrap(),
+                }
+            }
         }
     }
 
