@@ -5,8 +5,8 @@
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 
-use crate::config::Ident;
 use crate::db::Db;
+use crate::ident::Ident;
 use crate::schema::{self, Column, TableInfo};
 use crate::sql::{self, Fragment};
 

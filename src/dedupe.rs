@@ -29,15 +29,17 @@ use serde::Serialize;
 
 use crate::archive;
 use crate::audit::{KeyCount, ReportHead, SurvivorSummary, Tally};
-use crate::config::{Config, DbConfig, Ident};
+use crate::config::{Config, DbConfig};
 use crate::db::{self, Db};
+use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::replica::{self, Replica};
 use crate::schema::{self, TableInfo};
 use crate::sql;
 use crate::survivor::{Rule, Verdict};
-use crate::{confirm, interrupt, Outcome};
+use crate::{confirm, interrupt};
 
 mod batch;
 pub mod empty;
@@ -322,7 +324,7 @@ fn probe(db: &mut Db, table: &Ident, statement: &str, verb: &str) -> Result<()> 
             "user {} may not {verb} {}.{table}: {} (grant {}, plus INSERT and CREATE for the archive and the run ledger; nothing was changed)",
             db.user,
             db.database,
-            crate::db::error_text(&e),
+            crate::outcome::error_text(&e),
             verb.to_uppercase()
         )
     })

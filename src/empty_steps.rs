@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
 use serde::Serialize;
 
-use crate::config::Ident;
 use crate::db::Db;
+use crate::ident::Ident;
 
 /// How many example groups are kept.
 pub const EXAMPLES: usize = 10;

@@ -15,7 +15,7 @@ use mysql::{Conn, Value};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::Ident;
+use crate::ident::Ident;
 
 /// The schema of the production tables (plus columns the live table gained later).
 pub const SCHEMA_SQL: &str = include_str!("../sql/fixture/schema.sql");

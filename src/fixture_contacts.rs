@@ -374,7 +374,7 @@ pub fn insert(conn: &mut Conn, w: &World) -> Result<()> {
             ]
         }),
     )?;
-    let table = crate::config::Ident::new("table", "broadcast_messages")?;
+    let table = crate::ident::Ident::new("table", "broadcast_messages")?;
     crate::fixture::insert(conn, &table, w.messages.iter().cloned())?;
     Ok(())
 }

@@ -60,7 +60,11 @@ pub fn start(conn: &mut Conn, command: &'static str, db_user: &str) -> Result<Ru
 pub fn close(conn: &mut Conn, run: &Run, status: RunStatus, summary: &impl Serialize) -> Result<()> {
     match finish(conn, run, status, summary) {
         Err(e) if status == RunStatus::Failed => {
-            log::warn!("could not record the failure of run {} in seqfix_runs: {}", run.id, crate::db::chain_text(&e));
+            log::warn!(
+                "could not record the failure of run {} in seqfix_runs: {}",
+                run.id,
+                crate::outcome::chain_text(&e)
+            );
             Ok(())
         }
         other => other,

@@ -1,41 +1,58 @@
 //! seqfix: find, remove and prevent duplicate sequence messages in MySQL/MariaDB.
 //!
-//! Data flows one way: `cli` (arguments) → `config` (checked) → `db` (connection) →
-//! an operation (`audit`, ...) returning a report → `report` (table or JSON). Only
-//! `main` turns the `Outcome` into an exit code.
-pub mod archive;
-pub mod audit;
+//! Data flows one way: `cli` (arguments) → `options` (what each flag becomes) → `config`
+//! (checked) → `db` (connection) → an operation (`audit`, ...) returning a report and an
+//! `outcome::Outcome` → `report` (table or JSON). Only `main` turns the `Outcome` into an
+//! exit code.
+// Read top-down as the layers; every import points down this list.
+// Arguments: the command line, and what each flag becomes.
 pub mod cli;
+pub mod options;
+pub mod shell;
+pub mod version;
+
+// Checked settings and the process around the run.
 pub mod config;
 pub mod confirm;
-pub mod db;
-pub mod dedupe;
-pub mod empty_steps;
-pub mod fixture;
-pub mod fixture_contacts;
 pub mod interrupt;
-pub mod ledger;
 pub mod logging;
-pub mod mask;
-pub mod metrics;
-pub mod migrate;
 pub mod optionfile;
-pub mod options;
 pub mod priority;
-pub mod process;
 pub mod progress;
+
+// The database: connection and server facts, tables, statements, the run ledger.
+pub mod archive;
+pub mod db;
+pub mod empty_steps;
+pub mod ledger;
 pub mod replica;
-pub mod report;
-pub mod restore;
 pub mod scan;
 pub mod schema;
-pub mod shell;
 pub mod spill;
-pub mod sql;
+
+// The operations, one per command; each returns a report and an `Outcome`.
+pub mod audit;
+pub mod dedupe;
+pub mod migrate;
+pub mod process;
+pub mod restore;
 pub mod status;
+
+// Output: reports rendered for people or as JSON, and the metrics file.
+pub mod metrics;
+pub mod report;
+
+// Leaves: rules and values with no I/O, used from every layer above.
+pub mod ident;
+pub mod mask;
+pub mod outcome;
+pub mod sql;
 pub mod survivor;
-pub mod version;
 pub mod when;
+
+// Sample data in the shape of production (tests, benchmarks, examples).
+pub mod fixture;
+pub mod fixture_contacts;
 
 use std::time::Instant;
 
@@ -43,47 +60,7 @@ use anyhow::Result;
 
 use cli::{Cli, Command};
 use config::Config;
-
-/// Exit status for any error (bad input, connection, schema, lock held).
-pub const EXIT_ERROR: i32 = 2;
-
-/// Exit status of a run that changed the database as its report says, then could not write
-/// `--metrics-file`: not 2, which promises that nothing was changed.
-pub const EXIT_OUTPUT_FAILED: i32 = 3;
-
-/// How a command ended, when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Ran; nothing to flag.
-    Ok,
-    /// Ran, and found what `--fail-on-...` asked to flag (exit 1).
-    CheckFailed,
-    /// Stopped by Ctrl-C after finishing cleanly (exit 130).
-    Interrupted,
-    /// Did nothing by design, with a caller-chosen exit code (e.g. `--busy-exit-code`).
-    Skipped(i32),
-    /// Did its work (the report was printed, the run is in the ledger) but could not write
-    /// an output file afterwards, such as `--metrics-file` (exit 3).
-    OutputFailed,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Outcome::Ok => 0,
-            Outcome::CheckFailed => 1,
-            Outcome::Interrupted => 130,
-            Outcome::Skipped(code) => code,
-            Outcome::OutputFailed => EXIT_OUTPUT_FAILED,
-        }
-    }
-}
-
-/// The whole error chain on one line, as `main` prints it.
-pub fn error_line(err: &anyhow::Error) -> String {
-    // The chain may hold a server message naming a key's values (ER_DUP_ENTRY): phones masked.
-    mask::text(&db::chain_text(err))
-}
+use outcome::Outcome;
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     // Commands that need no database.
@@ -197,7 +174,7 @@ fn after_work(written: Result<()>, run_id: Option<&str>, outcome: Outcome) -> Ou
             let run = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
             report::refusal(&format!(
                 "the run finished as reported above{run}, but {}; nothing is wrong with the database",
-                db::chain_text(&e)
+                outcome::chain_text(&e)
             ));
             Outcome::OutputFailed
         }

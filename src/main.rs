@@ -8,14 +8,14 @@ fn main() {
             e.exit();
         }
         eprint!("{}", seqfix::config::redact_urls(&e.to_string()));
-        std::process::exit(seqfix::EXIT_ERROR);
+        std::process::exit(seqfix::outcome::EXIT_ERROR);
     });
     seqfix::logging::init(&cli.global);
     let code = match seqfix::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("seqfix: {}", seqfix::error_line(&err));
-            seqfix::EXIT_ERROR
+            eprintln!("seqfix: {}", seqfix::outcome::error_line(&err));
+            seqfix::outcome::EXIT_ERROR
         }
     };
     std::process::exit(code);

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::GlobalArgs;
-use crate::config::{DbConfig, Ident};
+use crate::config::DbConfig;
+use crate::ident::Ident;
 
 /// Largest accepted `--batch-size`. A dedupe batch binds about two values per victim in
 /// one statement (`dedupe::max_placeholders`) and the server refuses a statement with more

@@ -13,14 +13,16 @@ use serde::Serialize;
 
 use crate::archive;
 use crate::audit::KeyCount;
-use crate::config::{Config, Ident};
+use crate::config::Config;
 use crate::db::{self, Db};
 use crate::dedupe::{lock_name, BatchTimes};
+use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::schema;
 use crate::sql::{self, Fragment};
-use crate::{confirm, interrupt, Outcome};
+use crate::{confirm, interrupt};
 
 #[derive(Debug, Clone)]
 pub struct Options {

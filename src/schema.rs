@@ -4,8 +4,8 @@
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 
-use crate::config::Ident;
 use crate::db::Db;
+use crate::ident::Ident;
 
 /// The unique index that ends the duplicates, by name and columns.
 pub const UNIQUE_INDEX_NAME: &str = "unique_sequence_message";

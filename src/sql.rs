@@ -1,7 +1,7 @@
 //! Every SQL statement seqfix sends, embedded from `sql/` at compile time. The one place
 //! that names those files. Templates contain `{table}`-style placeholders that only
 //! `render` fills, and only with validated identifiers; values are always bound with `?`.
-use crate::config::Ident;
+use crate::ident::Ident;
 
 pub const GET_LOCK: &str = include_str!("../sql/lock/get_lock.sql");
 pub const IS_USED_LOCK: &str = include_str!("../sql/lock/is_used_lock.sql");

@@ -60,11 +60,16 @@ fn code_only(text: &str) -> String {
 /// Every module path the code names from `module`: `crate::x::y...`, `super::x...` and the
 /// leaves of `use crate::{a, b::{c, d}}` trees.
 fn paths_named(module: &str, code: &str) -> Vec<Vec<String>> {
+    paths_from(module, code, &["crate::", "super::"])
+}
+
+/// The paths the code names that begin with one of `starts` (`crate::` or `super::`).
+fn paths_from(module: &str, code: &str, starts: &[&str]) -> Vec<Vec<String>> {
     let ident = |c: char| c.is_alphanumeric() || c == '_';
     let mut found = Vec::new();
     let bytes: Vec<char> = code.chars().collect();
     let text: String = bytes.iter().collect();
-    for start in ["crate::", "super::"] {
+    for &start in starts {
         let mut from = 0;
         while let Some(at) = text[from..].find(start) {
             let begin = from + at;
@@ -218,6 +223,30 @@ fn the_modules_import_each_other_without_a_cycle() {
             }
         }
     }
+}
+
+/// The crate root (`lib.rs`) runs the commands; nothing below it takes anything from it
+/// (`Outcome` and the error line live in `outcome`, which operations return into).
+#[test]
+fn no_module_takes_an_item_from_the_crate_root() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();
+    let mut from_root = Vec::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        if module.is_empty() {
+            continue;
+        }
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        for path in paths_from(&module, &code, &["crate::"]) {
+            if path.first().is_some_and(|first| !first.is_empty() && !modules.contains(first)) {
+                from_root.push(format!("{module}: crate::{}", path.join("::")));
+            }
+        }
+    }
+    assert!(from_root.is_empty(), "modules that take items from the crate root: {from_root:?}");
 }
 
 #[test]

@@ -13,8 +13,8 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Transaction, TxOpts, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Ident;
 use crate::db;
+use crate::ident::Ident;
 use crate::scan::ExactGroup;
 use crate::schema::TableInfo;
 use crate::sql::{self, Fragment};

@@ -15,14 +15,16 @@ use serde::Serialize;
 
 use super::{lock_name, BatchTimes, Options, BATCH_RETRIES};
 use crate::archive;
-use crate::config::{Config, Ident};
+use crate::config::Config;
 use crate::db::{self, Db};
+use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::replica::{self, Replica};
 use crate::schema;
 use crate::sql::{self, Fragment};
-use crate::{confirm, interrupt, Outcome};
+use crate::{confirm, interrupt};
 
 /// The ledger's name for these runs.
 pub const COMMAND: &str = "dedupe-empty-steps";

@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 
 use super::Options;
-use crate::config::Ident;
 use crate::db::Db;
+use crate::ident::Ident;
 
 /// What the run does to the table's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

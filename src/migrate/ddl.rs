@@ -7,8 +7,8 @@ use mysql::prelude::Queryable;
 
 use super::preflight::{self, Trx};
 use super::{plan, MigrateReport, Options};
-use crate::config::Ident;
 use crate::db::{self, Db};
+use crate::ident::Ident;
 
 /// MySQL error codes the executor reacts to.
 pub const ER_DUP_ENTRY: u16 = 1062;
@@ -119,5 +119,5 @@ pub fn server_message(err: &anyhow::Error) -> String {
             Some(mysql::Error::MySqlError(m)) => Some(crate::mask::text(&m.message)),
             _ => None,
         })
-        .unwrap_or_else(|| crate::error_line(err))
+        .unwrap_or_else(|| crate::outcome::error_line(err))
 }

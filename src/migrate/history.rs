@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
 
 use super::plan::{HistoryRow, Migration};
-use crate::config::Ident;
 use crate::db::Db;
+use crate::ident::Ident;
 
 /// The recorded history of `table`; empty when the history table does not exist yet.
 pub fn load(db: &mut Db, table: &Ident) -> Result<Vec<HistoryRow>> {

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::config::{Config, Ident};
+use crate::config::Config;
 use crate::db::{self, Db};
+use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
 use crate::schema::{self, ColumnReq, Kind, TableInfo, UNIQUE_INDEX_NAME};
 use plan::{Entry, IndexVerdict, Migration, State};
@@ -200,11 +201,11 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
         let summary = serde_json::json!({
             "table": report.table, "action": report.action, "applied": report.applied,
             "already_applied": report.already_applied, "recorded": report.recorded, "reverted": report.reverted,
-            "refusal": report.refusal, "error": result.as_ref().err().map(crate::error_line),
+            "refusal": report.refusal, "error": result.as_ref().err().map(crate::outcome::error_line),
             "attempts": report.attempts, "build_ms": report.build_ms,
         });
         if let Err(e) = ledger::finish(&mut db.conn, &run, status, &summary) {
-            log::warn!("{}", crate::db::chain_text(&e));
+            log::warn!("{}", crate::outcome::chain_text(&e));
         }
     }
     result?;
@@ -367,12 +368,12 @@ fn up(
                     Some(ddl::ER_DUP_ENTRY) => {
                         format!("the build stopped at a duplicate: {}", ddl::server_message(&err))
                     }
-                    _ => crate::error_line(&err),
+                    _ => crate::outcome::error_line(&err),
                 };
                 // If the connection itself is gone, the row stays unfinished (the next run settles
                 // it from the schema); the DDL's error is the one to report.
                 if let Err(e) = history::finish(db, table, m, ms, Err(recorded)) {
-                    log::warn!("{}", crate::db::chain_text(&e));
+                    log::warn!("{}", crate::outcome::chain_text(&e));
                     return Err(err);
                 }
                 if db::server_error_code(&err) == Some(ddl::ER_DUP_ENTRY) {

@@ -8,8 +8,8 @@ use mysql::prelude::Queryable;
 use serde::Serialize;
 
 use super::{plan, MigrateReport, Options};
-use crate::config::Ident;
 use crate::db::Db;
+use crate::ident::Ident;
 use crate::schema::TableInfo;
 
 /// How a preflight check came out.

@@ -4,8 +4,8 @@ use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 
-use crate::config::Ident;
 use crate::db::{Db, Flavor};
+use crate::ident::Ident;
 use crate::schema::{self, ColumnReq, Kind};
 use crate::sql;
 

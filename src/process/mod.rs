@@ -266,7 +266,7 @@ fn pass(
                 // transaction is rolled back (by the server on a deadlock; by dropping it on a
                 // timeout, which the server rolls back only per statement); read the batch again.
                 Err(e) if attempt < 3 && matches!(crate::db::server_error_code(&e), Some(1213 | 1205)) => {
-                    log::warn!("batch after {cursor:?} rolled back ({}); retrying", crate::db::chain_text(&e));
+                    log::warn!("batch after {cursor:?} rolled back ({}); retrying", crate::outcome::chain_text(&e));
                 }
                 other => break other?,
             }

@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn process_lock_name_matches_process() {
         assert_eq!(process_lock_name("app"), "seqfix.process.app");
-        let t = crate::config::Ident::new("table", "broadcast_messages").unwrap();
+        let t = crate::ident::Ident::new("table", "broadcast_messages").unwrap();
         assert_eq!(lock_name_for("process", "app", &t).as_deref(), Some("seqfix.process.app"));
         assert_eq!(lock_name_for("dedupe", "app", &t).as_deref(), Some("seqfix.dedupe.app.broadcast_messages"));
         assert_eq!(lock_name_for("migrate", "app", &t).as_deref(), Some("seqfix.migrate.app"));

@@ -46,7 +46,7 @@ mod known_migrations_tests {
 
 /// The advisory lock a command holds while it runs, when status knows it: used to tell a
 /// run that is still going from one that died. Other commands are judged by age alone.
-pub fn lock_name_for(command: &str, database: &str, table: &crate::config::Ident) -> Option<String> {
+pub fn lock_name_for(command: &str, database: &str, table: &crate::ident::Ident) -> Option<String> {
     match command {
         "process" => Some(process_lock_name(database)),
         "dedupe" | "restore" => Some(crate::dedupe::lock_name(database, table)),
@@ -168,7 +168,7 @@ pub fn pending_migrations(db: &mut Db, table: &str, index_present: bool) -> Resu
     let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.exec(crate::sql::STATUS_MIGRATION_HISTORY, (table,)) {
         Ok(r) => r,
         Err(e) => {
-            log::warn!("cannot read seqfix_schema_history: {}", crate::db::error_text(&e));
+            log::warn!("cannot read seqfix_schema_history: {}", crate::outcome::error_text(&e));
             return Ok(None);
         }
     };
@@ -271,7 +271,7 @@ fn table_findings(db: &mut Db, cfg: &Config, opts: &Options, checks: &mut Vec<Ch
                         found.surplus_rows = Some(surplus);
                         checks.push(judge::duplicates_check(groups, surplus));
                     }
-                    Err(e) => checks.push(check("duplicates", State::Fail, crate::error_line(&e))),
+                    Err(e) => checks.push(check("duplicates", State::Fail, crate::outcome::error_line(&e))),
                 }
             }
         }
@@ -311,7 +311,7 @@ fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
     Ok((groups, surplus))
 }
 
-fn last_runs_of(db: &mut Db, table: &crate::config::Ident) -> Result<Vec<LastRun>> {
+fn last_runs_of(db: &mut Db, table: &crate::ident::Ident) -> Result<Vec<LastRun>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
         db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;

@@ -645,7 +645,7 @@ impl TestDb {
     }
 
     pub fn insert(&self, rows: &[Message]) {
-        let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+        let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
         fixture::insert(&mut self.conn(), &table, rows.iter().cloned()).unwrap();
     }
 

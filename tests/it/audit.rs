@@ -185,7 +185,7 @@ fn clean_table_with_unique_index_uses_it() {
             format!(
                 "{explain} {}",
                 seqfix::scan::query(
-                    &seqfix::config::Ident::new("t", "broadcast_messages").unwrap(),
+                    &seqfix::ident::Ident::new("t", "broadcast_messages").unwrap(),
                     true,
                     &seqfix::sql::Fragment::sql("created_at")
                 )

@@ -358,8 +358,8 @@ fn rows_changed_after_the_plan_are_left_alone() {
 
     let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
     let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::config::Ident::new("table", "seqfix_archive").unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
+    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
     let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
     seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
     let target = Target::new(&info, archive, &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();

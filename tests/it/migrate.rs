@@ -197,7 +197,7 @@ fn applies_after_dedupe_then_is_a_no_op_then_down_and_up_again() {
 
     // The constraint holds: the application's second INSERT of a message now fails.
     let victim = duplicate_of(rows.iter().find(|m| m.sequence_stepid.is_some()).unwrap());
-    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
     let err = seqfix::fixture::insert(&mut db.conn(), &table, [victim]).unwrap_err();
     assert!(format!("{err:#}").contains("1062"), "{err:#}");
 

@@ -94,7 +94,7 @@ fn a_duplicate_committed_while_the_alter_runs_is_reported_plainly() {
     let dup = duplicate_of(original);
     let mut a = db.conn();
     a.query_drop("START TRANSACTION").unwrap();
-    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
     seqfix::fixture::insert(&mut a, &table, [dup.clone()]).unwrap();
     let child = db.seqfix().args(["migrate", "--max-trx-age", "1h", "--lock-wait-timeout", "60s"]).spawn();
     let mut watch = db.conn();

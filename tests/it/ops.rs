@@ -594,7 +594,7 @@ fn a_vanished_lock_holder_frees_its_lock_after_the_idle_timeout() {
     db.wait_archived_more_than(20);
     let mut c = db.conn();
     unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
-    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
     let lock = seqfix::dedupe::lock_name(&db.name, &table);
     let frozen = std::time::Instant::now();
     while c.exec_first::<Option<u64>, _, _>("SELECT IS_USED_LOCK(?)", (&lock,)).unwrap().flatten().is_some() {

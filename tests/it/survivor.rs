@@ -303,8 +303,8 @@ fn the_batch_decides_again_on_the_rows_it_locks() {
 
     let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
     let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::config::Ident::new("table", "seqfix_archive").unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
+    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
     let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
     seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
     let target = Target::new(&info, archive.clone(), &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
@@ -424,11 +424,11 @@ fn an_error_line_never_holds_row_text() {
         db.conn().query_first("SELECT '+60123456789' AS recipient_phone, 'x' AS id").unwrap().unwrap();
     let err = mysql::from_row_opt::<(i64, i64)>(row).unwrap_err();
     let err = anyhow::Error::new(mysql::Error::FromRowError(err.0)).context("reading the scan");
-    let line = seqfix::error_line(&err);
+    let line = seqfix::outcome::error_line(&err);
     assert!(!line.contains("60123456789") && !line.contains("'x'"), "{line}");
     assert!(line.starts_with("reading the scan: "), "{line}");
     let value = mysql::from_value_opt::<i64>(mysql::Value::from("+60 12-345 6789")).unwrap_err();
-    let line = seqfix::error_line(&anyhow::Error::new(mysql::Error::FromValueError(value.0)));
+    let line = seqfix::outcome::error_line(&anyhow::Error::new(mysql::Error::FromValueError(value.0)));
     assert!(!line.contains("345 6789"), "{line}");
 }
 
@@ -466,8 +466,8 @@ fn the_largest_batch_size_works_on_real_rows() {
     c.exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (gone,)).unwrap();
     let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
     let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::config::Ident::new("table", "seqfix_archive").unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
+    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
     let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
     seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
     let target = Target::new(&info, archive, &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();

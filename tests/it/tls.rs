@@ -31,7 +31,7 @@ impl TlsServer {
         c.query_drop(format!("USE `{database}`")).unwrap();
         fixture::create_schema(&mut c).unwrap();
         let rows: Vec<_> = fixture::generate(&Spec::new(2_000, 20)).collect();
-        let table = seqfix::config::Ident::new("table", "broadcast_messages").unwrap();
+        let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
         fixture::insert(&mut c, &table, rows.iter().cloned()).unwrap();
         let surplus = Expected::of(&rows).surplus() as u64;
         assert!(surplus > 0, "the generator should make duplicates");
