@@ -39,6 +39,7 @@ pub mod restore;
 pub mod status;
 
 // Output: reports rendered for people or as JSON, and the metrics file.
+pub mod figures;
 pub mod metrics;
 pub mod report;
 
@@ -95,7 +96,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             if cli.global.mask_phones {
                 report.mask_phones();
             }
-            write_metrics(&cfg, || Ok(metrics::audit(&report, started)))?;
+            write_metrics(&cfg, || figures::audit(&report, started))?;
             report::emit(cfg.format, &report, report::audit)?;
             Ok(if args.fail_on_duplicates && report.surplus_rows > 0 { Outcome::CheckFailed } else { Outcome::Ok })
         }
@@ -110,8 +111,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             if cli.global.mask_phones {
                 report.mask_phones();
             }
-            let written =
-                write_metrics(&cfg, || metrics::dedupe(&cfg.db.database, cfg.table.as_str(), &report, started));
+            let written = write_metrics(&cfg, || {
+                figures::dedupe(&cfg.db.database, cfg.table.as_str(), &(&report).into(), started)
+            });
             report::emit(cfg.format, &report, report::dedupe)?;
             Ok(after_work(written, report.run_id.as_deref(), outcome))
         }
@@ -143,7 +145,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let opts = options::process_options(&args);
             let mut db = db::connect(&cfg.db)?;
             let report = process::run(&mut db, &cfg, &opts)?;
-            let written = write_metrics(&cfg, || metrics::process(&db.database, cfg.table.as_str(), &report, started));
+            let written =
+                write_metrics(&cfg, || figures::process(&db.database, cfg.table.as_str(), &(&report).into(), started));
             report::emit(cfg.format, &report, report::process)?;
             let outcome = match report.skipped {
                 Some(_) => Outcome::Skipped(args.busy_exit_code),
@@ -156,7 +159,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let mut db = db::connect(&cfg.db)?;
             let opts = status::Options { stale_after: args.stale_after, skip_duplicates: args.skip_duplicates };
             let report = status::run(&mut db, &cfg, &opts)?;
-            write_metrics(&cfg, || Ok(metrics::status(&report, started)))?;
+            write_metrics(&cfg, || figures::status(&report, started))?;
             report::emit(cfg.format, &report, report::status)?;
             Ok(if report.healthy { Outcome::Ok } else { Outcome::CheckFailed })
         }
@@ -188,10 +191,9 @@ fn writes_metrics(command: &Command) -> bool {
 
 /// Writes `--metrics-file` when asked, building the metrics only then. Called after the
 /// command's work and before its report, so a run whose file could not be written says so.
-/// (`metrics::dedupe` and `metrics::process` return a `Result`: pass them as they are.)
-fn write_metrics(cfg: &Config, build: impl FnOnce() -> Result<metrics::Metrics>) -> Result<()> {
+fn write_metrics(cfg: &Config, build: impl FnOnce() -> metrics::Metrics) -> Result<()> {
     match &cfg.metrics_file {
-        Some(path) => build()?.write_atomic(path),
+        Some(path) => build().write_atomic(path),
         None => Ok(()),
     }
 }

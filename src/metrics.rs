@@ -6,10 +6,15 @@
 //! file or the new one, never half of one. The collector reads only `*.prom`, so the
 //! temporary name is never scraped. Mode is 0644 (the collector often runs as another user).
 //!
+//! This module is the writer only: metric families, the exposition text, the atomic write.
+//! It knows no command; each command's figures, read from its typed report, are in
+//! `figures` (the path check is `config::check_metrics_path`).
+//!
 //! The pattern for a command: build a `Metrics` with `Metrics::for_run(database, table,
 //! command)` (the three labels every sample carries), add the report's figures, then
 //! `finish_run(started, succeeded)` adds `seqfix_run_duration_seconds`,
-//! `seqfix_last_run_succeeded` and `seqfix_last_success_timestamp_seconds`. `audit` below is the example to follow.
+//! `seqfix_last_run_succeeded` and `seqfix_last_success_timestamp_seconds`. `figures::audit`
+//! is the example to follow.
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -17,9 +22,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-
-use crate::audit::AuditReport;
-use crate::status::StatusReport;
 
 /// The metric that says when a command last did its job.
 pub const LAST_SUCCESS: &str = "seqfix_last_success_timestamp_seconds";
@@ -129,7 +131,8 @@ impl Metrics {
         self
     }
 
-    fn last_success(&mut self, unix_secs: f64) -> &mut Metrics {
+    /// Adds `seqfix_last_success_timestamp_seconds` (`finish_run` does, for a run that succeeded).
+    pub fn last_success(&mut self, unix_secs: f64) -> &mut Metrics {
         self.gauge(LAST_SUCCESS, "Unix time at which this seqfix command last finished successfully.", &[], unix_secs)
     }
 
@@ -237,210 +240,13 @@ fn format_value(v: f64) -> String {
     }
 }
 
-fn b(flag: bool) -> f64 {
+/// A flag as a gauge's value: 1 or 0.
+pub fn b(flag: bool) -> f64 {
     if flag {
         1.0
     } else {
         0.0
     }
-}
-
-/// The figures of an audit.
-pub fn audit(r: &AuditReport, started: Instant) -> Metrics {
-    let mut m = Metrics::for_run(&r.database, &r.table, "audit");
-    m.gauge(
-        "seqfix_sequence_messages",
-        "Sequence messages (sequence_stepid not NULL) in the table.",
-        &[],
-        r.sequence_messages as f64,
-    )
-    .gauge(
-        "seqfix_duplicate_groups",
-        "Groups of rows sharing (sequence_stepid, recipient_phone, device_id).",
-        &[],
-        r.duplicate_groups as f64,
-    )
-    .gauge("seqfix_surplus_rows", "Surplus rows: every copy of a duplicate group but one.", &[], r.surplus_rows as f64)
-    .gauge(
-        "seqfix_unique_index_present",
-        "1 when the unique index on (sequence_stepid, recipient_phone, device_id) exists.",
-        &[],
-        b(r.unique_index),
-    )
-    .gauge(
-        "seqfix_near_duplicate_groups",
-        "Groups of one step and device whose phones differ only in punctuation or spacing.",
-        &[],
-        r.near_duplicates.groups as f64,
-    )
-    .gauge(
-        "seqfix_left_alone_groups",
-        "Duplicate groups the survivor rule leaves alone: a copy's status is one it does not rank.",
-        &[],
-        r.survivor.left_alone_groups as f64,
-    );
-    for kc in &r.by_status {
-        m.gauge(
-            "seqfix_surplus_rows_by_status",
-            "Surplus rows by their status.",
-            &[("status", &kc.key)],
-            kc.rows as f64,
-        );
-    }
-    m.finish_run(started, true);
-    m
-}
-
-/// The figures of a status run, for `--metrics-file`.
-pub fn status(r: &StatusReport, started: Instant) -> Metrics {
-    let mut m = Metrics::for_run(&r.database, &r.table, "status");
-    m.gauge("seqfix_status_healthy", "1 when no status check failed.", &[], b(r.healthy));
-    for c in &r.checks {
-        let v = match c.state {
-            crate::status::State::Ok => 0.0,
-            crate::status::State::Warn => 1.0,
-            crate::status::State::Fail => 2.0,
-        };
-        m.gauge("seqfix_status_check", "State of each status check: 0 ok, 1 warn, 2 fail.", &[("check", &c.name)], v);
-    }
-    if let Some(present) = r.unique_index {
-        m.gauge(
-            "seqfix_unique_index_present",
-            "1 when the unique index on (sequence_stepid, recipient_phone, device_id) exists.",
-            &[],
-            b(present),
-        );
-    }
-    if let (Some(g), Some(s)) = (r.duplicate_groups, r.surplus_rows) {
-        m.gauge(
-            "seqfix_duplicate_groups",
-            "Groups of rows sharing (sequence_stepid, recipient_phone, device_id).",
-            &[],
-            g as f64,
-        );
-        m.gauge("seqfix_surplus_rows", "Surplus rows: every copy of a duplicate group but one.", &[], s as f64);
-    }
-    if let Some(mig) = &r.migrations {
-        m.gauge("seqfix_pending_migrations", "Migrations not applied yet.", &[], mig.pending.len() as f64);
-        m.gauge(
-            "seqfix_failed_migrations",
-            "Migrations recorded as failed or half-done.",
-            &[],
-            mig.failed.len() as f64,
-        );
-    }
-    if let Some(n) = r.overdue_contacts {
-        m.gauge(
-            "seqfix_overdue_contacts",
-            "Active contacts whose next step has been due for longer than --stale-after.",
-            &[],
-            n as f64,
-        );
-    }
-    m.gauge(
-        "seqfix_process_lock_held",
-        "1 while a seqfix process run holds its advisory lock.",
-        &[],
-        b(r.process_lock.is_some()),
-    );
-    for run in &r.last_runs {
-        m.gauge(
-            "seqfix_last_run_start_timestamp_seconds",
-            "Unix time at which the latest run of each command started, by its status.",
-            &[("run_command", &run.command), ("run_status", &run.status)],
-            run.started as f64,
-        );
-    }
-    m.finish_run(started, true);
-    m
-}
-
-/// One figure of a report that becomes a gauge: the report's JSON field, the metric name
-/// and its help text. Reports are read through their JSON form so that a command's
-/// metrics need only the field names its issue fixes, not its report type.
-pub struct Figure {
-    pub field: &'static str,
-    pub metric: &'static str,
-    pub help: &'static str,
-}
-
-const fn fig(field: &'static str, metric: &'static str, help: &'static str) -> Figure {
-    Figure { field, metric, help }
-}
-
-/// What `dedupe` reports (its JSON has at least these fields).
-pub const DEDUPE_FIGURES: &[Figure] = &[
-    fig("duplicate_groups", "seqfix_duplicate_groups", "Duplicate groups found by the run."),
-    fig("deleted_rows", "seqfix_dedupe_deleted_rows", "Rows the last dedupe deleted."),
-    fig("archived_rows", "seqfix_dedupe_archived_rows", "Rows the last dedupe copied into the archive table."),
-    fig("skipped_groups", "seqfix_dedupe_skipped_groups", "Groups skipped because their kept row changed meanwhile."),
-    fig("batches", "seqfix_dedupe_batches", "Transactions the last dedupe committed."),
-];
-
-/// How `process` sorted the contacts it looked at (its JSON has at least these fields).
-pub const PROCESS_OUTCOMES: &[&str] =
-    &["queued", "already_queued", "requeued", "requeue_limit", "completed", "no_step", "no_lead", "device_offline"];
-
-/// Adds `figures` read from `report`'s JSON form; a field that is missing or not a number
-/// is logged and left out rather than failing the run.
-pub fn add_figures(m: &mut Metrics, report: &impl serde::Serialize, figures: &[Figure]) -> Result<()> {
-    let json = serde_json::to_value(report).context("cannot read the report's figures for the metrics file")?;
-    for f in figures {
-        match json.get(f.field).and_then(|v| v.as_f64().or_else(|| v.as_bool().map(b))) {
-            Some(v) => {
-                m.gauge(f.metric, f.help, &[], v);
-            }
-            None => log::warn!("the report has no number {:?}; {} left out of the metrics file", f.field, f.metric),
-        }
-    }
-    Ok(())
-}
-
-/// The figures of a dedupe run (`dry_run` is a label: a dry run deletes nothing).
-pub fn dedupe(database: &str, table: &str, report: &impl serde::Serialize, started: Instant) -> Result<Metrics> {
-    let mut m = Metrics::for_run(database, table, "dedupe");
-    add_figures(&mut m, report, DEDUPE_FIGURES)?;
-    let json = serde_json::to_value(report)?;
-    let dry = json.get("dry_run").and_then(|v| v.as_bool()).unwrap_or(false);
-    m.gauge("seqfix_dry_run", "1 when the run was a --dry-run and changed nothing.", &[], b(dry));
-    // Ctrl-C: the run stopped between batches, with duplicates left.
-    let interrupted = json.get("status").and_then(|v| v.as_str()) == Some("interrupted");
-    m.finish_run(started, !interrupted);
-    Ok(m)
-}
-
-/// The figures of a process run: contacts by outcome, and whether the run was skipped
-/// (`locked`: another run held the lock; `min_interval`: one ran too recently).
-pub fn process(database: &str, table: &str, report: &impl serde::Serialize, started: Instant) -> Result<Metrics> {
-    let json = serde_json::to_value(report).context("cannot read the report's figures for the metrics file")?;
-    let mut m = Metrics::for_run(database, table, "process");
-    for outcome in PROCESS_OUTCOMES {
-        match json.get(*outcome).and_then(|v| v.as_f64()) {
-            Some(n) => {
-                m.gauge(
-                    "seqfix_process_contacts",
-                    "Contacts the last process pass handled, by outcome.",
-                    &[("outcome", outcome)],
-                    n,
-                );
-            }
-            None => log::warn!("the process report has no number {outcome:?}; left out of the metrics file"),
-        }
-    }
-    let skipped = json.get("skipped").and_then(|v| v.as_str());
-    for reason in ["locked", "min_interval"] {
-        m.gauge(
-            "seqfix_process_skipped",
-            "1 when the last process run did nothing, by reason.",
-            &[("reason", reason)],
-            b(skipped == Some(reason)),
-        );
-    }
-    if let Some(v) = json.get("lock_acquired").and_then(|v| v.as_bool()) {
-        m.gauge("seqfix_process_lock_acquired", "1 when the last process run got the advisory lock.", &[], b(v));
-    }
-    m.finish_run(started, skipped.is_none());
-    Ok(m)
 }
 
 #[cfg(test)]
@@ -511,37 +317,6 @@ mod tests {
     }
 
     #[test]
-    fn dedupe_and_process_figures_from_their_json() {
-        let t = Instant::now();
-        let dedupe_report = serde_json::json!({
-            "run_id": "r", "dry_run": false, "duplicate_groups": 4, "deleted_rows": 9,
-            "archived_rows": 9, "skipped_groups": 1, "batches": 2
-        });
-        let text = dedupe("app", "broadcast_messages", &dedupe_report, t).unwrap().render();
-        let p = parse_prometheus(&text).unwrap();
-        let one = |name: &str| value(&p.families[name].iter_samples().next().unwrap().value);
-        assert_eq!(one("seqfix_dedupe_deleted_rows"), 9.0);
-        assert_eq!(one("seqfix_duplicate_groups"), 4.0);
-        assert_eq!(one("seqfix_dedupe_skipped_groups"), 1.0);
-        assert_eq!(one("seqfix_dry_run"), 0.0);
-        assert!(p.families.contains_key("seqfix_last_success_timestamp_seconds"));
-
-        let process_report = serde_json::json!({
-            "run_id": "r", "lock_acquired": false, "skipped": "locked", "queued": 0, "already_queued": 0, "requeued": 0, "requeue_limit": 0,
-            "completed": 0, "no_step": 0, "no_lead": 0, "device_offline": 0
-        });
-        let text = process("app", "broadcast_messages", &process_report, t).unwrap().render();
-        let p = parse_prometheus(&text).unwrap();
-        let f = &p.families["seqfix_process_contacts"];
-        assert_eq!(f.iter_samples().count(), PROCESS_OUTCOMES.len());
-        let skipped: Vec<(String, f64)> = p.families["seqfix_process_skipped"]
-            .iter_samples()
-            .map(|s| (s.get_labelset().unwrap().get_label_value("reason").unwrap().to_string(), value(&s.value)))
-            .collect();
-        assert!(skipped.contains(&("locked".into(), 1.0)) && skipped.contains(&("min_interval".into(), 0.0)));
-    }
-
-    #[test]
     fn writes_atomically_with_mode_0644() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seqfix.prom");
@@ -560,28 +335,5 @@ mod tests {
         assert!(crate::config::check_metrics_path(&dir.path().join("missing/x.prom")).is_err());
         assert!(crate::config::check_metrics_path(dir.path()).is_err());
         assert!(crate::config::check_metrics_path(&path).is_ok());
-    }
-
-    #[test]
-    fn a_run_that_did_not_succeed_keeps_the_previous_success_time() {
-        let report = serde_json::json!({"status": "interrupted", "dry_run": false});
-        let m = dedupe("db", "t", &report, Instant::now()).unwrap();
-        let text = m.render();
-        assert!(!text.contains(LAST_SUCCESS), "{text}");
-        assert!(text.contains("seqfix_last_run_succeeded{database=\"db\",table=\"t\",command=\"dedupe\"} 0"), "{text}");
-
-        let mut ok = Metrics::for_run("db", "t", "dedupe");
-        ok.last_success(1_700_000_000.0);
-        let mut other = Metrics::for_run("db", "t", "process");
-        other.last_success(1_800_000_000.0);
-        // Only the sample with the same labels counts.
-        let previous = other.render() + &ok.render();
-        assert_eq!(m.previous_success(&previous), Some(1_700_000_000.0));
-        assert_eq!(m.previous_success(&other.render()), None);
-        assert_eq!(m.previous_success("garbage\n"), None);
-
-        let done = serde_json::json!({"status": "succeeded", "dry_run": false});
-        let text = dedupe("db", "t", &done, Instant::now()).unwrap().render();
-        assert!(text.contains(LAST_SUCCESS) && text.contains("command=\"dedupe\"} 1"), "{text}");
     }
 }
