@@ -352,10 +352,10 @@ fn variable(db: &mut Db, sql: &str) -> Result<Option<mysql::Value>> {
 
 /// Galera, Group Replication, replica or standalone.
 pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
-    if variable(db, crate::sql::STATUS_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
+    if variable(db, crate::sql::SERVER_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
         return Ok(Cluster::Galera);
     }
-    if let Some(single) = variable(db, crate::sql::STATUS_GROUP_REPLICATION_MODE)? {
+    if let Some(single) = variable(db, crate::sql::SERVER_GROUP_REPLICATION_MODE)? {
         let members: Option<u64> = db.conn.query_first(crate::sql::STATUS_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
         if members.unwrap_or(0) > 0 {
             return Ok(Cluster::GroupReplication { single_primary: truthy(&single) });

@@ -28,14 +28,16 @@ pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
 pub const LEDGER_FINISH: &str = include_str!("../sql/ledger/finish.sql");
 
-pub const STATUS_WSREP_ON: &str = include_str!("../sql/status/wsrep_on.sql");
-pub const STATUS_GROUP_REPLICATION_MODE: &str = include_str!("../sql/status/group_replication_mode.sql");
 pub const STATUS_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/status/group_replication_members.sql");
 pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.sql");
 pub const STATUS_MIGRATION_HISTORY: &str = include_str!("../sql/status/migration_history.sql");
 pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
 pub const STATUS_RUN_STATUS: &str = include_str!("../sql/status/run_status.sql");
 pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql");
+// Cluster kind, asked once for `status` and every command's guards (`db::cluster_mode`,
+// `process::guards`).
+pub const SERVER_WSREP_ON: &str = include_str!("../sql/server/wsrep_on.sql");
+pub const SERVER_GROUP_REPLICATION_MODE: &str = include_str!("../sql/server/group_replication_mode.sql");
 pub const SERVER_READ_ONLY: &str = include_str!("../sql/server/read_only.sql");
 pub const SERVER_READ_ONLY_MARIADB: &str = include_str!("../sql/server/read_only_mariadb.sql");
 pub const SERVER_SUPER_READ_ONLY: &str = include_str!("../sql/server/super_read_only.sql");
@@ -96,8 +98,6 @@ pub const SESSION_UTC: &str = include_str!("../sql/server/utc.sql");
 pub const PROCESS_BINLOG_FORMAT: &str = include_str!("../sql/process/binlog_format.sql");
 pub const PROCESS_BINLOG_FORMAT_MYSQL: &str = include_str!("../sql/process/binlog_format_mysql.sql");
 pub const PROCESS_READ_COMMITTED: &str = include_str!("../sql/process/read_committed.sql");
-pub const PROCESS_WSREP_ON: &str = include_str!("../sql/process/wsrep_on.sql");
-pub const PROCESS_GROUP_REPLICATION_MODE: &str = include_str!("../sql/process/group_replication_mode.sql");
 pub const PROCESS_LAST_RUN: &str = include_str!("../sql/process/last_run.sql");
 pub const PROCESS_PROBE_INSERT: &str = include_str!("../sql/process/probe_insert.sql");
 pub const PROCESS_PROBE_UPDATE: &str = include_str!("../sql/process/probe_update.sql");

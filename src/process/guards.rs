@@ -200,8 +200,8 @@ fn optional_flag(conn: &mut Conn, query: &str) -> Result<Option<bool>> {
 }
 
 pub(super) fn check_cluster(db: &mut Db, allow: bool) -> Result<()> {
-    let wsrep = optional_flag(&mut db.conn, sql::PROCESS_WSREP_ON)?;
-    let gr = optional_flag(&mut db.conn, sql::PROCESS_GROUP_REPLICATION_MODE)?;
+    let wsrep = optional_flag(&mut db.conn, sql::SERVER_WSREP_ON)?;
+    let gr = optional_flag(&mut db.conn, sql::SERVER_GROUP_REPLICATION_MODE)?;
     if let Some(why) = cluster_refusal(wsrep, gr) {
         if allow {
             log::warn!("{why} (continuing: --allow-node-local-lock)");
