@@ -102,6 +102,8 @@ pub struct AuditReport {
     /// Rows whose step is the empty string: no sequence, never duplicates here, but the
     /// unique index would reject those sharing phone and device.
     pub empty_steps: EmptySteps,
+    /// How the scan read the table (chunks, rows, candidates, spill, longest statement).
+    pub scan: crate::scan::ScanStats,
 }
 
 /// Masks every phone of a group (`mask::phone`).
@@ -340,6 +342,7 @@ impl Tally {
             warnings: self.warnings,
             near_duplicates: self.near,
             empty_steps: EmptySteps::default(),
+            scan: crate::scan::ScanStats::default(),
         }
     }
 }
@@ -358,17 +361,13 @@ pub fn run(db: &mut Db, cfg: &Config, top: usize, rule: &Rule) -> Result<AuditRe
     let info = schema::check(db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let unique_index_name = info.unique_key_index().map(|i| i.name.clone());
     let progress =
-        Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
+        Progress::bar(cfg.progress, &crate::scan::progress_message(&cfg.table.to_string()), info.estimated_rows);
     let mut tally = Tally::new(top, rule);
     let totals = crate::scan::scan(
         db,
         &info,
         unique_index_name.is_some(),
-        |n| {
-            if n % 4096 == 0 {
-                progress.set(n)
-            }
-        },
+        |n| progress.set_estimated(n),
         |mut group| {
             let verdicts = arrange(rule, &mut group);
             tally.add(&group, &verdicts);
@@ -388,6 +387,7 @@ pub fn run(db: &mut Db, cfg: &Config, top: usize, rule: &Rule) -> Result<AuditRe
         unique_index_name,
     });
     report.empty_steps = empty_steps;
+    report.scan = totals.stats;
     Ok(report)
 }
 

@@ -124,6 +124,8 @@ pub struct DedupeReport {
     pub batch_times: BatchTimes,
     pub replica_wait_ms: u64,
     pub scan_ms: u64,
+    /// How the scan read the table (as in `audit`'s report).
+    pub scan: crate::scan::ScanStats,
     pub elapsed_ms: u64,
     pub by_status: Vec<KeyCount>,
     pub examples: Vec<GroupExample>,
@@ -198,7 +200,7 @@ fn plan(
 ) -> Result<Planned> {
     let started = Instant::now();
     let progress =
-        Progress::spinner(cfg.progress, &crate::scan::progress_message(info.estimated_rows, &cfg.table.to_string()));
+        Progress::bar(cfg.progress, &crate::scan::progress_message(&cfg.table.to_string()), info.estimated_rows);
     let spill = if spool { Some(crate::spill::dir("the plan")?) } else { None };
     let mut spool_w = spill.as_ref().map(|d| batch::plan_sorter(PLAN_RUN_ROWS, d.path()));
     // The plan file lists phones: created 0600.
@@ -215,11 +217,7 @@ fn plan(
         db,
         info,
         info.unique_key_index().is_some(),
-        |n| {
-            if n % 4096 == 0 {
-                progress.set(n)
-            }
-        },
+        |n| progress.set_estimated(n),
         |mut near| {
             let verdicts = crate::audit::arrange(rule, &mut near);
             tally.add(&near, &verdicts);
@@ -258,6 +256,7 @@ fn plan(
         unique_index_name: None,
     });
     report.empty_steps.rows = totals.empty_steps;
+    report.scan = totals.stats;
     Ok(Planned { report, victims, spool, _spill: spill, scan: started.elapsed() })
 }
 
@@ -302,6 +301,7 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         batch_times: BatchTimes::default(),
         replica_wait_ms: 0,
         scan_ms: planned.scan.as_millis() as u64,
+        scan: a.scan.clone(),
         elapsed_ms: 0,
         by_status: a.by_status.clone(),
         examples: a.top_groups.iter().filter(|t| !t.left_alone).filter_map(|t| example(&t.group)).collect(),

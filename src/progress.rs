@@ -42,6 +42,15 @@ impl Progress {
         self.bar.set_position(n);
     }
 
+    /// Sets the position of a bar towards an estimated total, raising the total when the
+    /// estimate proves low (a table's row count from the server's statistics).
+    pub fn set_estimated(&self, n: u64) {
+        if self.bar.length().is_some_and(|total| n > total) {
+            self.bar.set_length(n);
+        }
+        self.bar.set_position(n);
+    }
+
     pub fn inc(&self, n: u64) {
         self.bar.inc(n);
     }

@@ -101,6 +101,14 @@ fn survivor_warnings(s: &crate::audit::SurvivorSummary) -> Vec<String> {
     warn
 }
 
+/// How the scan read the table, and what its chunks mean for the counts.
+fn scan_line(s: &crate::scan::ScanStats) -> String {
+    format!(
+        "{} rows in {} chunks, {} candidate rows read again in {} lookups; longest statement {} ms; {}",
+        s.rows_read, s.chunks, s.candidate_rows, s.lookups, s.longest_statement_ms, s.snapshot
+    )
+}
+
 pub fn audit(r: &AuditReport) -> String {
     let mut out = String::new();
     out += &format!("Duplicate sequence messages in {}.{} ({})\n", r.database, r.table, r.server);
@@ -121,6 +129,7 @@ pub fn audit(r: &AuditReport) -> String {
                 None => "missing".into(),
             },
         ),
+        ("scan", scan_line(&r.scan)),
     ])
     .to_string();
     out.push('\n');
@@ -323,6 +332,7 @@ pub fn dedupe(r: &DedupeReport) -> String {
         }
     }
     rows.push(("elapsed", format!("{:.1} s (scan {:.1} s)", r.elapsed_ms as f64 / 1000.0, r.scan_ms as f64 / 1000.0)));
+    rows.push(("scan", scan_line(&r.scan)));
     if let Some(p) = &r.plan_file {
         rows.push(("plan file", p.clone()));
     }

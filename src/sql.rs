@@ -12,14 +12,13 @@ pub const COLUMNS: &str = include_str!("../sql/schema/columns.sql");
 pub const INDEXES: &str = include_str!("../sql/schema/indexes.sql");
 
 pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
-pub const SCAN: &str = include_str!("../sql/audit/scan.sql");
+pub const SCAN_CHUNK: &str = include_str!("../sql/audit/chunk.sql");
+pub const SCAN_CANDIDATES: &str = include_str!("../sql/audit/candidates.sql");
 pub const SCAN_DETAILS: &str = include_str!("../sql/audit/details.sql");
 pub const SCAN_DETAILS_KEYS_ONLY: &str = include_str!("../sql/audit/details_keys_only.sql");
 pub const SCAN_NEAR_PHONE: &str = include_str!("../sql/audit/near_phone.sql");
 pub const SCAN_NEAR_WEIGHT: &str = include_str!("../sql/audit/near_weight.sql");
-pub const SCAN_CANDIDATE_HASH: &str = include_str!("../sql/audit/candidate_hash.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
-pub const SCAN_COUNT: &str = include_str!("../sql/audit/count.sql");
 pub const CREATED_US_TIMESTAMP: &str = include_str!("../sql/audit/created_us_timestamp.sql");
 pub const CREATED_US_DATETIME: &str = include_str!("../sql/audit/created_us_datetime.sql");
 pub const EMPTY_STEPS: &str = include_str!("../sql/audit/empty_steps.sql");

@@ -157,7 +157,7 @@ fn functional_indexes_do_not_break_the_schema_check() {
 }
 
 #[test]
-fn clean_table_with_unique_index_uses_it() {
+fn clean_table_with_unique_index_is_read_by_primary_key_in_chunks() {
     let db = TestDb::new("audit_index");
     let rows = db.load_messages(&Spec::new(1_000, 4));
     let exp = Expected::of(&rows);
@@ -172,37 +172,35 @@ fn clean_table_with_unique_index_uses_it() {
     assert_eq!(j["duplicate_groups"], 0);
     let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count() - victims.len();
     assert_eq!(j["sequence_messages"], seq_rows as u64);
-    // The key-only scan reads the index, not the table.
-    let trim: &[u8] = b"";
+    // Every statement of the scan reads a range of the primary key once and sorts nothing:
+    // the walk's chunks (the first, and one after an id) and the lookups of candidates.
     // The traditional tabular plan: MySQL 8.4+ defaults to the TREE format (and MariaDB
     // knows no FORMAT=TRADITIONAL).
     let explain = match crate::common::Flavor::of(&mut c) {
         crate::common::Flavor::MySql => "EXPLAIN FORMAT=TRADITIONAL",
         crate::common::Flavor::MariaDb => "EXPLAIN",
     };
-    let plan: Vec<mysql::Row> = c
-        .exec(
-            format!(
-                "{explain} {}",
-                seqfix::scan::query(
-                    &seqfix::ident::Ident::new("t", "broadcast_messages").unwrap(),
-                    true,
-                    &seqfix::sql::Fragment::sql("created_at")
-                )
-            ),
-            seqfix::scan::params(trim, trim, &seqfix::scan::Near::default()),
-        )
-        .unwrap();
-    // Both reads of the table (the candidate hashes, then the candidate rows) use it.
-    let reads: Vec<(Option<String>, String)> = plan
-        .iter()
-        .filter(|r| r.get::<Option<String>, _>("table").unwrap().as_deref() == Some("broadcast_messages"))
-        .map(|r| (r.get("key").unwrap(), r.get::<Option<String>, _>("Extra").unwrap().unwrap_or_default()))
-        .collect();
-    assert_eq!(reads.len(), 2, "{reads:?}");
-    for (key, extra) in &reads {
-        assert_eq!(key.as_deref(), Some("unique_sequence_message"), "{reads:?}");
-        assert!(extra.contains("Using index"), "{reads:?}");
+    use seqfix::scan::weights::{Collations, Near, Padding};
+    let pad = Padding { space_weight: vec![], pad_space: false };
+    let collations = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
+    let table = seqfix::ident::Ident::new("t", "broadcast_messages").unwrap();
+    let [first, later] = seqfix::scan::walk::statements(&table);
+    let lookup = seqfix::scan::confirm::query(&table, true, &seqfix::sql::Fragment::sql("created_at"), 2);
+    let statements = [
+        (first, seqfix::scan::walk::params(&collations, None, 1000)),
+        (later, seqfix::scan::walk::params(&collations, Some(&rows[rows.len() / 2].id), 1000)),
+        (lookup, seqfix::scan::confirm::params(&collations, vec![rows[0].id.clone(), rows[1].id.clone()])),
+    ];
+    for (q, params) in statements {
+        let plan: Vec<mysql::Row> = c.exec(format!("{explain} {q}"), params).unwrap();
+        let reads: Vec<(Option<String>, String)> = plan
+            .iter()
+            .map(|r| (r.get("key").unwrap(), r.get::<Option<String>, _>("Extra").unwrap().unwrap_or_default()))
+            .collect();
+        assert_eq!(plan.len(), 1, "one read of one table: {reads:?}\n{q}");
+        assert_eq!(plan[0].get::<Option<String>, _>("table").unwrap().as_deref(), Some("broadcast_messages"));
+        assert_eq!(reads[0].0.as_deref(), Some("PRIMARY"), "{reads:?}\n{q}");
+        assert!(!reads[0].1.contains("filesort") && !reads[0].1.contains("temporary"), "{reads:?}\n{q}");
     }
 }
 

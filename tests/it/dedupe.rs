@@ -759,7 +759,7 @@ fn metrics_file_holds_the_run_figures() {
     assert_eq!(value("seqfix_dry_run"), 0.0);
 }
 
-/// Above `scan::run_rows` (20,000 rows) the scan's sort writes sorted runs to files in
+/// Above `scan::confirm::run_rows` (20,000 rows) the scan's sort writes sorted runs to files in
 /// TMPDIR and merges them; the plan must be as exact as when it sorts in memory, the files
 /// must be gone afterwards, and an unusable TMPDIR must be one clear error.
 #[test]
@@ -771,7 +771,7 @@ fn plan_is_exact_when_the_sort_spills_to_temporary_files() {
     let exp = Expected::of(&rows);
     let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count();
     let in_groups: usize = exp.duplicate_groups().iter().map(|g| g.len()).sum();
-    assert!(in_groups > 2 * seqfix::scan::run_rows(seq_rows as u64), "the sort must need several runs");
+    assert!(in_groups > 2 * seqfix::scan::confirm::run_rows(in_groups as u64), "the sort must need several runs");
     let tmp = tempfile::tempdir().unwrap();
     let plan = tmp.path().join("plan.csv");
     let sort_dir = tmp.path().join("sort");

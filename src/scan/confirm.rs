@@ -1,0 +1,420 @@
+//! The scan's second pass: the candidate rows read again by id (`sql/audit/candidates.sql`,
+//! `LOOKUP` ids a statement, in primary-key order), with the collation weights of their key
+//! columns; sorted by those weights on the client (an external merge sort, `extsort`: runs
+//! of `run_rows` rows sorted in memory and written to the private spill directory, then
+//! merged) and grouped: every (near weight, step, device) partition holding more than one
+//! row, split into exact groups by the phone's weight (the unique index's equality, and
+//! nothing else). A fingerprint collision only brings rows here that then stand alone.
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use mysql::prelude::Queryable;
+use mysql::Value;
+
+use super::candidates::Candidates;
+use super::weights::Collations;
+use super::{split_partition, Copy, NearGroup, ScanStats};
+use crate::db::Db;
+use crate::ident::Ident;
+use crate::sql::Fragment;
+
+/// Ids a confirming statement asks for.
+pub const LOOKUP: usize = 1_000;
+
+/// The confirming statement of `table` for `n` ids (`sql/audit/candidates.sql`);
+/// `keys_only` leaves out the detail columns (with the unique index in place no survivor
+/// is chosen); `created` is `super::created_us` of the table. Its parameters: `params`.
+pub fn query(table: &Ident, keys_only: bool, created: &Fragment, n: usize) -> String {
+    use crate::sql::{SCAN_CANDIDATES, SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_NEAR_PHONE};
+    let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
+    let details = Fragment::sql_with(details, &[("created_us", created)]);
+    crate::sql::render_parts(
+        SCAN_CANDIDATES,
+        &[("table", table)],
+        &[("near", &Fragment::sql(SCAN_NEAR_PHONE)), ("details", &details), ("ids", &Fragment::placeholders(n))],
+    )
+}
+
+/// The confirming statement's parameters, in the order of its `?`: the near weight's
+/// (near_phone.sql), then the ids. Pure.
+pub fn params(c: &Collations, ids: Vec<String>) -> Vec<Value> {
+    let mut p: Vec<Value> = c.near.params(c.phone.trailing()).into_iter().map(Value::Bytes).collect();
+    p.extend(ids.into_iter().map(|id| Value::Bytes(id.into_bytes())));
+    p
+}
+
+/// Reads the candidates back, sorts and groups them, and calls `on_group` for each
+/// partition of several rows, in key order.
+#[allow(clippy::too_many_arguments)]
+pub fn confirm(
+    db: &mut Db,
+    table: &Ident,
+    keys_only: bool,
+    created: &Fragment,
+    collations: &Collations,
+    mut candidates: Candidates,
+    spill: &std::path::Path,
+    stats: &mut ScanStats,
+    on_group: &mut dyn FnMut(NearGroup) -> Result<()>,
+) -> Result<()> {
+    let mut sorter = extsort::ExternalSorter::new()
+        .with_segment_size(run_rows(candidates.len()))
+        .with_sort_dir(spill.to_path_buf())
+        .pushed();
+    let full = query(table, keys_only, created, LOOKUP);
+    loop {
+        let ids = candidates.next_batch(LOOKUP)?;
+        if ids.is_empty() {
+            break;
+        }
+        let statement = if ids.len() == LOOKUP { full.clone() } else { query(table, keys_only, created, ids.len()) };
+        let started = Instant::now();
+        let rows: Vec<mysql::Row> = db
+            .conn
+            .exec(statement, params(collations, ids))
+            .with_context(|| format!("reading the candidate rows of {}.{} by id", db.database, table))?;
+        stats.statement(started.elapsed());
+        stats.lookups += 1;
+        for row in rows {
+            #[allow(clippy::type_complexity)]
+            let (id, step, device, phone, sequence_id, status, created_us, step_w, device_w, near_w, phone_w): (
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<i64>,
+                Vec<u8>,
+                Vec<u8>,
+                Vec<u8>,
+                Vec<u8>,
+            ) = mysql::from_row_opt(row).map_err(|e| unexpected_shape(&e.0))?;
+            stats.candidate_rows += 1;
+            let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_us };
+            // The near weight is trimmed by the server already (near_phone.sql).
+            let partition = [near_w.as_slice(), collations.step.strip(&step_w), collations.device.strip(&device_w)];
+            sorter
+                .push(Entry::new(partition, collations.phone.strip(&phone_w), &step, &device, &copy))
+                .map_err(sort_error)?;
+        }
+    }
+    let sorted = sorter.done().map_err(sort_error)?;
+    stats.spilled(spill);
+    let mut grouper = Grouper::default();
+    for entry in sorted {
+        let entry = entry.map_err(sort_error)?;
+        if let Some(group) = grouper.push(entry)? {
+            on_group(group)?;
+        }
+    }
+    if let Some(group) = grouper.finish()? {
+        on_group(group)?;
+    }
+    Ok(())
+}
+
+/// Appends `field` to `key` so that keys built field by field compare like the tuples of
+/// their fields: 0x00 is escaped as 0x00 0xFF and every field ends with 0x00 0x00. Pure.
+pub fn push_key_field(key: &mut Vec<u8>, field: &[u8]) {
+    for &b in field {
+        key.push(b);
+        if b == 0 {
+            key.push(0xFF);
+        }
+    }
+    key.extend_from_slice(&[0, 0]);
+}
+
+/// How many rows the client sorts in memory before it writes them, sorted, to a temporary
+/// file, for `rows` candidate rows. Scaled so that a large table makes at most about 256
+/// such runs (each is an open file while they are merged), within bounds that keep memory
+/// flat (about 25 MB at the upper bound). Pure.
+pub fn run_rows(rows: u64) -> usize {
+    (rows / 256).clamp(20_000, 50_000) as usize
+}
+
+/// One scanned row as the client sorts it, in one allocation: the partition key (near
+/// weight, step, device), then the exact key (the phone) within the partition, both built
+/// with `push_key_field`, then the row itself (`encode_row`). Both keys delimit themselves,
+/// so sorting by the whole buffer puts the rows of each partition, and of each exact group
+/// within it, next to each other. The near weight comes first because it differs soonest: most
+/// comparisons end within a few bytes. Equal exact keys imply equal partition keys (the
+/// near weight is a function of the phone's weight), so an exact group is never split.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    buf: Vec<u8>,
+    partition_len: u32,
+    phone_len: u32,
+}
+
+impl Entry {
+    fn new(partition: [&[u8]; 3], phone: &[u8], step: &str, device: &str, copy: &Copy) -> Entry {
+        let mut buf = Vec::with_capacity(partition.iter().map(|f| f.len() + 2).sum::<usize>() + phone.len() + 200);
+        for field in partition {
+            push_key_field(&mut buf, field);
+        }
+        let partition_len = buf.len();
+        push_key_field(&mut buf, phone);
+        let phone_len = buf.len() - partition_len;
+        encode_row(&mut buf, step, device, copy);
+        Entry { buf, partition_len: partition_len as u32, phone_len: phone_len as u32 }
+    }
+
+    fn partition(&self) -> &[u8] {
+        &self.buf[..self.partition_len as usize]
+    }
+
+    fn phone(&self) -> &[u8] {
+        &self.buf[self.partition_len as usize..(self.partition_len + self.phone_len) as usize]
+    }
+
+    fn row(&self) -> &[u8] {
+        &self.buf[(self.partition_len + self.phone_len) as usize..]
+    }
+}
+
+impl extsort::Sortable for Entry {
+    fn encode<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(&self.partition_len.to_le_bytes())?;
+        w.write_all(&self.phone_len.to_le_bytes())?;
+        w.write_all(&(self.buf.len() as u32).to_le_bytes())?;
+        w.write_all(&self.buf)
+    }
+
+    fn decode<R: Read>(r: &mut R) -> std::io::Result<Self> {
+        let mut word = [0u8; 4];
+        let mut next = |r: &mut R| -> std::io::Result<u32> {
+            r.read_exact(&mut word)?;
+            Ok(u32::from_le_bytes(word))
+        };
+        let (partition_len, phone_len, len) = (next(r)?, next(r)?, next(r)?);
+        let mut buf = vec![0u8; len as usize];
+        r.read_exact(&mut buf)?;
+        Ok(Entry { buf, partition_len, phone_len })
+    }
+}
+
+/// A scanned row: step, device and the copy. What `split_partition` takes, less the rank.
+type Row = (String, String, Copy);
+
+/// Appends a row, compactly, to `out`. Pure; `decode_row` reverses it.
+fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) {
+    let mut text = |s: Option<&str>| match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    };
+    text(Some(step));
+    text(Some(device));
+    text(Some(&c.id));
+    text(Some(&c.recipient_phone));
+    text(c.sequence_id.as_deref());
+    text(c.status.as_deref());
+    match c.created_us {
+        None => out.push(0),
+        Some(ts) => {
+            out.push(1);
+            out.extend_from_slice(&ts.to_le_bytes());
+        }
+    }
+}
+
+fn decode_row(mut b: &[u8]) -> Result<Row> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
+        anyhow::ensure!(b.len() >= n, "a scanned row read back from the temporary file is truncated");
+        let (head, tail) = b.split_at(n);
+        *b = tail;
+        Ok(head)
+    }
+    fn text(b: &mut &[u8]) -> Result<Option<String>> {
+        if take(b, 1)?[0] == 0 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(take(b, 4)?.try_into()?) as usize;
+        Ok(Some(String::from_utf8(take(b, len)?.to_vec())?))
+    }
+    fn required(b: &mut &[u8]) -> Result<String> {
+        text(b)?.context("a scanned row read back from the temporary file lost a field")
+    }
+    let step = required(&mut b)?;
+    let device = required(&mut b)?;
+    let id = required(&mut b)?;
+    let recipient_phone = required(&mut b)?;
+    let sequence_id = text(&mut b)?;
+    let status = text(&mut b)?;
+    let created_us =
+        if take(&mut b, 1)?[0] == 0 { None } else { Some(i64::from_le_bytes(take(&mut b, 8)?.try_into()?)) };
+    Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_us }))
+}
+
+/// The error for a scanned row of unexpected types: the columns' names and types, never
+/// their values (a row holds a phone number).
+fn unexpected_shape(row: &mysql::Row) -> anyhow::Error {
+    let columns: Vec<String> =
+        row.columns_ref().iter().map(|c| format!("{} {:?}", c.name_str(), c.column_type())).collect();
+    anyhow::anyhow!("the scan returned a row of unexpected types ({})", columns.join(", "))
+}
+
+fn sort_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e)
+        .context("cannot sort the scan in the temporary directory (set TMPDIR to a writable directory with free space)")
+}
+
+/// Turns sorted entries into partitions of more than one row. A partition's first row is
+/// decoded only when a second one follows: most partitions hold one row.
+#[derive(Default)]
+struct Grouper {
+    /// The first entry of the current partition.
+    head: Option<Entry>,
+    /// The current partition's rows with their exact-group rank, once it has two.
+    rows: Vec<(u64, String, String, Copy)>,
+    rank: u64,
+    /// The exact key of the last row in `rows`.
+    phone: Vec<u8>,
+}
+
+impl Grouper {
+    fn push(&mut self, entry: Entry) -> Result<Option<NearGroup>> {
+        let head = match &self.head {
+            Some(head) if head.partition() == entry.partition() => head,
+            _ => {
+                let done = self.finish()?;
+                self.head = Some(entry);
+                return Ok(done);
+            }
+        };
+        if self.rows.is_empty() {
+            let (step, device, copy) = decode_row(head.row())?;
+            self.rows.push((0, step, device, copy));
+            self.rank = 0;
+            self.phone.clear();
+            self.phone.extend_from_slice(head.phone());
+        }
+        if entry.phone() != self.phone.as_slice() {
+            self.rank += 1;
+            self.phone.clear();
+            self.phone.extend_from_slice(entry.phone());
+        }
+        let (step, device, copy) = decode_row(entry.row())?;
+        self.rows.push((self.rank, step, device, copy));
+        Ok(None)
+    }
+
+    fn finish(&mut self) -> Result<Option<NearGroup>> {
+        self.head = None;
+        if self.rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(split_partition(std::mem::take(&mut self.rows))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(id: &str, phone: &str, ts: Option<i64>) -> Copy {
+        Copy { id: id.into(), recipient_phone: phone.into(), sequence_id: None, status: None, created_us: ts }
+    }
+
+    fn entry(partition: [&[u8]; 3], phone: &[u8], id: &str) -> Entry {
+        Entry::new(partition, phone, "s", "d", &copy(id, "60", Some(1)))
+    }
+
+    #[test]
+    fn key_fields_compare_like_tuples() {
+        let key = |fields: &[&[u8]]| {
+            let mut k = Vec::new();
+            for f in fields {
+                push_key_field(&mut k, f);
+            }
+            k
+        };
+        // Plain concatenation would make ("ab", "c") equal ("a", "bc").
+        assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
+        assert!(key(&[b"a", b"z"]) < key(&[b"ab", b"a"]), "a shorter first field sorts first");
+        assert!(key(&[b"a\0", b"a"]) > key(&[b"a", b"z"]));
+        assert!(key(&[b"a", b"\0"]) > key(&[b"a", b""]));
+        assert_eq!(key(&[b"x\0y", b""]), key(&[b"x\0y", b""]));
+    }
+
+    #[test]
+    fn rows_survive_encoding() {
+        let c = Copy {
+            id: "i".into(),
+            recipient_phone: "+60 1".into(),
+            sequence_id: None,
+            status: Some("sent".into()),
+            created_us: Some(-5),
+        };
+        let encoded = |step: &str, device: &str, c: &Copy| {
+            let mut out = vec![7];
+            encode_row(&mut out, step, device, c);
+            out[1..].to_vec()
+        };
+        assert_eq!(decode_row(&encoded("s", "d", &c)).unwrap(), ("s".to_string(), "d".to_string(), c.clone()));
+        let c = Copy { sequence_id: Some("q".into()), status: None, created_us: None, ..c };
+        assert_eq!(decode_row(&encoded("", "é", &c)).unwrap(), (String::new(), "é".to_string(), c.clone()));
+        let e = Entry::new([b"6\0", b"s", b"d"], b"60", "s", "d", &c);
+        assert_eq!((e.partition(), e.phone()), (&b"6\0\xff\0\0s\0\0d\0\0"[..], &b"60\0\0"[..]));
+        assert_eq!(decode_row(e.row()).unwrap().2, c);
+        assert!(decode_row(&[1, 9, 0, 0, 0, b'x']).is_err());
+    }
+
+    #[test]
+    fn grouper_emits_only_partitions_of_several_rows_split_by_phone() {
+        let mut g = Grouper::default();
+        let mut out = Vec::new();
+        for e in [
+            entry([b"s1", b"d", b"60"], b"60", "a"),
+            entry([b"s2", b"d", b"60"], b"+60", "b"),
+            entry([b"s2", b"d", b"60"], b"60", "c"),
+            entry([b"s2", b"d", b"60"], b"60", "d"),
+            entry([b"s3", b"d", b"60"], b"60", "e"),
+            entry([b"s4", b"d", b"60"], b"60", "f"),
+            entry([b"s4", b"d", b"60"], b"60", "g"),
+        ] {
+            out.extend(g.push(e).unwrap());
+        }
+        out.extend(g.finish().unwrap());
+        let ids: Vec<Vec<Vec<&str>>> = out
+            .iter()
+            .map(|n| n.groups.iter().map(|x| x.copies.iter().map(|c| c.id.as_str()).collect()).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![vec!["b"], vec!["c", "d"]], vec![vec!["f", "g"]]]);
+    }
+
+    #[test]
+    fn run_size_is_bounded() {
+        assert_eq!(run_rows(0), 20_000);
+        assert_eq!(run_rows(10_000_000), 39_062);
+        assert_eq!(run_rows(1_000_000_000), 50_000);
+    }
+
+    #[test]
+    fn the_confirming_statement_reads_by_id_with_a_parameter_for_each_mark() {
+        use crate::scan::weights::{Near, Padding};
+        let t = Ident::new("table", "m").unwrap();
+        let created =
+            Fragment::sql_with(crate::sql::CREATED_US_TIMESTAMP, &[("created_at", &Fragment::sql("created_at"))]);
+        let (full, keys) = (query(&t, false, &created, 3), query(&t, true, &created, 3));
+        assert!(full.contains("SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us,"), "{full}");
+        assert!(keys.contains("SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status, NULL AS created_us,"), "{keys}");
+        let pad = Padding { space_weight: vec![], pad_space: false };
+        let c = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
+        for q in [&full, &keys] {
+            assert!(!q.contains('{'), "unfilled placeholder: {q}");
+            assert!(q.contains("FROM `m`\nWHERE id IN (?, ?, ?)"), "{q}");
+            let marks: usize =
+                q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
+            assert_eq!(marks, params(&c, vec!["a".into(), "b".into(), "c".into()]).len(), "{q}");
+            // The exact key is the weights alone: no text function touches the key columns.
+            assert!(!q.contains("REPLACE(recipient_phone"), "{q}");
+        }
+    }
+}

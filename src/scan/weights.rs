@@ -1,0 +1,229 @@
+//! What the server's collations say about the key columns, asked once before a scan: how
+//! each of the three pads (the weight of a space, PAD SPACE or NO PAD) and the weights of the
+//! punctuation and spacing characters the near weight leaves out. Both only shape the bytes
+//! the statements trim and remove; grouping itself is by the server's own weights.
+use anyhow::{Context, Result};
+use mysql::prelude::Queryable;
+
+use crate::db::Db;
+use crate::ident::Ident;
+use crate::schema::TableInfo;
+use crate::sql::Fragment;
+
+/// The collation facts of the three key columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collations {
+    pub step: Padding,
+    pub device: Padding,
+    pub phone: Padding,
+    pub near: Near,
+}
+
+impl Collations {
+    /// Asks the server about the key columns of `info`'s table.
+    pub fn of(db: &mut Db, info: &TableInfo) -> Result<Collations> {
+        let [step, device, phone] = paddings(db, info)?;
+        Ok(Collations { step, device, phone, near: near(db, info)? })
+    }
+}
+
+impl Near {
+    /// The parameters of near_phone.sql, in the order of its `?`: several levels or not,
+    /// the phone's trailing space weight twice, then each near pattern. Pure.
+    pub fn params(&self, phone_trim: &[u8]) -> Vec<Vec<u8>> {
+        let mut p = vec![if self.several_levels { b"1".to_vec() } else { b"0".to_vec() }];
+        p.extend([phone_trim.to_vec(), phone_trim.to_vec()]);
+        p.extend(self.patterns.iter().cloned());
+        p
+    }
+}
+
+/// The punctuation and spacing characters whose weights the near weight leaves out
+/// (`sql/audit/near_phone.sql`): rows whose phones differ only in these are
+/// near-duplicates. The ASCII ones, then Unicode spaces and their fullwidth and dash
+/// variants; under most collations several weigh the same, which does no harm. Exactly as
+/// many as near_phone.sql has slots.
+pub const NEAR_CHARACTERS: [char; 20] = [
+    ' ', '-', '+', '(', ')', '.', '/', '\u{a0}', '\u{2007}', '\u{202f}', '\u{2009}', '\u{3000}', '\u{2010}',
+    '\u{2011}', '\u{2013}', '\u{ff0b}', '\u{ff0d}', '\u{ff08}', '\u{ff09}', '\u{ff0e}',
+];
+
+/// The weights near_phone.sql removes, one per `NEAR_CHARACTERS` slot: a character the
+/// column cannot hold (`None`), or that weighs the same as an earlier one, gets an empty
+/// pattern, which removes nothing. Pure.
+pub fn near_patterns(weights: &[Option<Vec<u8>>]) -> Vec<Vec<u8>> {
+    let mut seen: Vec<&[u8]> = Vec::new();
+    weights
+        .iter()
+        .map(|w| match w {
+            Some(w) if !w.is_empty() && !seen.contains(&w.as_slice()) => {
+                seen.push(w);
+                w.clone()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// How one key column's collation compares: the weight of a space, and whether trailing
+/// spaces are ignored (PAD SPACE). From `sql/audit/collation.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Padding {
+    pub space_weight: Vec<u8>,
+    pub pad_space: bool,
+}
+
+impl Padding {
+    /// What the server's candidate filter trims from the end of a weight (`TRIM(TRAILING
+    /// ... FROM WEIGHT_STRING(...))` in chunk.sql and near_phone.sql): the space weight under PAD SPACE,
+    /// nothing under NO PAD. Pure.
+    pub fn trailing(&self) -> &[u8] {
+        if self.pad_space {
+            &self.space_weight
+        } else {
+            &[]
+        }
+    }
+
+    /// The weight without trailing space weights when the collation ignores trailing
+    /// spaces, so that keys equal under the collation have equal bytes. A weight is a
+    /// sequence of units as long as a space's; only whole trailing units go. Pure.
+    pub fn strip<'a>(&self, mut weight: &'a [u8]) -> &'a [u8] {
+        let unit = self.space_weight.len();
+        if !self.pad_space || unit == 0 {
+            return weight;
+        }
+        while weight.len() >= unit && weight.len() % unit == 0 && weight.ends_with(&self.space_weight) {
+            weight = &weight[..weight.len() - unit];
+        }
+        weight
+    }
+}
+
+/// How near_phone.sql computes the near weight in the phone column's collation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Near {
+    /// The collation weighs in several levels: the near weight keeps the first.
+    pub several_levels: bool,
+    /// One per `NEAR_CHARACTERS` slot, as `near_patterns`.
+    pub patterns: Vec<Vec<u8>>,
+}
+
+impl Default for Near {
+    /// One level, and every pattern empty (removing nothing).
+    fn default() -> Near {
+        Near { several_levels: false, patterns: vec![Vec::new(); NEAR_CHARACTERS.len()] }
+    }
+}
+
+/// The weights of `NEAR_CHARACTERS` in the phone column's collation.
+fn near(db: &mut Db, info: &TableInfo) -> Result<Near> {
+    let col =
+        info.column("recipient_phone").with_context(|| format!("table {} has no column recipient_phone", info.name))?;
+    let (Some(charset), Some(collation)) = (&col.charset, &col.collation) else {
+        // A binary string: its weight is its bytes.
+        let bytes: Vec<Option<Vec<u8>>> = NEAR_CHARACTERS.iter().map(|c| Some(c.to_string().into_bytes())).collect();
+        return Ok(Near { several_levels: false, patterns: near_patterns(&bytes) });
+    };
+    let query = crate::sql::render_parts(
+        crate::sql::SCAN_NEAR_WEIGHT,
+        &[],
+        &[
+            ("charset", &Fragment::word(&Ident::new("character set", charset)?)),
+            ("collation", &Fragment::word(&Ident::new("collation", collation)?)),
+        ],
+    );
+    let mut weights = Vec::with_capacity(NEAR_CHARACTERS.len());
+    let mut several_levels = false;
+    for c in NEAR_CHARACTERS {
+        let utf8 = c.to_string().into_bytes();
+        let (w, several): (Option<Vec<u8>>, bool) = db
+            .conn
+            .exec_first(&query, (&utf8, &utf8, &utf8, &utf8))
+            .with_context(|| format!("cannot ask the server how collation {collation} weighs punctuation"))?
+            .context("the punctuation probe returned no row")?;
+        weights.push(w);
+        several_levels = several;
+    }
+    Ok(Near { several_levels, patterns: near_patterns(&weights) })
+}
+
+/// How the collations of the key columns (step, device, phone) pad.
+fn paddings(db: &mut Db, info: &TableInfo) -> Result<[Padding; 3]> {
+    let mut probe = |name: &str| -> Result<Padding> {
+        let col = info.column(name).with_context(|| format!("table {} has no column {name}", info.name))?;
+        let (Some(charset), Some(collation)) = (&col.charset, &col.collation) else {
+            // A binary string (no character set): its weight is its bytes, and nothing pads.
+            return Ok(Padding { space_weight: Vec::new(), pad_space: false });
+        };
+        let query = crate::sql::render_parts(
+            crate::sql::SCAN_COLLATION,
+            &[],
+            &[
+                ("charset", &Fragment::word(&Ident::new("character set", charset)?)),
+                ("collation", &Fragment::word(&Ident::new("collation", collation)?)),
+            ],
+        );
+        let (space_weight, pad_space): (Vec<u8>, bool) = db
+            .conn
+            .query_first(query)
+            .with_context(|| format!("cannot ask the server how collation {collation} compares trailing spaces"))?
+            .context("the collation probe returned no row")?;
+        Ok(Padding { space_weight, pad_space })
+    };
+    Ok([probe("sequence_stepid")?, probe("device_id")?, probe("recipient_phone")?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_only_whole_trailing_space_units_under_pad_space() {
+        let pad = Padding { space_weight: vec![0x02, 0x09], pad_space: true };
+        assert_eq!(pad.strip(&[0x0E, 0x33, 0x02, 0x09, 0x02, 0x09]), [0x0E, 0x33]);
+        assert_eq!(pad.strip(&[0x02, 0x09, 0x0E, 0x33]), [0x02, 0x09, 0x0E, 0x33], "leading spaces count");
+        // 0x09 0x02 0x09 ends in the space's bytes but not on a unit boundary.
+        assert_eq!(pad.strip(&[0x09, 0x02, 0x09]), [0x09, 0x02, 0x09]);
+        assert_eq!(pad.strip(&[0x02, 0x09]), [] as [u8; 0], "all spaces equal the empty string");
+        let no_pad = Padding { space_weight: vec![0x02, 0x09], pad_space: false };
+        assert_eq!(no_pad.strip(&[0x0E, 0x33, 0x02, 0x09]), [0x0E, 0x33, 0x02, 0x09]);
+        let bin = Padding { space_weight: vec![0, 0, 0x20], pad_space: true };
+        assert_eq!(bin.strip(&[0, 0, 0x61, 0, 0, 0x20]), [0, 0, 0x61]);
+    }
+
+    #[test]
+    fn near_patterns_skip_unheld_empty_and_repeated_weights() {
+        let w = |b: &[u8]| Some(b.to_vec());
+        let got = near_patterns(&[w(b"\x02\x09"), None, w(b""), w(b"\x02\x09"), w(b"\x02\x0d")]);
+        assert_eq!(got, vec![b"\x02\x09".to_vec(), vec![], vec![], vec![], b"\x02\x0d".to_vec()]);
+    }
+
+    #[test]
+    fn the_near_parameters_follow_near_phone_sql() {
+        let near = Near { several_levels: true, patterns: vec![b"a".to_vec(), b"b".to_vec()] };
+        let s = |x: &[u8]| x.to_vec();
+        assert_eq!(near.params(b"T"), vec![s(b"1"), s(b"T"), s(b"T"), s(b"a"), s(b"b")]);
+        let one = Near { several_levels: false, ..near };
+        assert_eq!(one.params(b"")[0], b"0");
+    }
+
+    #[test]
+    fn the_near_statement_has_a_slot_for_each_near_character() {
+        let marks = crate::sql::SCAN_NEAR_PHONE
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .map(|l| l.matches('?').count())
+            .sum::<usize>();
+        assert_eq!(marks, 3 + NEAR_CHARACTERS.len());
+        assert_eq!(Near::default().params(b"").len(), marks);
+    }
+
+    #[test]
+    fn the_server_trims_the_space_weight_only_under_pad_space() {
+        let pad = Padding { space_weight: vec![0x02, 0x09], pad_space: true };
+        assert_eq!(pad.trailing(), [0x02, 0x09]);
+        let no_pad = Padding { space_weight: vec![0x02, 0x09], pad_space: false };
+        assert_eq!(no_pad.trailing(), [] as [u8; 0]);
+    }
+}
