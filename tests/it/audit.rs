@@ -204,6 +204,43 @@ fn clean_table_with_unique_index_is_read_by_primary_key_in_chunks() {
     }
 }
 
+/// The scan reads the table in several chunks and every row once; and forcing nearly every
+/// row onto one of two fingerprints (the test knob SEQFIX_SCAN_FINGERPRINT_BITS=1) makes
+/// every sequence message a candidate but changes nothing in the answer: a collision never
+/// merges two groups, and the counts are the generator's.
+#[test]
+fn fingerprint_collisions_never_merge_groups() {
+    let db = TestDb::new("audit_collisions");
+    let rows = db.load_messages(&Spec::new(6_000, 12));
+    let exp = Expected::of(&rows);
+    let audit = |bits: Option<&str>| {
+        let mut cmd = db.seqfix();
+        if let Some(b) = bits {
+            cmd = cmd.env("SEQFIX_SCAN_FINGERPRINT_BITS", b);
+        }
+        cmd.args(["audit", "--format", "json", "--top", "1000"]).run().expect_code(0).json()
+    };
+    let (mut plain, mut collided) = (audit(None), audit(Some("1")));
+    let seq_rows = rows.iter().filter(|m| m.sequence_stepid.is_some()).count() as u64;
+    for j in [&plain, &collided] {
+        assert_eq!(j["duplicate_groups"], exp.duplicate_groups().len() as u64);
+        assert_eq!(j["surplus_rows"], exp.surplus() as u64);
+        assert_eq!(j["sequence_messages"], seq_rows);
+        assert_eq!(j["scan"]["rows_read"], rows.len() as u64, "every row read once");
+        assert!(j["scan"]["chunks"].as_u64().unwrap() > 1, "{}", j["scan"]);
+    }
+    let fingerprinted =
+        rows.iter().filter(|m| m.sequence_stepid.as_deref().is_some_and(|s| !s.is_empty())).count() as u64;
+    assert_eq!(collided["scan"]["candidate_rows"], fingerprinted, "with one bit every sequence message collides");
+    let in_groups: usize = exp.duplicate_groups().iter().map(|g| g.len()).sum();
+    assert!(plain["scan"]["candidate_rows"].as_u64().unwrap() < fingerprinted / 2, "{}", plain["scan"]);
+    assert!(plain["scan"]["candidate_rows"].as_u64().unwrap() >= in_groups as u64, "{}", plain["scan"]);
+    // Beyond how the scan went, the two reports are the same.
+    plain.as_object_mut().unwrap().remove("scan");
+    collided.as_object_mut().unwrap().remove("scan");
+    assert_eq!(plain, collided);
+}
+
 #[test]
 fn empty_table_reports_zero() {
     let db = TestDb::new("audit_empty");
