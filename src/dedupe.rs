@@ -46,8 +46,8 @@ pub mod empty;
 pub mod guards;
 pub use batch::{
     by_victim, decide, execute_batch, execute_batch_with_retry, max_placeholders, plan_records, plan_rows,
-    prepare_session, BatchResult, BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target,
-    BATCH_RETRIES, NOW_UNKNOWN, OUTRANKED,
+    prepare_session, BatchResult, BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target, NOW_UNKNOWN,
+    OUTRANKED,
 };
 
 /// Lock wait timeout of restore's batches (dedupe's is `--lock-wait-timeout`).
@@ -381,27 +381,30 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     }
 
     // From here on the database changes: the ledger first, so every later failure is recorded.
-    let user = guard.user.clone();
-    let run = ledger::start(&mut guard.conn, "dedupe", &user)?;
-    report.run_id = Some(run.id.clone());
-    let result =
-        execute(&mut guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, &mut report, &run.id);
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(outcome) => {
-            report.status = if outcome == Outcome::Interrupted { "interrupted" } else { "succeeded" }.into();
-            let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
-            ledger::close(&mut guard.conn, &run, status, &report.masked())?;
-            Ok((report, outcome))
-        }
-        Err(e) => {
-            report.status = "failed".into();
-            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report.masked())?;
-            Err(e.context(format!(
-                "dedupe run {} stopped after deleting {} rows (each archived; every committed batch is complete); run dedupe again to finish",
-                run.id, report.deleted_rows
-            )))
-        }
+    let outcome = ledger::recorded(&mut guard, "dedupe", &mut report, |guard, report, run| {
+        let result = execute(guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, report, &run.id);
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        result
+    })?;
+    Ok((report, outcome))
+}
+
+impl ledger::Recorded for DedupeReport {
+    fn started(&mut self, run: &ledger::Run) {
+        self.run_id = Some(run.id.clone());
+    }
+    fn ended(&mut self, status: RunStatus) {
+        self.status = status.as_str().into();
+    }
+    /// The ledger never keeps a phone number in the clear.
+    fn summary(&self) -> impl Serialize {
+        self.masked()
+    }
+    fn stopped(&self, run: &ledger::Run) -> Option<String> {
+        Some(format!(
+            "dedupe run {} stopped after deleting {} rows (each archived; every committed batch is complete); run dedupe again to finish",
+            run.id, self.deleted_rows
+        ))
     }
 }
 

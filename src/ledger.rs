@@ -77,3 +77,68 @@ pub fn finish(conn: &mut Conn, run: &Run, status: RunStatus, summary: &impl Seri
     conn.exec_drop(crate::sql::LEDGER_FINISH, (status.as_str(), json, &run.id))
         .with_context(|| format!("cannot record the end of run {} in seqfix_runs", run.id))
 }
+
+/// A report that a recorded run fills in: it learns the run's id when the row is written
+/// and its status when the run ends, and says what the ledger keeps as the summary.
+pub trait Recorded {
+    /// The row exists: the report carries `run.id` from here on.
+    fn started(&mut self, run: &Run);
+    /// The run ended with `status`; called before the summary is written.
+    fn ended(&mut self, status: RunStatus);
+    /// What `seqfix_runs.summary` keeps (the report itself, or a masked copy).
+    fn summary(&self) -> impl Serialize;
+    /// What a failed run's error says first: how far it got, and what to do (none: the
+    /// operation's own error says it all).
+    fn stopped(&self, _run: &Run) -> Option<String> {
+        None
+    }
+}
+
+/// The status a run's result records: interrupted or succeeded, failed on an error.
+pub fn status_of(result: &Result<crate::outcome::Outcome>) -> RunStatus {
+    match result {
+        Ok(crate::outcome::Outcome::Interrupted) => RunStatus::Interrupted,
+        Ok(_) => RunStatus::Succeeded,
+        Err(_) => RunStatus::Failed,
+    }
+}
+
+/// The run lifecycle of every command that writes: opens the ledger row (from here on every
+/// failure is recorded), runs `op`, then finishes the row as succeeded or interrupted, or
+/// fails it, with the report's summary (`close`: a failed run keeps its own error). `db` is
+/// the connection that does the work, usually a `LockGuard`; the ledger writes on it too.
+pub fn recorded<G, R>(
+    db: &mut G,
+    command: &'static str,
+    report: &mut R,
+    op: impl FnOnce(&mut G, &mut R, &Run) -> Result<crate::outcome::Outcome>,
+) -> Result<crate::outcome::Outcome>
+where
+    G: std::ops::DerefMut<Target = crate::db::Db>,
+    R: Recorded,
+{
+    let user = db.user.clone();
+    let run = start(&mut db.conn, command, &user)?;
+    report.started(&run);
+    let result = op(db, report, &run);
+    let status = status_of(&result);
+    report.ended(status);
+    close(&mut db.conn, &run, status, &report.summary())?;
+    result.map_err(|e| match report.stopped(&run) {
+        Some(line) => e.context(line),
+        None => e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    #[test]
+    fn an_interrupted_run_is_recorded_as_interrupted_and_an_error_as_failed() {
+        assert_eq!(status_of(&Ok(Outcome::Ok)), RunStatus::Succeeded);
+        assert_eq!(status_of(&Ok(Outcome::Interrupted)), RunStatus::Interrupted);
+        assert_eq!(status_of(&Err(anyhow::anyhow!("batch 3 failed"))), RunStatus::Failed);
+    }
+}

@@ -26,6 +26,7 @@ pub mod db;
 pub mod empty_steps;
 pub mod ledger;
 pub mod replica;
+pub mod retry;
 pub mod scan;
 pub mod schema;
 pub mod spill;

@@ -20,6 +20,7 @@ use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
 use crate::outcome::Outcome;
 use crate::progress::Progress;
+use crate::retry;
 use crate::schema;
 use crate::sql::{self, Fragment};
 use crate::{confirm, interrupt};
@@ -217,22 +218,40 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
     )?;
     let database = db.database.clone();
     let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
-    let user = guard.user.clone();
-    let run = ledger::start(&mut guard.conn, "restore", &user)?;
-    report.restore_run_id = Some(run.id.clone());
-    crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
-    interrupt::install();
-    let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
+    let outcome = ledger::recorded(&mut guard, "restore", &mut report, |guard, report, _run| {
+        crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
+        interrupt::install();
+        let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
+        let result = batches(guard, cfg, opts, &columns, &progress, report);
+        progress.finish();
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        result
+    })?;
+    Ok((report, outcome))
+}
+
+/// The batches, each under the batch retry policy, until the run's archive is empty.
+fn batches(
+    guard: &mut Db,
+    cfg: &Config,
+    opts: &Options,
+    columns: &[Ident],
+    progress: &Progress,
+    report: &mut RestoreReport,
+) -> Result<Outcome> {
     let mut times = Vec::new();
     let mut after = String::new();
-    let result: Result<Outcome> = (|| loop {
+    loop {
         if interrupt::requested() {
             return Ok(Outcome::Interrupted);
         }
         let t = Instant::now();
-        let Some(done) = restore_batch(&mut guard, &cfg.table, &opts.archive, &columns, opts, &after)
-            .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?
-        else {
+        let (done, _retries) = retry::batch(
+            || format!("restore batch {}", report.batches + 1),
+            || restore_batch(guard, &cfg.table, &opts.archive, columns, opts, &after),
+        )
+        .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
+        let Some(done) = done else {
             return Ok(Outcome::Ok);
         };
         let n = done.rows + done.left;
@@ -251,20 +270,20 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         report.batch_times = BatchTimes::of(&times);
         progress.inc(n);
         interrupt::pause(opts.sleep);
-    })();
-    progress.finish();
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(outcome) => {
-            let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
-            report.status = status.as_str().into();
-            ledger::close(&mut guard.conn, &run, status, &report)?;
-            Ok((report, outcome))
-        }
-        Err(e) => {
-            report.status = "failed".into();
-            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
-            Err(e.context(format!("restore stopped after {} rows; run it again to continue", report.restored_rows)))
-        }
+    }
+}
+
+impl ledger::Recorded for RestoreReport {
+    fn started(&mut self, run: &ledger::Run) {
+        self.restore_run_id = Some(run.id.clone());
+    }
+    fn ended(&mut self, status: RunStatus) {
+        self.status = status.as_str().into();
+    }
+    fn summary(&self) -> impl Serialize {
+        self
+    }
+    fn stopped(&self, _run: &ledger::Run) -> Option<String> {
+        Some(format!("restore stopped after {} rows; run it again to continue", self.restored_rows))
     }
 }

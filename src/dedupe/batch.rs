@@ -13,15 +13,12 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Transaction, TxOpts, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::db;
 use crate::ident::Ident;
+use crate::retry;
 use crate::scan::ExactGroup;
 use crate::schema::TableInfo;
 use crate::sql::{self, Fragment};
 use crate::survivor::{Candidate, Keep, Reason, Rule, Verdict};
-
-/// How many times a batch that hit a lock wait timeout or a deadlock is tried again.
-pub const BATCH_RETRIES: u32 = 5;
 
 /// One victim of the plan: the row to delete, the row kept in its place, and the key they
 /// share. Also the CSV record of `--plan-file`.
@@ -520,24 +517,13 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
     Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed(), redone: true })
 }
 
-/// `execute_batch`, tried again after a lock wait timeout (1205) or a deadlock (1213):
-/// the server rolled the transaction back (we also drop it), so a retry starts clean.
+/// `execute_batch` under the batch retry policy (`crate::retry`): tried again after a lock
+/// wait timeout or a deadlock, which rolled the transaction back, so a retry starts clean.
 pub fn execute_batch_with_retry(conn: &mut Conn, target: &Target, batch: &[PlanRow]) -> Result<BatchResult> {
-    let mut attempt = 0;
-    loop {
-        match execute_batch(conn, target, batch) {
-            Ok(mut r) => {
-                r.retries = attempt;
-                return Ok(r);
-            }
-            Err(e) if attempt < BATCH_RETRIES && matches!(db::server_error_code(&e), Some(1205 | 1213)) => {
-                attempt += 1;
-                log::warn!("batch hit {e:#}; retrying ({attempt}/{BATCH_RETRIES})");
-                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    let (mut r, retries) =
+        retry::batch(|| format!("batch of {} victims", batch.len()), || execute_batch(conn, target, batch))?;
+    r.retries = retries;
+    Ok(r)
 }
 
 /// Per-batch transaction times, for the report (and the benchmarks that read it).

@@ -13,7 +13,7 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 use serde::Serialize;
 
-use super::{lock_name, BatchTimes, Options, BATCH_RETRIES};
+use super::{lock_name, BatchTimes, Options};
 use crate::archive;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -22,6 +22,7 @@ use crate::ledger::{self, RunStatus};
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::replica::{self, Replica};
+use crate::retry;
 use crate::schema;
 use crate::sql::{self, Fragment};
 use crate::{confirm, interrupt};
@@ -139,27 +140,29 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
     let database = db.database.clone();
     let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
-    let user = guard.user.clone();
-    let run = ledger::start(&mut guard.conn, COMMAND, &user)?;
-    report.run_id = Some(run.id.clone());
-    let result =
-        execute(&mut guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, &mut report, &run.id);
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(outcome) => {
-            let status = if outcome == Outcome::Interrupted { RunStatus::Interrupted } else { RunStatus::Succeeded };
-            report.status = status.as_str().into();
-            ledger::close(&mut guard.conn, &run, status, &report)?;
-            Ok((report, outcome))
-        }
-        Err(e) => {
-            report.status = "failed".into();
-            ledger::close(&mut guard.conn, &run, RunStatus::Failed, &report)?;
-            Err(e.context(format!(
-                "run {} stopped after setting {} empty steps to NULL (each archived; every committed batch is complete); run `seqfix dedupe --empty-steps-to-null` again to finish",
-                run.id, report.nulled_rows
-            )))
-        }
+    let outcome = ledger::recorded(&mut guard, COMMAND, &mut report, |guard, report, run| {
+        let result = execute(guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id);
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        result
+    })?;
+    Ok((report, outcome))
+}
+
+impl ledger::Recorded for EmptyStepsReport {
+    fn started(&mut self, run: &ledger::Run) {
+        self.run_id = Some(run.id.clone());
+    }
+    fn ended(&mut self, status: RunStatus) {
+        self.status = status.as_str().into();
+    }
+    fn summary(&self) -> impl Serialize {
+        self
+    }
+    fn stopped(&self, run: &ledger::Run) -> Option<String> {
+        Some(format!(
+            "run {} stopped after setting {} empty steps to NULL (each archived; every committed batch is complete); run `seqfix dedupe --empty-steps-to-null` again to finish",
+            run.id, self.nulled_rows
+        ))
     }
 }
 
@@ -194,27 +197,14 @@ fn execute(
             }
         }
         let t = Instant::now();
-        let mut attempt = 0;
-        let n = loop {
-            match batch(&mut db.conn, &cfg.table, &opts.archive, columns, run_id, chunk) {
-                Ok(n) => break n,
-                Err(e) if attempt < BATCH_RETRIES && matches!(db::server_error_code(&e), Some(1205 | 1213)) => {
-                    attempt += 1;
-                    log::warn!("batch hit {e:#}; retrying ({attempt}/{BATCH_RETRIES})");
-                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
-                }
-                Err(e) => {
-                    return Err(e.context(format!(
-                        "batch {} ({} rows) failed and was rolled back",
-                        report.batches + 1,
-                        chunk.len()
-                    )))
-                }
-            }
-        };
+        let (n, retries) = retry::batch(
+            || format!("batch {} ({} rows)", report.batches + 1, chunk.len()),
+            || batch(&mut db.conn, &cfg.table, &opts.archive, columns, run_id, chunk),
+        )
+        .with_context(|| format!("batch {} ({} rows) failed and was rolled back", report.batches + 1, chunk.len()))?;
         times.push(t.elapsed());
         report.batches += 1;
-        report.batch_retries += u64::from(attempt);
+        report.batch_retries += u64::from(retries);
         report.nulled_rows += n;
         report.changed_rows += chunk.len() as u64 - n;
         report.batch_times = BatchTimes::of(&times);

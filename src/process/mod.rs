@@ -20,9 +20,11 @@ use mysql::Conn;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::db::{Db, LockAttempt};
+use crate::db::{Db, LockAttempt, LockGuard};
 use crate::ledger::{self, RunStatus};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
+use crate::retry;
 use crate::sql;
 
 pub use plan::{cluster_refusal, lock_name, plan, Candidate, Decision, DeviceRow, StepRow};
@@ -114,6 +116,17 @@ pub struct ProcessReport {
     pub elapsed_seconds: f64,
 }
 
+impl ledger::Recorded for ProcessReport {
+    fn started(&mut self, run: &ledger::Run) {
+        self.run_id = Some(run.id.clone());
+    }
+    /// The report says how the pass ended by `interrupted` (and by the error).
+    fn ended(&mut self, _status: RunStatus) {}
+    fn summary(&self) -> impl Serialize {
+        self
+    }
+}
+
 /// Runs the guards, then the pass. Errors before the lock change nothing.
 pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
     let started = Instant::now();
@@ -157,7 +170,6 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
         interrupted: false,
         elapsed_seconds: 0.0,
     };
-    let user = db.user.clone();
     let mut lock = match db.try_lock(&name, opts.lock_timeout)? {
         LockAttempt::Acquired(g) => g,
         LockAttempt::Busy { holder } => {
@@ -191,21 +203,18 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
 
     // The snapshot comes before the ledger row: if building it fails, nothing is recorded.
     report.due = snapshot(&mut lock.conn, &t, opts.limit)?;
-    let run = if opts.dry_run { None } else { Some(ledger::start(&mut lock.conn, "process", &user)?) };
-    report.run_id = run.as_ref().map(|r| r.id.clone());
-
-    let result = pass(&mut lock, cfg, &t, opts, has_index, &mut report);
-    report.elapsed_seconds = started.elapsed().as_secs_f64();
-    let status = match &result {
-        Ok(()) if report.interrupted => RunStatus::Interrupted,
-        Ok(()) => RunStatus::Succeeded,
-        Err(_) => RunStatus::Failed,
+    let run_pass = |lock: &mut LockGuard<'_>, report: &mut ProcessReport| {
+        let result = pass(lock, cfg, &t, opts, has_index, report);
+        report.elapsed_seconds = started.elapsed().as_secs_f64();
+        result.map(|()| if report.interrupted { Outcome::Interrupted } else { Outcome::Ok })
     };
-    if let Some(run) = &run {
-        ledger::close(&mut lock.conn, run, status, &report)?;
-    }
+    let result = if opts.dry_run {
+        run_pass(&mut lock, &mut report)
+    } else {
+        ledger::recorded(&mut lock, "process", &mut report, |lock, report, _run| run_pass(lock, report))
+    };
     let _ = lock.conn.query_drop(sql::PROCESS_DROP_TEMPORARY);
-    result.map(|()| report)
+    result.map(|_| report)
 }
 
 /// Builds the due snapshot and the first-lead table; returns how many contacts are due.
@@ -228,7 +237,7 @@ fn snapshot(conn: &mut Conn, t: &Tables, limit: Option<u64>) -> Result<u64> {
 }
 
 fn pass(
-    lock: &mut crate::db::LockGuard<'_>,
+    lock: &mut LockGuard<'_>,
     cfg: &Config,
     t: &Tables,
     opts: &Options,
@@ -252,25 +261,20 @@ fn pass(
             .context("cannot read the next batch of due contacts")?
             .unwrap_or((None, 0));
         let Some(last) = last else { break };
-        let mut attempt = 0;
-        let counts = loop {
-            attempt += 1;
-            let candidates = batch::read(&mut lock.conn, &batch_read, &cursor, &last)?;
-            let result = if opts.dry_run {
-                batch::dry_run(&mut lock.conn, t, &candidates)
-            } else {
-                batch::apply(&mut lock.conn, t, &candidates, opts.step_interval_secs, has_index)
-            };
-            match result {
-                // Deadlock or lock wait timeout with the application's writes: the whole
-                // transaction is rolled back (by the server on a deadlock; by dropping it on a
-                // timeout, which the server rolls back only per statement); read the batch again.
-                Err(e) if attempt < 3 && matches!(crate::db::server_error_code(&e), Some(1213 | 1205)) => {
-                    log::warn!("batch after {cursor:?} rolled back ({}); retrying", crate::outcome::chain_text(&e));
+        // Deadlock or lock wait timeout with the application's writes: the whole transaction
+        // is rolled back (by the server on a deadlock; by dropping it on a timeout, which the
+        // server rolls back only per statement); read the batch again.
+        let (counts, _retries) = retry::batch(
+            || format!("batch after {cursor:?}"),
+            || {
+                let candidates = batch::read(&mut lock.conn, &batch_read, &cursor, &last)?;
+                if opts.dry_run {
+                    batch::dry_run(&mut lock.conn, t, &candidates)
+                } else {
+                    batch::apply(&mut lock.conn, t, &candidates, opts.step_interval_secs, has_index)
                 }
-                other => break other?,
-            }
-        };
+            },
+        )?;
         report.counts.add(&counts);
         report.batches += 1;
         bar.inc(n);
