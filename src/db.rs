@@ -9,6 +9,7 @@ use mysql::prelude::Queryable;
 use mysql::Conn;
 
 use crate::config::DbConfig;
+use crate::ident::Ident;
 use crate::outcome::error_text;
 
 /// Which server family we talk to; statements differ slightly between them.
@@ -17,6 +18,16 @@ use crate::outcome::error_text;
 pub enum Flavor {
     MariaDb,
     MySql,
+}
+
+impl Flavor {
+    /// The family's own spelling, as status names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "MariaDB",
+            Flavor::MySql => "MySQL",
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -198,6 +209,33 @@ pub fn lock_name(command: &str, key: &str) -> String {
     format!("seqfix.{command}.{:016x}", h.finish())
 }
 
+/// The lock that keeps two dedupes (or a dedupe and a restore, or the empty-steps remedy)
+/// off one table.
+pub fn dedupe_lock_name(database: &str, table: &Ident) -> String {
+    lock_name("dedupe", &format!("{database}.{table}"))
+}
+
+/// The lock that keeps two migrations off one database.
+pub fn migrate_lock_name(database: &str) -> String {
+    lock_name("migrate", database)
+}
+
+/// The lock `seqfix process` holds while it runs: one pass per database at a time.
+pub fn process_lock_name(database: &str) -> String {
+    lock_name("process", database)
+}
+
+/// The lock a command recorded in the ledger holds while it runs, when it takes one: status
+/// uses it to tell a run that is still going from one that died. Other commands take none.
+pub fn command_lock_name(command: &str, database: &str, table: &Ident) -> Option<String> {
+    match command {
+        "process" => Some(process_lock_name(database)),
+        "dedupe" | "restore" => Some(dedupe_lock_name(database, table)),
+        "migrate" => Some(migrate_lock_name(database)),
+        _ => None,
+    }
+}
+
 /// The result of trying to take an advisory lock.
 pub enum LockAttempt<'c> {
     Acquired(LockGuard<'c>),
@@ -350,16 +388,27 @@ fn variable(db: &mut Db, sql: &str) -> Result<Option<mysql::Value>> {
     }
 }
 
-/// Galera, Group Replication, replica or standalone.
-pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
+/// Galera or Group Replication (`None`: neither), the two kinds of cluster whose nodes do
+/// not share `GET_LOCK`: the one reading of `wsrep_on` and of the Group Replication mode,
+/// for `status` and for each command's guards. Group Replication counts once the server is
+/// in a group with an ONLINE member (the plugin may be loaded on a server that is in none).
+pub fn node_cluster(db: &mut Db) -> Result<Option<Cluster>> {
     if variable(db, crate::sql::SERVER_WSREP_ON)?.map(|v| truthy(&v)).unwrap_or(false) {
-        return Ok(Cluster::Galera);
+        return Ok(Some(Cluster::Galera));
     }
     if let Some(single) = variable(db, crate::sql::SERVER_GROUP_REPLICATION_MODE)? {
-        let members: Option<u64> = db.conn.query_first(crate::sql::STATUS_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
+        let members: Option<u64> = db.conn.query_first(crate::sql::SERVER_GROUP_REPLICATION_MEMBERS).unwrap_or(None);
         if members.unwrap_or(0) > 0 {
-            return Ok(Cluster::GroupReplication { single_primary: truthy(&single) });
+            return Ok(Some(Cluster::GroupReplication { single_primary: truthy(&single) }));
         }
+    }
+    Ok(None)
+}
+
+/// Galera, Group Replication, replica or standalone.
+pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
+    if let Some(cluster) = node_cluster(db)? {
+        return Ok(cluster);
     }
     let sql = if db.server.has_show_replica_status() {
         crate::sql::SHOW_REPLICA_STATUS
@@ -447,6 +496,42 @@ mod tests {
         let debian = ServerInfo::parse("9.7.4-2");
         assert_eq!((debian.flavor, debian.major, debian.minor, debian.patch), (Flavor::MySql, 9, 7, 4));
         assert!(debian.has_show_replica_status());
+    }
+
+    #[test]
+    fn dedupe_lock_names_fit_get_lock() {
+        let t = Ident::new("table", "broadcast_messages").unwrap();
+        assert_eq!(dedupe_lock_name("app", &t), "seqfix.dedupe.app.broadcast_messages");
+        let long = dedupe_lock_name(&"d".repeat(64), &t);
+        assert!(long.len() <= 64 && long.starts_with("seqfix.dedupe."), "{long}");
+    }
+
+    #[test]
+    fn migrate_lock_names_fit_get_lock() {
+        assert_eq!(migrate_lock_name("app"), "seqfix.migrate.app");
+        let long = "d".repeat(64);
+        assert!(migrate_lock_name(&long).len() <= 64);
+        assert_ne!(migrate_lock_name(&long), migrate_lock_name(&"e".repeat(64)));
+    }
+
+    #[test]
+    fn process_lock_names_fit_in_64_characters() {
+        assert_eq!(process_lock_name("app"), "seqfix.process.app");
+        let long = "d".repeat(64);
+        let n = process_lock_name(&long);
+        assert!(n.len() <= 64 && n.starts_with("seqfix.process."), "{n}");
+        assert_eq!(n, process_lock_name(&long));
+        assert_ne!(n, process_lock_name(&"e".repeat(64)));
+    }
+
+    #[test]
+    fn status_knows_each_commands_lock() {
+        assert_eq!(process_lock_name("app"), "seqfix.process.app");
+        let t = Ident::new("table", "broadcast_messages").unwrap();
+        assert_eq!(command_lock_name("process", "app", &t).as_deref(), Some("seqfix.process.app"));
+        assert_eq!(command_lock_name("dedupe", "app", &t).as_deref(), Some("seqfix.dedupe.app.broadcast_messages"));
+        assert_eq!(command_lock_name("migrate", "app", &t).as_deref(), Some("seqfix.migrate.app"));
+        assert_eq!(command_lock_name("audit", "app", &t), None);
     }
 
     #[test]

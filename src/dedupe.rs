@@ -156,12 +156,6 @@ impl DedupeReport {
     }
 }
 
-/// The advisory lock that keeps two dedupes (or a dedupe and a restore) off one table.
-/// `GET_LOCK` names are limited to 64 characters; longer ones are shortened by a hash.
-pub fn lock_name(database: &str, table: &Ident) -> String {
-    crate::db::lock_name("dedupe", &format!("{database}.{table}"))
-}
-
 /// Largest batch the statements can take: about two bound values per victim, under the
 /// server's 65,535 placeholders per statement (see `options::MAX_BATCH_SIZE`).
 pub const MAX_BATCH_SIZE: u64 = 10_000;
@@ -359,7 +353,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
         replicas.push(Replica::connect(r)?);
     }
     let database = db.database.clone();
-    let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    let mut guard =
+        db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_DELETE, "delete from")?;
 
     let planned = plan(&mut guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref(), opts.mask_phones)?;
@@ -490,17 +485,4 @@ fn execute(
     }
     progress.finish();
     Ok(if interrupt::requested() { Outcome::Interrupted } else { Outcome::Ok })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_names_fit_get_lock() {
-        let t = Ident::new("table", "broadcast_messages").unwrap();
-        assert_eq!(lock_name("app", &t), "seqfix.dedupe.app.broadcast_messages");
-        let long = lock_name(&"d".repeat(64), &t);
-        assert!(long.len() <= 64 && long.starts_with("seqfix.dedupe."), "{long}");
-    }
 }

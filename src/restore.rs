@@ -15,7 +15,7 @@ use crate::archive;
 use crate::audit::KeyCount;
 use crate::config::Config;
 use crate::db::{self, Db};
-use crate::dedupe::{lock_name, BatchTimes};
+use crate::dedupe::BatchTimes;
 use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
 use crate::outcome::Outcome;
@@ -217,7 +217,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         opts.yes,
     )?;
     let database = db.database.clone();
-    let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    let mut guard =
+        db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     let outcome = ledger::recorded(&mut guard, "restore", &mut report, |guard, report, _run| {
         crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
         interrupt::install();

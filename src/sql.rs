@@ -27,9 +27,7 @@ pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
 pub const LEDGER_FINISH: &str = include_str!("../sql/ledger/finish.sql");
 
-pub const STATUS_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/status/group_replication_members.sql");
 pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.sql");
-pub const STATUS_MIGRATION_HISTORY: &str = include_str!("../sql/status/migration_history.sql");
 pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
 pub const STATUS_RUN_STATUS: &str = include_str!("../sql/status/run_status.sql");
 pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql");
@@ -37,6 +35,7 @@ pub const STATUS_LOCK_HOLDER: &str = include_str!("../sql/status/lock_holder.sql
 // `process::guards`).
 pub const SERVER_WSREP_ON: &str = include_str!("../sql/server/wsrep_on.sql");
 pub const SERVER_GROUP_REPLICATION_MODE: &str = include_str!("../sql/server/group_replication_mode.sql");
+pub const SERVER_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/server/group_replication_members.sql");
 pub const SERVER_READ_ONLY: &str = include_str!("../sql/server/read_only.sql");
 pub const SERVER_READ_ONLY_MARIADB: &str = include_str!("../sql/server/read_only_mariadb.sql");
 pub const SERVER_SUPER_READ_ONLY: &str = include_str!("../sql/server/super_read_only.sql");

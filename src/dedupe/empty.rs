@@ -13,7 +13,7 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 use serde::Serialize;
 
-use super::{lock_name, BatchTimes, Options};
+use super::{BatchTimes, Options};
 use crate::archive;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -138,7 +138,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
         replicas.push(Replica::connect(r)?);
     }
     let database = db.database.clone();
-    let mut guard = db.lock_or_fail(&lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    let mut guard =
+        db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
     let outcome = ledger::recorded(&mut guard, COMMAND, &mut report, |guard, report, run| {
         let result = execute(guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id);

@@ -144,12 +144,6 @@ impl MigrateReport {
     }
 }
 
-/// The advisory lock name for migrations of one database (GET_LOCK names are at most 64
-/// characters; a longer one is shortened with a checksum of the database name).
-pub fn lock_name(database: &str) -> String {
-    crate::db::lock_name("migrate", database)
-}
-
 /// Runs `migrate` as `opts` asks.
 pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     let table = &cfg.table;
@@ -166,7 +160,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
         return Ok(report);
     }
     crate::db::refuse_read_only(db, "migrate")?;
-    let name = lock_name(&db.database);
+    let name = crate::db::migrate_lock_name(&db.database);
     let mut guard = db.lock_or_fail(&name, opts.lock_wait_timeout, "seqfix migrate on this database")?;
     let db: &mut Db = &mut guard;
     let (entries, info) = survey(db, table)?;
@@ -434,17 +428,4 @@ fn down(
     history::delete(db, table, m)?;
     report.reverted.push(m.version);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_names_fit_get_lock() {
-        assert_eq!(lock_name("app"), "seqfix.migrate.app");
-        let long = "d".repeat(64);
-        assert!(lock_name(&long).len() <= 64);
-        assert_ne!(lock_name(&long), lock_name(&"e".repeat(64)));
-    }
 }

@@ -2,7 +2,7 @@
 //! privileges it needs (proved without writing), the cluster type, and the session settings.
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, TxOpts, Value};
+use mysql::{Conn, TxOpts};
 
 use crate::db::{Db, Flavor};
 use crate::ident::Ident;
@@ -176,33 +176,9 @@ pub(super) fn check_privileges(db: &mut Db, t: &Tables, dry_run: bool) -> Result
     Ok(())
 }
 
-/// Reads a server variable that may not exist (error 1193 → `None`).
-fn optional_flag(conn: &mut Conn, query: &str) -> Result<Option<bool>> {
-    match conn.query_first::<Value, _>(query) {
-        Ok(v) => Ok(v.and_then(|v| match v {
-            Value::Int(n) => Some(n != 0),
-            Value::UInt(n) => Some(n != 0),
-            Value::Bytes(b) => {
-                let s = String::from_utf8_lossy(&b).to_ascii_uppercase();
-                Some(s == "1" || s == "ON")
-            }
-            _ => None,
-        })),
-        Err(e) => {
-            let e = anyhow::Error::from(e);
-            if crate::db::server_error_code(&e) == Some(1193) {
-                Ok(None)
-            } else {
-                Err(e).context("cannot read the server's cluster settings")
-            }
-        }
-    }
-}
-
 pub(super) fn check_cluster(db: &mut Db, allow: bool) -> Result<()> {
-    let wsrep = optional_flag(&mut db.conn, sql::SERVER_WSREP_ON)?;
-    let gr = optional_flag(&mut db.conn, sql::SERVER_GROUP_REPLICATION_MODE)?;
-    if let Some(why) = cluster_refusal(wsrep, gr) {
+    let cluster = crate::db::node_cluster(db)?;
+    if let Some(why) = cluster.as_ref().and_then(cluster_refusal) {
         if allow {
             log::warn!("{why} (continuing: --allow-node-local-lock)");
         } else {

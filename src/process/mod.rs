@@ -27,7 +27,7 @@ use crate::progress::Progress;
 use crate::retry;
 use crate::sql;
 
-pub use plan::{cluster_refusal, lock_name, plan, Candidate, Decision, DeviceRow, StepRow};
+pub use plan::{cluster_refusal, plan, Candidate, Decision, DeviceRow, StepRow};
 
 use guards::Tables;
 
@@ -147,7 +147,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
         );
     }
     guards::tune_session(&mut db.conn, db.server.flavor)?;
-    let name = lock_name(&db.database);
+    let name = crate::db::process_lock_name(&db.database);
     let mut report = ProcessReport {
         run_id: None,
         database: db.database.clone(),

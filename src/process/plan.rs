@@ -1,5 +1,6 @@
 //! The rules of a pass as pure functions of plain values: what happens to a due contact,
-//! whether the server's lock is node-local, the lock's name. Unit-tested here, no server.
+//! whether the server's lock is node-local. Unit-tested here, no server.
+use crate::db::Cluster;
 
 /// A step of `sequence_steps`, as read for a contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,13 +85,12 @@ pub fn plan(c: &Candidate) -> Decision {
     }
 }
 
-/// Whether the lock is node-local, from the two server variables (`None`: the variable does
-/// not exist on this server). Galera (`wsrep_on`) never shares `GET_LOCK` between nodes; Group
-/// Replication shares nothing either, and in multi-primary mode (`single_primary_mode = 0`)
-/// another node may run a pass at the same time. Only testable as this function: the test
-/// server is neither.
-pub fn cluster_refusal(wsrep_on: Option<bool>, gr_single_primary: Option<bool>) -> Option<String> {
-    if wsrep_on == Some(true) {
+/// Whether the lock is node-local, from the cluster kind (`db::node_cluster`). Galera never
+/// shares `GET_LOCK` between nodes; Group Replication shares nothing either, and in
+/// multi-primary mode another member may run a pass at the same time. Only testable as this
+/// function: the test server is neither.
+pub fn cluster_refusal(cluster: &Cluster) -> Option<String> {
+    if *cluster == Cluster::Galera {
         return Some(
             "this server is a Galera cluster node (wsrep_on = ON): GET_LOCK is local to one node, so runs started \
              against different nodes would not exclude each other; point every cron job at the same node and pass \
@@ -98,7 +98,7 @@ pub fn cluster_refusal(wsrep_on: Option<bool>, gr_single_primary: Option<bool>) 
                 .into(),
         );
     }
-    if gr_single_primary == Some(false) {
+    if *cluster == (Cluster::GroupReplication { single_primary: false }) {
         return Some(
             "this server runs Group Replication in multi-primary mode: GET_LOCK is local to one member, so runs \
              started against different members would not exclude each other; point every cron job at the same \
@@ -107,12 +107,6 @@ pub fn cluster_refusal(wsrep_on: Option<bool>, gr_single_primary: Option<bool>) 
         );
     }
     None
-}
-
-/// `seqfix.process.<database>`; GET_LOCK names are limited to 64 characters on MySQL, so a
-/// long database name is replaced by a fixed SipHash-1-3 of it.
-pub fn lock_name(database: &str) -> String {
-    crate::db::lock_name("process", database)
 }
 
 #[cfg(test)]
@@ -198,21 +192,12 @@ mod tests {
 
     #[test]
     fn cluster_decision() {
-        assert_eq!(cluster_refusal(None, None), None);
-        assert_eq!(cluster_refusal(Some(false), None), None);
-        assert_eq!(cluster_refusal(None, Some(true)), None);
-        assert!(cluster_refusal(Some(true), None).unwrap().contains("Galera"));
-        assert!(cluster_refusal(None, Some(false)).unwrap().contains("multi-primary"));
-        assert!(cluster_refusal(Some(true), Some(false)).unwrap().contains("--allow-node-local-lock"));
-    }
-
-    #[test]
-    fn lock_names_fit_in_64_characters() {
-        assert_eq!(lock_name("app"), "seqfix.process.app");
-        let long = "d".repeat(64);
-        let n = lock_name(&long);
-        assert!(n.len() <= 64 && n.starts_with("seqfix.process."), "{n}");
-        assert_eq!(n, lock_name(&long));
-        assert_ne!(n, lock_name(&"e".repeat(64)));
+        assert_eq!(cluster_refusal(&Cluster::Standalone), None);
+        assert_eq!(cluster_refusal(&Cluster::GroupReplication { single_primary: true }), None);
+        assert!(cluster_refusal(&Cluster::Galera).unwrap().contains("Galera"));
+        let multi = cluster_refusal(&Cluster::GroupReplication { single_primary: false }).unwrap();
+        assert!(multi.contains("multi-primary"), "{multi}");
+        assert!(cluster_refusal(&Cluster::Galera).unwrap().contains("--allow-node-local-lock"));
+        assert!(multi.contains("--allow-node-local-lock"), "{multi}");
     }
 }

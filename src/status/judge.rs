@@ -2,11 +2,15 @@
 //! that need no server.
 use std::time::Duration;
 
-use super::{check, Check, Cluster, LastRun, LockHolder, Migrations, State, KNOWN_MIGRATIONS, RUN_DEAD_AFTER};
+use super::{check, Check, Cluster, LastRun, LockHolder, Migrations, State, RUN_DEAD_AFTER};
+use crate::migrate::plan::{self as migrate_plan, HistoryRow, Migration, State as MigrationState};
 
-/// "1 unique_sequence_message, 2 ..." for the versions given.
+/// "1 unique_sequence_message, 2 ..." for the versions given (named as the migrations
+/// compiled into this seqfix name them).
 pub fn migration_names(versions: &[String]) -> String {
-    let name = |v: &str| KNOWN_MIGRATIONS.iter().find(|(k, _)| same_version(k, v)).map(|(_, n)| *n).unwrap_or("");
+    let embedded = migrate_plan::embedded();
+    let name =
+        |v: &str| embedded.iter().find(|m| same_version(&m.version.to_string(), v)).map(|m| m.name).unwrap_or("");
     versions.iter().map(|v| format!("{v} {}", name(v)).trim().to_string()).collect::<Vec<_>>().join(", ")
 }
 
@@ -18,13 +22,21 @@ pub fn same_version(a: &str, b: &str) -> bool {
     }
 }
 
-/// The pure half of `pending_migrations`: known versions against history rows (version, success).
-pub fn plan_migrations(known: &[(&str, &str)], history: &[(String, bool)]) -> Migrations {
-    let applied = |v: &str| history.iter().any(|(h, ok)| *ok && same_version(h, v));
-    let pending = known.iter().filter(|(v, _)| !applied(v)).map(|(v, _)| v.to_string()).collect();
-    let mut failed: Vec<String> = history.iter().filter(|(h, ok)| !ok && !applied(h)).map(|(h, _)| h.clone()).collect();
-    failed.dedup();
-    Migrations { pending, failed, history: true }
+/// The pure half of `pending_migrations`: where each migration stands by the history, as
+/// `seqfix migrate` decides it (`migrate::plan::state_of`): pending unless applied; failed
+/// when its last attempt failed or never finished. A history `migrate::plan` refuses (a
+/// changed checksum, a version this seqfix does not know, a gap) is the problem to report.
+pub fn migrations_of(migrations: &[Migration], history: &[HistoryRow]) -> Migrations {
+    let state = |m: &Migration| migrate_plan::state_of(history.iter().find(|r| r.version == m.version));
+    let versions = |keep: &dyn Fn(MigrationState) -> bool| {
+        migrations.iter().filter(|m| keep(state(m))).map(|m| m.version.to_string()).collect()
+    };
+    Migrations {
+        pending: versions(&|s| s != MigrationState::Applied),
+        failed: versions(&|s| matches!(s, MigrationState::Failed | MigrationState::Unfinished)),
+        history: true,
+        problem: migrate_plan::plan(migrations, history).err().map(|e| crate::outcome::error_line(&e)),
+    }
 }
 
 /// Judges the last run of a command.
@@ -129,6 +141,7 @@ pub fn duplicates_check(groups: u64, surplus: u64) -> Check {
 pub fn migrations_check(m: Option<&Migrations>) -> Check {
     match m {
         None => check("migrations", State::Warn, "not checked: seqfix_schema_history could not be read"),
+        Some(Migrations { problem: Some(why), .. }) => check("migrations", State::Fail, why.clone()),
         Some(m) if !m.failed.is_empty() => check(
             "migrations",
             State::Fail,
@@ -218,18 +231,67 @@ mod tests {
         assert_eq!(classify_run(&run("succeeded", 1, None)).name, "last_run.process");
     }
 
+    fn migration(version: u32, name: &'static str) -> Migration {
+        Migration { version, name, up: name, down: name }
+    }
+
+    /// A history row as `seqfix migrate` leaves it: one per migration, the last attempt's.
+    fn row(m: &Migration, success: bool, finished: bool) -> HistoryRow {
+        HistoryRow {
+            version: m.version,
+            name: m.name.into(),
+            checksum: m.checksum(),
+            started_at: "2026-01-01 00:00:00".into(),
+            finished_at: finished.then(|| "2026-01-01 00:00:01".into()),
+            success,
+            installed_by: "app@%".into(),
+            host: "h".into(),
+            seqfix_version: "0".into(),
+            execution_ms: None,
+            error: None,
+        }
+    }
+
     #[test]
     fn plans_migrations_from_history() {
-        let known = [("1", "unique"), ("2", "next")];
-        let m = plan_migrations(&known, &[]);
+        let known = [migration(1, "unique"), migration(2, "next")];
+        let m = migrations_of(&known, &[]);
         assert_eq!((m.pending, m.failed), (vec!["1".to_string(), "2".to_string()], vec![]));
-        let m = plan_migrations(&known, &[("0001".into(), true)]);
+        let m = migrations_of(&known, &[row(&known[0], true, true)]);
         assert_eq!(m.pending, ["2"]);
-        let m = plan_migrations(&known, &[("1".into(), true), ("2".into(), false)]);
+        let m = migrations_of(&known, &[row(&known[0], true, true), row(&known[1], false, true)]);
         assert_eq!((m.pending, m.failed), (vec!["2".to_string()], vec!["2".to_string()]));
-        // a failed attempt followed by a successful one is applied, not failed
-        let m = plan_migrations(&known, &[("1".into(), false), ("1".into(), true), ("2".into(), true)]);
-        assert!(m.pending.is_empty() && m.failed.is_empty(), "{m:?}");
+        // a failed attempt followed by a successful one is applied, not failed (the
+        // successful attempt replaced the failed one's row)
+        let m = migrations_of(&known, &[row(&known[0], true, true), row(&known[1], true, true)]);
+        assert!(m.pending.is_empty() && m.failed.is_empty() && m.problem.is_none(), "{m:?}");
+    }
+
+    #[test]
+    fn a_migration_that_never_finished_is_failed() {
+        let known = [migration(1, "unique")];
+        let m = migrations_of(&known, &[row(&known[0], false, false)]);
+        assert_eq!((m.pending, m.failed), (vec!["1".to_string()], vec!["1".to_string()]));
+    }
+
+    #[test]
+    fn a_history_migrate_refuses_fails_the_check_with_its_reason() {
+        let known = [migration(1, "unique")];
+        let mut changed = row(&known[0], true, true);
+        changed.checksum = "0000000000000000".into();
+        let m = migrations_of(&known, &[changed]);
+        let c = migrations_check(Some(&m));
+        assert_eq!(c.state, State::Fail);
+        assert!(c.detail.contains("checksum"), "{}", c.detail);
+        let newer = row(&migration(9, "newer"), true, true);
+        let m = migrations_of(&known, &[newer]);
+        assert!(m.problem.as_deref().is_some_and(|p| p.contains("newer seqfix")), "{m:?}");
+    }
+
+    #[test]
+    fn names_the_migrations_compiled_in() {
+        assert_eq!(migration_names(&["1".into()]), "1 unique_sequence_message");
+        assert_eq!(migration_names(&["0001".into(), "7".into()]), "0001 unique_sequence_message, 7");
     }
 
     #[test]
@@ -240,6 +302,7 @@ mod tests {
             pending: pending.iter().map(|s| s.to_string()).collect(),
             failed: failed.iter().map(|s| s.to_string()).collect(),
             history,
+            problem: None,
         };
         assert_eq!(migrations_check(None).state, State::Warn);
         assert_eq!(migrations_check(Some(&m(&["1"], &["1"], true))).state, State::Fail);
@@ -278,15 +341,5 @@ mod tests {
         assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: true }).state, State::Ok);
         assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: false }).state, State::Warn);
         assert_eq!(classify_cluster(&Cluster::Replica { source: "p".into() }).state, State::Warn);
-    }
-
-    #[test]
-    fn process_lock_name_matches_process() {
-        assert_eq!(process_lock_name("app"), "seqfix.process.app");
-        let t = crate::ident::Ident::new("table", "broadcast_messages").unwrap();
-        assert_eq!(lock_name_for("process", "app", &t).as_deref(), Some("seqfix.process.app"));
-        assert_eq!(lock_name_for("dedupe", "app", &t).as_deref(), Some("seqfix.dedupe.app.broadcast_messages"));
-        assert_eq!(lock_name_for("migrate", "app", &t).as_deref(), Some("seqfix.migrate.app"));
-        assert_eq!(lock_name_for("audit", "app", &t), None);
     }
 }

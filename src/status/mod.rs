@@ -16,44 +16,14 @@ use serde::Serialize;
 use crate::config::Config;
 pub use crate::db::{cluster_mode, Cluster};
 use crate::db::{Db, Flavor};
+use crate::ident::Ident;
 use crate::schema;
 
 mod judge;
-pub use judge::{classify_cluster, classify_run, plan_migrations};
+pub use judge::{classify_cluster, classify_run, migrations_of};
 
 /// A `running` run older than this, whose lock seqfix cannot check, has died without finishing.
 pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
-
-/// The migrations seqfix ships, by version and name, as status names them. The list
-/// `seqfix migrate` applies is `sql::MIGRATIONS`; a unit test keeps the two equal.
-pub const KNOWN_MIGRATIONS: &[(&str, &str)] = &[("1", "unique_sequence_message")];
-
-/// The advisory lock `seqfix process` holds while it runs.
-pub fn process_lock_name(database: &str) -> String {
-    crate::process::plan::lock_name(database)
-}
-
-#[cfg(test)]
-mod known_migrations_tests {
-    #[test]
-    fn known_migrations_are_the_embedded_ones() {
-        let embedded: Vec<(String, &str)> =
-            crate::sql::MIGRATIONS.iter().map(|(v, name, _, _)| (v.to_string(), *name)).collect();
-        let known: Vec<(String, &str)> = super::KNOWN_MIGRATIONS.iter().map(|(v, n)| (v.to_string(), *n)).collect();
-        assert_eq!(known, embedded);
-    }
-}
-
-/// The advisory lock a command holds while it runs, when status knows it: used to tell a
-/// run that is still going from one that died. Other commands are judged by age alone.
-pub fn lock_name_for(command: &str, database: &str, table: &crate::ident::Ident) -> Option<String> {
-    match command {
-        "process" => Some(process_lock_name(database)),
-        "dedupe" | "restore" => Some(crate::dedupe::lock_name(database, table)),
-        "migrate" => Some(crate::migrate::lock_name(database)),
-        _ => None,
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -116,6 +86,9 @@ pub struct Migrations {
     pub failed: Vec<String>,
     /// False when `seqfix_schema_history` does not exist (then pending is inferred from the index).
     pub history: bool,
+    /// Why `seqfix migrate` would refuse this history (`migrate::plan`'s error), if it would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,27 +127,24 @@ pub fn table_exists(db: &mut Db, name: &str) -> Result<bool> {
     Ok(n.unwrap_or(0) > 0)
 }
 
-/// Which migrations are pending or failed. Kept in one function so that it can follow
-/// `seqfix migrate`'s own bookkeeping: with `seqfix_schema_history` present, every known
-/// version without a successful row is pending and every row with success = 0 failed;
-/// without it, the unique-index migration is pending unless the index exists already.
-/// `None` when the history cannot be read.
-pub fn pending_migrations(db: &mut Db, table: &str, index_present: bool) -> Result<Option<Migrations>> {
+/// Which migrations are pending or failed, as `seqfix migrate` sees them: the history read
+/// by `migrate::history` and judged by `migrate::plan` (`judge::migrations_of`). Without
+/// `seqfix_schema_history`, the unique-index migration is pending unless the index exists
+/// already. `None` when the history cannot be read.
+pub fn pending_migrations(db: &mut Db, table: &Ident, index_present: bool) -> Result<Option<Migrations>> {
+    let embedded = crate::migrate::plan::embedded();
     if !table_exists(db, "seqfix_schema_history")? {
-        let pending =
-            if index_present { vec![] } else { KNOWN_MIGRATIONS.iter().map(|(v, _)| v.to_string()).collect() };
-        return Ok(Some(Migrations { pending, failed: vec![], history: false }));
+        let pending = if index_present { vec![] } else { embedded.iter().map(|m| m.version.to_string()).collect() };
+        return Ok(Some(Migrations { pending, failed: vec![], history: false, problem: None }));
     }
-    let rows: Vec<(Option<String>, Option<i64>)> = match db.conn.exec(crate::sql::STATUS_MIGRATION_HISTORY, (table,)) {
-        Ok(r) => r,
+    let history = match crate::migrate::history::load(db, table) {
+        Ok(h) => h,
         Err(e) => {
-            log::warn!("cannot read seqfix_schema_history: {}", crate::outcome::error_text(&e));
+            log::warn!("cannot read seqfix_schema_history: {}", crate::outcome::chain_text(&e));
             return Ok(None);
         }
     };
-    let rows: Vec<(String, bool)> =
-        rows.into_iter().map(|(v, ok)| (v.unwrap_or_default(), ok.unwrap_or(0) != 0)).collect();
-    Ok(Some(plan_migrations(KNOWN_MIGRATIONS, &rows)))
+    Ok(Some(migrations_of(&embedded, &history)))
 }
 
 /// What `status` found about the messages table, its index and its duplicates.
@@ -187,19 +157,18 @@ struct TableFindings {
 
 /// Runs every check.
 pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
-    let flavor_name = match db.server.flavor {
-        Flavor::MariaDb => "MariaDB",
-        Flavor::MySql => "MySQL",
-    };
-    let mut checks =
-        vec![check("server", State::Ok, format!("{} ({flavor_name}) at {}", db.server.version, db.display))];
+    let mut checks = vec![check(
+        "server",
+        State::Ok,
+        format!("{} ({}) at {}", db.server.version, db.server.flavor.name(), db.display),
+    )];
 
     let cluster = cluster_mode(db)?;
     checks.push(classify_cluster(&cluster));
 
     let found = table_findings(db, cfg, opts, &mut checks)?;
 
-    let migrations = pending_migrations(db, cfg.table.as_str(), found.index.is_some())?;
+    let migrations = pending_migrations(db, &cfg.table, found.index.is_some())?;
     checks.push(judge::migrations_check(migrations.as_ref()));
 
     let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db, &cfg.table)? } else { Vec::new() };
@@ -208,7 +177,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
     }
     checks.extend(last_runs.iter().map(classify_run));
 
-    let process_lock = lock_holder(db, &process_lock_name(&db.database))?;
+    let process_lock = lock_holder(db, &crate::db::process_lock_name(&db.database))?;
     checks.push(judge::lock_check(process_lock.as_ref()));
 
     let overdue = overdue_contacts(db, opts.stale_after)?;
@@ -311,14 +280,14 @@ fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
     Ok((groups, surplus))
 }
 
-fn last_runs_of(db: &mut Db, table: &crate::ident::Ident) -> Result<Vec<LastRun>> {
+fn last_runs_of(db: &mut Db, table: &Ident) -> Result<Vec<LastRun>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
         db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
     let mut runs = Vec::new();
     for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
         let mut status = status;
-        let lock_free = match (status.as_str(), lock_name_for(&command, &db.database, table)) {
+        let lock_free = match (status.as_str(), crate::db::command_lock_name(&command, &db.database, table)) {
             ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
             _ => None,
         };

@@ -136,12 +136,14 @@ fn one_migrate_at_a_time() {
     // A holder the test controls: the lock as another migrate would hold it.
     let mut holder = db.conn();
     let id = holder.connection_id();
-    let got: Option<i64> = holder.exec_first("SELECT GET_LOCK(?, 0)", (seqfix::migrate::lock_name(&db.name),)).unwrap();
+    let got: Option<i64> =
+        holder.exec_first("SELECT GET_LOCK(?, 0)", (seqfix::db::migrate_lock_name(&db.name),)).unwrap();
     assert_eq!(got, Some(1));
     let out = mig(&db).args(["--lock-wait-timeout", "1s"]).run().expect_error("another seqfix migrate");
     assert!(out.stderr.contains(&format!("held by connection {id} ")), "{}", out.stderr);
     assert!(!has_index(&db, "unique_sequence_message") && !history_exists(&db));
-    let _: Option<i64> = holder.exec_first("SELECT RELEASE_LOCK(?)", (seqfix::migrate::lock_name(&db.name),)).unwrap();
+    let _: Option<i64> =
+        holder.exec_first("SELECT RELEASE_LOCK(?)", (seqfix::db::migrate_lock_name(&db.name),)).unwrap();
     drop(holder);
 
     // Two started at once: exactly one applies; the other reports the holder or, if it got
@@ -229,7 +231,7 @@ fn waits_for_a_long_transaction_to_end_then_applies() {
         .spawn();
     // Once it holds its advisory lock it is past connecting; give it time to see A and wait.
     let mut watch = db.conn();
-    let name = seqfix::migrate::lock_name(&db.name);
+    let name = seqfix::db::migrate_lock_name(&db.name);
     wait_until("migrate holds its lock", || {
         let holder: Option<Option<u64>> = watch.exec_first("SELECT IS_USED_LOCK(?)", (name.as_str(),)).unwrap();
         holder.flatten().is_some()

@@ -595,7 +595,7 @@ fn a_vanished_lock_holder_frees_its_lock_after_the_idle_timeout() {
     let mut c = db.conn();
     unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
     let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let lock = seqfix::dedupe::lock_name(&db.name, &table);
+    let lock = seqfix::db::dedupe_lock_name(&db.name, &table);
     let frozen = std::time::Instant::now();
     while c.exec_first::<Option<u64>, _, _>("SELECT IS_USED_LOCK(?)", (&lock,)).unwrap().flatten().is_some() {
         assert!(frozen.elapsed().as_secs() < 60, "the vanished holder kept its lock past --idle-timeout");

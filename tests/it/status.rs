@@ -268,7 +268,7 @@ fn a_killed_run_is_reported_interrupted_not_running() {
     child.wait().unwrap();
     // The server frees the lock when it sees the connection close.
     let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let lock = seqfix::dedupe::lock_name(&db.name, &table);
+    let lock = seqfix::db::dedupe_lock_name(&db.name, &table);
     let start = std::time::Instant::now();
     while c.exec_first::<Option<u64>, _, _>("SELECT IS_USED_LOCK(?)", (&lock,)).unwrap().flatten().is_some() {
         assert!(start.elapsed().as_secs() < 30, "the killed run's lock was never freed");
