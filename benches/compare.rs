@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::{Server, ServerOpts, TestDb};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, TxOpts, Value};
-use seqfix::fixture::{self, Spec};
+use seqfix_fixture::messages::{self as fixture, Spec};
 use serde_json::{json, Value as Json};
 
 const SEED: u64 = 42;

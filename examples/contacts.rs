@@ -14,10 +14,10 @@ fn main() -> Result<()> {
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
     let cfg = seqfix::config::DbConfig::from_url(&url, std::time::Duration::from_secs(10))?;
     let mut db = seqfix::db::connect(&cfg)?;
-    seqfix::fixture::create_schema(&mut db.conn)?;
+    seqfix_fixture::messages::create_schema(&mut db.conn)?;
     let t = std::time::Instant::now();
-    let world = seqfix::fixture_contacts::generate(&seqfix::fixture_contacts::ContactSpec::new(contacts, seed));
-    seqfix::fixture_contacts::insert(&mut db.conn, &world)?;
+    let world = seqfix_fixture::contacts::generate(&seqfix_fixture::contacts::ContactSpec::new(contacts, seed));
+    seqfix_fixture::contacts::insert(&mut db.conn, &world)?;
     eprintln!(
         "loaded {} contacts, {} leads, {} steps, {} messages into {} in {:.1?}",
         world.contacts.len(),

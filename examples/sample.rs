@@ -16,16 +16,16 @@ fn main() -> Result<()> {
     let contacts: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or((rows / 50).max(100));
     let cfg = seqfix::config::DbConfig::from_url(&url, std::time::Duration::from_secs(10))?;
     let mut db = seqfix::db::connect(&cfg)?;
-    seqfix::fixture::create_schema(&mut db.conn)?;
+    seqfix_fixture::messages::create_schema(&mut db.conn)?;
     let table = seqfix::config::Ident::new("table", "broadcast_messages")?;
     let t = std::time::Instant::now();
-    let n = seqfix::fixture::insert(
+    let n = seqfix_fixture::messages::insert(
         &mut db.conn,
         &table,
-        seqfix::fixture::generate(&seqfix::fixture::Spec::new(rows, seed)),
+        seqfix_fixture::messages::generate(&seqfix_fixture::messages::Spec::new(rows, seed)),
     )?;
-    let world = seqfix::fixture_contacts::generate(&seqfix::fixture_contacts::ContactSpec::new(contacts, seed));
-    seqfix::fixture_contacts::insert(&mut db.conn, &world)?;
+    let world = seqfix_fixture::contacts::generate(&seqfix_fixture::contacts::ContactSpec::new(contacts, seed));
+    seqfix_fixture::contacts::insert(&mut db.conn, &world)?;
     eprintln!(
         "loaded {n} sample messages and {} contacts in {} sequences into {} in {:.1?}",
         world.contacts.len(),

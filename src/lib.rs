@@ -52,10 +52,6 @@ pub mod sql;
 pub mod survivor;
 pub mod when;
 
-// Sample data in the shape of production (tests, benchmarks, examples).
-pub mod fixture;
-pub mod fixture_contacts;
-
 use std::time::Instant;
 
 use anyhow::Result;

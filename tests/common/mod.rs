@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
-use seqfix::fixture::{self, Message, Spec};
+use seqfix_fixture::messages::{self as fixture, Message, Spec};
 
 /// The admin user the harness creates on its private servers.
 pub const TEST_USER: &str = "seqfix_test";

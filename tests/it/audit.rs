@@ -2,7 +2,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mysql::prelude::Queryable;
-use seqfix::fixture::Spec;
+use seqfix_fixture::messages::Spec;
 
 use crate::common::{Expected, Seqfix, TestDb};
 
@@ -350,7 +350,7 @@ fn copies_equal_under_the_collation_are_one_group() {
     // space, a copy whose device id is upper-case, and a real near-duplicate '+60 123'.
     let db = TestDb::new("audit_collation");
     db.create_schema();
-    let base = seqfix::fixture::generate(&Spec::new(50, 21)).find(|m| m.sequence_stepid.is_some()).unwrap();
+    let base = seqfix_fixture::messages::generate(&Spec::new(50, 21)).find(|m| m.sequence_stepid.is_some()).unwrap();
     let mut rows = Vec::new();
     for (i, (phone, upper)) in
         [("60123", false), ("60123 ", false), ("60123", true), ("+60 123", false)].iter().enumerate()

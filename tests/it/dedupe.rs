@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use seqfix::fixture::{Message, Spec};
+use seqfix_fixture::messages::{Message, Spec};
 
 use crate::common::{admin_password, admin_user, enc, Expected, Server, ServerOpts, TestDb};
 
@@ -716,7 +716,7 @@ fn copies_equal_under_the_collation_are_duplicates() {
     // device ids differ only in letter case is a duplicate; the batch's re-check must agree.
     let db = TestDb::new("dedupe_collation");
     db.create_schema();
-    let base = seqfix::fixture::generate(&Spec::new(50, 41)).find(|m| m.sequence_stepid.is_some()).unwrap();
+    let base = seqfix_fixture::messages::generate(&Spec::new(50, 41)).find(|m| m.sequence_stepid.is_some()).unwrap();
     let step = "abcdef00-0000-4000-8000-000000000001".to_string();
     let device = "abcdef00-0000-4000-8000-0000000000d1".to_string();
     let row = |id: &str, step: &str, device: &str, created: Option<i64>| Message {

@@ -5,7 +5,7 @@ use std::hash::Hasher;
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
-use seqfix::fixture::{Message, Spec};
+use seqfix_fixture::messages::{Message, Spec};
 
 use crate::common::Expected;
 use crate::common::{Run, Seqfix, TestDb};
@@ -198,7 +198,7 @@ fn applies_after_dedupe_then_is_a_no_op_then_down_and_up_again() {
     // The constraint holds: the application's second INSERT of a message now fails.
     let victim = duplicate_of(rows.iter().find(|m| m.sequence_stepid.is_some()).unwrap());
     let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let err = seqfix::fixture::insert(&mut db.conn(), &table, [victim]).unwrap_err();
+    let err = seqfix_fixture::messages::insert(&mut db.conn(), &table, [victim]).unwrap_err();
     assert!(format!("{err:#}").contains("1062"), "{err:#}");
 
     // A second run is a no-op that exits 0.

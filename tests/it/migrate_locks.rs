@@ -95,7 +95,7 @@ fn a_duplicate_committed_while_the_alter_runs_is_reported_plainly() {
     let mut a = db.conn();
     a.query_drop("START TRANSACTION").unwrap();
     let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    seqfix::fixture::insert(&mut a, &table, [dup.clone()]).unwrap();
+    seqfix_fixture::messages::insert(&mut a, &table, [dup.clone()]).unwrap();
     let child = db.seqfix().args(["migrate", "--max-trx-age", "1h", "--lock-wait-timeout", "60s"]).spawn();
     let mut watch = db.conn();
     let processlist = Flavor::of(&mut watch).processlist();

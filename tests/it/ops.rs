@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use mysql::prelude::Queryable;
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{PrometheusType, PrometheusValue};
-use seqfix::fixture::Spec;
+use seqfix_fixture::messages::Spec;
 
 use crate::common::{admin_password, admin_user, Expected, Seqfix, TestDb};
 
@@ -404,9 +404,9 @@ fn no_statement_draws_a_deprecation_warning_on_mysql() {
         return;
     }
     db.create_schema();
-    let world = seqfix::fixture_contacts::generate(&seqfix::fixture_contacts::ContactSpec::new(60, 11));
-    seqfix::fixture_contacts::insert(&mut c, &world).unwrap();
-    let rows: Vec<seqfix::fixture::Message> = seqfix::fixture::generate(&Spec::new(400, 3)).collect();
+    let world = seqfix_fixture::contacts::generate(&seqfix_fixture::contacts::ContactSpec::new(60, 11));
+    seqfix_fixture::contacts::insert(&mut c, &world).unwrap();
+    let rows: Vec<seqfix_fixture::messages::Message> = seqfix_fixture::messages::generate(&Spec::new(400, 3)).collect();
     db.insert(&rows);
     // Only what seqfix sends from here on is counted.
     c.query_drop("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest").unwrap();

@@ -11,7 +11,7 @@ use std::process::Child;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use seqfix::fixture_contacts::{self, ContactSpec, World};
+use seqfix_fixture::contacts::{self as fixture_contacts, ContactSpec, World};
 
 use crate::common::{Run, TestDb};
 
@@ -344,7 +344,7 @@ fn advance_world(db: &TestDb, w: &mut World, exp: &BTreeMap<String, Exp>) {
                     )
                     .unwrap()
                     .unwrap();
-                w.messages.push(seqfix::fixture::Message {
+                w.messages.push(seqfix_fixture::messages::Message {
                     id: m.0,
                     user_id: m.1,
                     device_id: device.clone(),

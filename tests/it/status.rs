@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
-use seqfix::fixture::{Message, Spec};
 use seqfix::ledger::{self, RunStatus};
+use seqfix_fixture::messages::{Message, Spec};
 
 use crate::common::{admin_user, Expected, TestDb};
 

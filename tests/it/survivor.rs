@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
-use seqfix::fixture::Spec;
+use seqfix_fixture::messages::Spec;
 
 use crate::common::{Expected, TestDb};
 
@@ -180,7 +180,7 @@ fn keep_oldest_reproduces_the_original_rule() {
     assert_eq!(archived(&db), oldest.survivor_of());
 }
 
-fn key(m: &seqfix::fixture::Message) -> (String, String, String) {
+fn key(m: &seqfix_fixture::messages::Message) -> (String, String, String) {
     (m.sequence_stepid.clone().unwrap(), m.recipient_phone.clone(), m.device_id.clone())
 }
 

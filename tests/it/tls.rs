@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use mysql::prelude::Queryable;
-use seqfix::fixture::{self, Spec};
+use seqfix_fixture::messages::{self as fixture, Spec};
 
 use crate::common::tls::{self, Cert};
 use crate::common::{enc, Expected, Flavor, Seqfix, Server, ServerOpts, TEST_PASSWORD, TEST_USER};

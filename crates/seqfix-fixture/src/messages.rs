@@ -15,10 +15,10 @@ use mysql::{Conn, Value};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::ident::Ident;
+use seqfix::ident::Ident;
 
 /// The schema of the production tables (plus columns the live table gained later).
-pub const SCHEMA_SQL: &str = include_str!("../sql/fixture/schema.sql");
+pub const SCHEMA_SQL: &str = include_str!("../sql/schema.sql");
 
 /// What to generate.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::fixture::{uuid_from, Message};
+use crate::messages::{uuid_from, Message};
 
 /// Long past (2025-06-01) and far future (2037-01-01) trigger times: no doubt about "due".
 pub const PAST: i64 = 1_748_736_000;
@@ -374,8 +374,8 @@ pub fn insert(conn: &mut Conn, w: &World) -> Result<()> {
             ]
         }),
     )?;
-    let table = crate::ident::Ident::new("table", "broadcast_messages")?;
-    crate::fixture::insert(conn, &table, w.messages.iter().cloned())?;
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages")?;
+    crate::messages::insert(conn, &table, w.messages.iter().cloned())?;
     Ok(())
 }
 
