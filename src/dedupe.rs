@@ -32,7 +32,7 @@ use crate::audit::{KeyCount, ReportHead, SurvivorSummary, Tally};
 use crate::config::{Config, DbConfig};
 use crate::db::{self, Db};
 use crate::ident::Ident;
-use crate::ledger::{self, RunStatus};
+use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::replica::{self, Replica};
@@ -90,7 +90,8 @@ pub struct GroupExample {
     pub victim_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `Default` is a report before any work: every count zero, nothing planned or run.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct DedupeReport {
     pub run_id: Option<String>,
     pub dry_run: bool,
@@ -282,27 +283,15 @@ fn base_report(db: &Db, cfg: &Config, opts: &Options, planned: &Planned) -> Dedu
         surplus_rows: a.surplus_rows,
         planned_rows: planned.victims,
         survivor: a.survivor.clone(),
-        deleted_rows: 0,
-        archived_rows: 0,
-        skipped_groups: 0,
-        skipped_rows: 0,
-        vanished_rows: 0,
-        changed_rows: 0,
-        batches: 0,
-        redone_batches: 0,
         batch_size: opts.batch_size,
-        batch_retries: 0,
-        batch_times: BatchTimes::default(),
-        replica_wait_ms: 0,
         scan_ms: planned.scan.as_millis() as u64,
         scan: a.scan.clone(),
-        elapsed_ms: 0,
         by_status: a.by_status.clone(),
         examples: a.top_groups.iter().filter(|t| !t.left_alone).filter_map(|t| example(&t.group)).collect(),
-        skipped_examples: Vec::new(),
         near_duplicate_groups: a.near_duplicates.groups,
         empty_step_rows: a.empty_steps.rows,
         plan_file: opts.plan_file.as_ref().map(|p| p.display().to_string()),
+        ..DedupeReport::default()
     }
 }
 
@@ -385,11 +374,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
 }
 
 impl ledger::Recorded for DedupeReport {
-    fn started(&mut self, run: &ledger::Run) {
-        self.run_id = Some(run.id.clone());
-    }
-    fn ended(&mut self, status: RunStatus) {
-        self.status = status.as_str().into();
+    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
+        (&mut self.run_id, Some(&mut self.status))
     }
     /// The ledger never keeps a phone number in the clear.
     fn summary(&self) -> impl Serialize {

@@ -232,17 +232,9 @@ pub fn process(database: &str, table: &str, f: &ProcessFigures, started: Instant
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::tests::value;
     use crate::metrics::LAST_SUCCESS;
     use openmetrics_parser::prometheus::parse_prometheus;
-    use openmetrics_parser::PrometheusValue;
-
-    fn value(v: &PrometheusValue) -> f64 {
-        match v {
-            PrometheusValue::Gauge(n) => n.as_f64(),
-            PrometheusValue::Counter(c) => c.value.as_f64(),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
 
     #[test]
     fn dedupe_and_process_figures() {

@@ -81,10 +81,10 @@ pub fn finish(conn: &mut Conn, run: &Run, status: RunStatus, summary: &impl Seri
 /// A report that a recorded run fills in: it learns the run's id when the row is written
 /// and its status when the run ends, and says what the ledger keeps as the summary.
 pub trait Recorded {
-    /// The row exists: the report carries `run.id` from here on.
-    fn started(&mut self, run: &Run);
-    /// The run ended with `status`; called before the summary is written.
-    fn ended(&mut self, status: RunStatus);
+    /// Where the report keeps the run's id, and how the run ended (`None`: the report has
+    /// no status of its own). `recorded` fills in the id once the row is written and the
+    /// status before the summary is.
+    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>);
     /// What `seqfix_runs.summary` keeps (the report itself, or a masked copy).
     fn summary(&self) -> impl Serialize;
     /// What a failed run's error says first: how far it got, and what to do (none: the
@@ -119,10 +119,12 @@ where
 {
     let user = db.user.clone();
     let run = start(&mut db.conn, command, &user)?;
-    report.started(&run);
+    *report.run_fields().0 = Some(run.id.clone());
     let result = op(db, report, &run);
     let status = status_of(&result);
-    report.ended(status);
+    if let (_, Some(field)) = report.run_fields() {
+        *field = status.as_str().into();
+    }
     close(&mut db.conn, &run, status, &report.summary())?;
     result.map_err(|e| match report.stopped(&run) {
         Some(line) => e.context(line),

@@ -250,12 +250,13 @@ pub fn b(flag: bool) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use openmetrics_parser::prometheus::parse_prometheus;
     use openmetrics_parser::{PrometheusType, PrometheusValue};
 
-    fn value(v: &PrometheusValue) -> f64 {
+    /// A gauge's or a counter's value, as a parsed metrics file holds it.
+    pub(crate) fn value(v: &PrometheusValue) -> f64 {
         match v {
             PrometheusValue::Gauge(n) => n.as_f64(),
             PrometheusValue::Counter(c) => c.value.as_f64(),

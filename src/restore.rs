@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::dedupe::BatchTimes;
 use crate::ident::Ident;
-use crate::ledger::{self, RunStatus};
+use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::retry;
@@ -275,11 +275,8 @@ fn batches(
 }
 
 impl ledger::Recorded for RestoreReport {
-    fn started(&mut self, run: &ledger::Run) {
-        self.restore_run_id = Some(run.id.clone());
-    }
-    fn ended(&mut self, status: RunStatus) {
-        self.status = status.as_str().into();
+    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
+        (&mut self.restore_run_id, Some(&mut self.status))
     }
     fn summary(&self) -> impl Serialize {
         self

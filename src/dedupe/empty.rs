@@ -18,7 +18,7 @@ use crate::archive;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::ident::Ident;
-use crate::ledger::{self, RunStatus};
+use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::replica::{self, Replica};
@@ -150,11 +150,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
 }
 
 impl ledger::Recorded for EmptyStepsReport {
-    fn started(&mut self, run: &ledger::Run) {
-        self.run_id = Some(run.id.clone());
-    }
-    fn ended(&mut self, status: RunStatus) {
-        self.status = status.as_str().into();
+    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
+        (&mut self.run_id, Some(&mut self.status))
     }
     fn summary(&self) -> impl Serialize {
         self

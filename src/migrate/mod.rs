@@ -151,11 +151,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     if opts.action == Action::Status || opts.dry_run {
         // Read-only: no lock, nothing recorded.
         let (entries, info) = survey(db, table)?;
-        match opts.action {
-            Action::Status => {}
-            Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut None)?,
-            Action::Down => down(db, table, opts, &entries, &info, &mut report, &mut None)?,
-        }
+        Work { db: &mut *db, table, opts, report: &mut report, run: None }.apply(&entries, &info)?;
         finish_lines(db, table, &mut report)?;
         return Ok(report);
     }
@@ -180,12 +176,9 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     }
     // The ledger row is written only once something is about to change, so a run refused by
     // the preflight leaves no trace at all.
-    let mut run: Option<ledger::Run> = None;
-    let result = match opts.action {
-        Action::Up => up(db, table, opts, &entries, &info, &mut report, &mut run),
-        Action::Down => down(db, table, opts, &entries, &info, &mut report, &mut run),
-        Action::Status => unreachable!("handled above"),
-    };
+    let mut work = Work { db: &mut *db, table, opts, report: &mut report, run: None };
+    let result = work.apply(&entries, &info);
+    let run = work.run;
     if let Some(run) = run {
         let status = match &result {
             Ok(()) if report.refusal.is_none() => RunStatus::Succeeded,
@@ -205,14 +198,6 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     result?;
     finish_lines(db, table, &mut report)?;
     Ok(report)
-}
-
-/// Records the run in the ledger before its first write (once).
-fn begin(db: &mut Db, run: &mut Option<ledger::Run>) -> Result<()> {
-    if run.is_none() {
-        *run = Some(ledger::start(&mut db.conn, "migrate", &db.user)?);
-    }
-    Ok(())
 }
 
 /// Reads and verifies the history, and checks the table. Read-only.
@@ -264,168 +249,188 @@ fn finish_lines(db: &mut Db, table: &Ident, report: &mut MigrateReport) -> Resul
     Ok(())
 }
 
-fn up(
-    db: &mut Db,
-    table: &Ident,
-    opts: &Options,
-    entries: &[Entry],
-    info: &TableInfo,
-    report: &mut MigrateReport,
-    run: &mut Option<ledger::Run>,
-) -> Result<()> {
-    for e in entries {
-        let m = &e.migration;
-        let verdict = plan::index_verdict(&info.indexes);
-        if let IndexVerdict::Conflict { definition } = &verdict {
-            bail!(
-                "table {}.{} already has an index named {UNIQUE_INDEX_NAME} defined as {definition}, not UNIQUE (sequence_stepid, recipient_phone, device_id): seqfix will not replace it; drop or rename it (ALTER TABLE {} DROP INDEX {UNIQUE_INDEX_NAME}) and rerun",
-                db.database,
-                table,
-                table.quoted()
-            );
-        }
-        if let Some(row) = &e.row {
-            match e.state {
-                State::Unfinished => report.notes.push(format!(
-                    "{} was started at {} by {} on {} and never finished (the process died during the DDL); {}",
-                    m.label(),
-                    row.started_at,
-                    row.installed_by,
-                    row.host,
-                    if matches!(verdict, IndexVerdict::Present { .. }) {
-                        "the index exists with the right definition, so it is recorded as applied"
-                    } else {
-                        "the index is not there, so the migration runs again"
-                    }
-                )),
-                State::Failed => report.notes.push(format!(
-                    "{} failed at {}: {}; it runs again",
-                    m.label(),
-                    row.finished_at.as_deref().unwrap_or("?"),
-                    row.error.as_deref().unwrap_or("no error recorded")
-                )),
-                State::Applied if verdict == IndexVerdict::Absent => report.notes.push(format!(
-                    "{} is recorded as applied at {} but the index is missing (dropped outside seqfix?); it runs again",
-                    m.label(),
-                    row.started_at
-                )),
-                _ => {}
-            }
-        }
-        match (&verdict, e.state) {
-            (IndexVerdict::Present { .. }, State::Applied) => {
-                report.already_applied.push(m.version);
-                continue;
-            }
-            (IndexVerdict::Present { name }, _) => {
-                if name != UNIQUE_INDEX_NAME {
-                    report.notes.push(format!(
-                        "the unique index exists as `{name}` (created outside seqfix); {} is recorded as applied without building another",
-                        m.label()
-                    ));
-                }
-                if !opts.dry_run {
-                    begin(db, run)?;
-                    history::record_applied(db, table, m)?;
-                }
-                report.already_applied.push(m.version);
-                report.recorded.push(m.version);
-                continue;
-            }
-            _ => {}
-        }
-        let started = Instant::now();
-        if !preflight::checks_pass(db, table, opts, info, report)? {
-            report.preflight_ms = started.elapsed().as_millis() as u64;
-            return Ok(());
-        }
-        report.preflight_ms = started.elapsed().as_millis() as u64;
-        let sql = crate::sql::render(m.up, &[("table", table)]);
-        report.sql.push(format!("SET SESSION lock_wait_timeout = {}", plan::whole_seconds(opts.lock_wait_timeout)));
-        report.sql.push(sql.clone());
-        if opts.dry_run {
-            continue;
-        }
-        begin(db, run)?;
-        history::start(db, table, m)?;
-        let build = Instant::now();
-        let result = ddl::run_ddl(db, &sql, opts, report);
-        let ms = build.elapsed().as_millis() as u64;
-        report.build_ms = Some(ms);
-        match result {
-            Ok(()) => {
-                history::finish(db, table, m, ms, Ok(()))?;
-                report.applied.push(m.version);
-            }
-            Err(err) => {
-                let recorded = match db::server_error_code(&err) {
-                    Some(ddl::ER_DUP_ENTRY) => {
-                        format!("the build stopped at a duplicate: {}", ddl::server_message(&err))
-                    }
-                    _ => crate::outcome::error_line(&err),
-                };
-                // If the connection itself is gone, the row stays unfinished (the next run settles
-                // it from the schema); the DDL's error is the one to report.
-                if let Err(e) = history::finish(db, table, m, ms, Err(recorded)) {
-                    log::warn!("{}", crate::outcome::chain_text(&e));
-                    return Err(err);
-                }
-                if db::server_error_code(&err) == Some(ddl::ER_DUP_ENTRY) {
-                    report.refusal = Some(ddl::duplicate_refusal(db, table, &err, report)?);
-                    return Ok(());
-                }
-                return Err(err);
-            }
-        }
-    }
-    Ok(())
+/// What `up` and `down` work on: the connection, the table, the options, the report they
+/// fill, and the run's ledger row, written by `begin` just before the first change.
+struct Work<'a> {
+    db: &'a mut Db,
+    table: &'a Ident,
+    opts: &'a Options,
+    report: &'a mut MigrateReport,
+    run: Option<ledger::Run>,
 }
 
-fn down(
-    db: &mut Db,
-    table: &Ident,
-    opts: &Options,
-    entries: &[Entry],
-    info: &TableInfo,
-    report: &mut MigrateReport,
-    run: &mut Option<ledger::Run>,
-) -> Result<()> {
-    let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) else {
-        report
-            .notes
-            .push(format!("no migration is recorded as applied to {}.{}; nothing to revert", db.database, table));
-        return Ok(());
-    };
-    let m: &Migration = &e.migration;
-    let named = info.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(UNIQUE_INDEX_NAME));
-    if !named {
-        if let Some(other) = present_index(info) {
-            bail!(
-                "the unique index on {}.{} is `{other}`, created outside seqfix: seqfix only drops the index it creates ({UNIQUE_INDEX_NAME}); drop it yourself (ALTER TABLE {} DROP INDEX `{other}`) if that is what you want",
-                db.database,
-                table,
-                table.quoted()
-            );
+impl Work<'_> {
+    /// Records the run in the ledger before its first write (once).
+    fn begin(&mut self) -> Result<()> {
+        if self.run.is_none() {
+            self.run = Some(ledger::start(&mut self.db.conn, "migrate", &self.db.user)?);
+        }
+        Ok(())
+    }
+
+    /// The action asked for, on the history and table `survey` read.
+    fn apply(&mut self, entries: &[Entry], info: &TableInfo) -> Result<()> {
+        match self.opts.action {
+            Action::Status => Ok(()),
+            Action::Up => self.up(entries, info),
+            Action::Down => self.down(entries, info),
         }
     }
-    let sql = crate::sql::render(m.down, &[("table", table)]);
-    if named {
-        report.sql.push(format!("SET SESSION lock_wait_timeout = {}", plan::whole_seconds(opts.lock_wait_timeout)));
-        report.sql.push(sql.clone());
-    } else {
-        report.notes.push(format!("the index {UNIQUE_INDEX_NAME} is already gone; only the history row is removed"));
+
+    fn up(&mut self, entries: &[Entry], info: &TableInfo) -> Result<()> {
+        for e in entries {
+            let m = &e.migration;
+            let verdict = plan::index_verdict(&info.indexes);
+            if let IndexVerdict::Conflict { definition } = &verdict {
+                bail!(
+                    "table {}.{} already has an index named {UNIQUE_INDEX_NAME} defined as {definition}, not UNIQUE (sequence_stepid, recipient_phone, device_id): seqfix will not replace it; drop or rename it (ALTER TABLE {} DROP INDEX {UNIQUE_INDEX_NAME}) and rerun",
+                    self.db.database,
+                    self.table,
+                    self.table.quoted()
+                );
+            }
+            if let Some(row) = &e.row {
+                match e.state {
+                    State::Unfinished => self.report.notes.push(format!(
+                        "{} was started at {} by {} on {} and never finished (the process died during the DDL); {}",
+                        m.label(),
+                        row.started_at,
+                        row.installed_by,
+                        row.host,
+                        if matches!(verdict, IndexVerdict::Present { .. }) {
+                            "the index exists with the right definition, so it is recorded as applied"
+                        } else {
+                            "the index is not there, so the migration runs again"
+                        }
+                    )),
+                    State::Failed => self.report.notes.push(format!(
+                        "{} failed at {}: {}; it runs again",
+                        m.label(),
+                        row.finished_at.as_deref().unwrap_or("?"),
+                        row.error.as_deref().unwrap_or("no error recorded")
+                    )),
+                    State::Applied if verdict == IndexVerdict::Absent => self.report.notes.push(format!(
+                        "{} is recorded as applied at {} but the index is missing (dropped outside seqfix?); it runs again",
+                        m.label(),
+                        row.started_at
+                    )),
+                    _ => {}
+                }
+            }
+            match (&verdict, e.state) {
+                (IndexVerdict::Present { .. }, State::Applied) => {
+                    self.report.already_applied.push(m.version);
+                    continue;
+                }
+                (IndexVerdict::Present { name }, _) => {
+                    if name != UNIQUE_INDEX_NAME {
+                        self.report.notes.push(format!(
+                            "the unique index exists as `{name}` (created outside seqfix); {} is recorded as applied without building another",
+                            m.label()
+                        ));
+                    }
+                    if !self.opts.dry_run {
+                        self.begin()?;
+                        history::record_applied(self.db, self.table, m)?;
+                    }
+                    self.report.already_applied.push(m.version);
+                    self.report.recorded.push(m.version);
+                    continue;
+                }
+                _ => {}
+            }
+            let started = Instant::now();
+            if !preflight::checks_pass(self.db, self.table, self.opts, info, self.report)? {
+                self.report.preflight_ms = started.elapsed().as_millis() as u64;
+                return Ok(());
+            }
+            self.report.preflight_ms = started.elapsed().as_millis() as u64;
+            let sql = crate::sql::render(m.up, &[("table", self.table)]);
+            self.report
+                .sql
+                .push(format!("SET SESSION lock_wait_timeout = {}", plan::whole_seconds(self.opts.lock_wait_timeout)));
+            self.report.sql.push(sql.clone());
+            if self.opts.dry_run {
+                continue;
+            }
+            self.begin()?;
+            history::start(self.db, self.table, m)?;
+            let build = Instant::now();
+            let result = ddl::run_ddl(self.db, &sql, self.opts, self.report);
+            let ms = build.elapsed().as_millis() as u64;
+            self.report.build_ms = Some(ms);
+            match result {
+                Ok(()) => {
+                    history::finish(self.db, self.table, m, ms, Ok(()))?;
+                    self.report.applied.push(m.version);
+                }
+                Err(err) => {
+                    let recorded = match db::server_error_code(&err) {
+                        Some(ddl::ER_DUP_ENTRY) => {
+                            format!("the build stopped at a duplicate: {}", ddl::server_message(&err))
+                        }
+                        _ => crate::outcome::error_line(&err),
+                    };
+                    // If the connection itself is gone, the row stays unfinished (the next run settles
+                    // it from the schema); the DDL's error is the one to self.report.
+                    if let Err(e) = history::finish(self.db, self.table, m, ms, Err(recorded)) {
+                        log::warn!("{}", crate::outcome::chain_text(&e));
+                        return Err(err);
+                    }
+                    if db::server_error_code(&err) == Some(ddl::ER_DUP_ENTRY) {
+                        self.report.refusal = Some(ddl::duplicate_refusal(self.db, self.table, &err, self.report)?);
+                        return Ok(());
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
     }
-    if opts.dry_run {
-        report.reverted.push(m.version);
-        return Ok(());
+
+    fn down(&mut self, entries: &[Entry], info: &TableInfo) -> Result<()> {
+        let Some(e) = entries.iter().rev().find(|e| e.state == State::Applied) else {
+            self.report.notes.push(format!(
+                "no migration is recorded as applied to {}.{}; nothing to revert",
+                self.db.database, self.table
+            ));
+            return Ok(());
+        };
+        let m: &Migration = &e.migration;
+        let named = info.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(UNIQUE_INDEX_NAME));
+        if !named {
+            if let Some(other) = present_index(info) {
+                bail!(
+                    "the unique index on {}.{} is `{other}`, created outside seqfix: seqfix only drops the index it creates ({UNIQUE_INDEX_NAME}); drop it yourself (ALTER TABLE {} DROP INDEX `{other}`) if that is what you want",
+                    self.db.database,
+                    self.table,
+                    self.table.quoted()
+                );
+            }
+        }
+        let sql = crate::sql::render(m.down, &[("table", self.table)]);
+        if named {
+            self.report
+                .sql
+                .push(format!("SET SESSION lock_wait_timeout = {}", plan::whole_seconds(self.opts.lock_wait_timeout)));
+            self.report.sql.push(sql.clone());
+        } else {
+            self.report
+                .notes
+                .push(format!("the index {UNIQUE_INDEX_NAME} is already gone; only the history row is removed"));
+        }
+        if self.opts.dry_run {
+            self.report.reverted.push(m.version);
+            return Ok(());
+        }
+        self.begin()?;
+        if named {
+            let started = Instant::now();
+            ddl::run_ddl(self.db, &sql, self.opts, self.report)?;
+            self.report.build_ms = Some(started.elapsed().as_millis() as u64);
+        }
+        history::delete(self.db, self.table, m)?;
+        self.report.reverted.push(m.version);
+        Ok(())
     }
-    begin(db, run)?;
-    if named {
-        let started = Instant::now();
-        ddl::run_ddl(db, &sql, opts, report)?;
-        report.build_ms = Some(started.elapsed().as_millis() as u64);
-    }
-    history::delete(db, table, m)?;
-    report.reverted.push(m.version);
-    Ok(())
 }

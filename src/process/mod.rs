@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::{Db, LockAttempt, LockGuard};
-use crate::ledger::{self, RunStatus};
+use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::retry;
@@ -117,11 +117,10 @@ pub struct ProcessReport {
 }
 
 impl ledger::Recorded for ProcessReport {
-    fn started(&mut self, run: &ledger::Run) {
-        self.run_id = Some(run.id.clone());
-    }
     /// The report says how the pass ended by `interrupted` (and by the error).
-    fn ended(&mut self, _status: RunStatus) {}
+    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
+        (&mut self.run_id, None)
+    }
     fn summary(&self) -> impl Serialize {
         self
     }

@@ -170,7 +170,7 @@ mod tests {
     use super::*;
     use crate::audit::{KeyCount, NearDuplicates, SurvivorSummary, Warnings};
     use crate::empty_steps::EmptySteps;
-    use crate::scan::ScanStats;
+    use crate::report::sample_scan;
 
     #[test]
     fn counts_breakdowns_warnings_and_what_next() {
@@ -192,15 +192,7 @@ mod tests {
             warnings: Warnings { equal_created_groups: 1, ..Warnings::default() },
             near_duplicates: NearDuplicates::default(),
             empty_steps: EmptySteps::default(),
-            scan: ScanStats {
-                chunks: 1,
-                rows_read: 10,
-                candidate_rows: 4,
-                lookups: 1,
-                longest_statement_ms: 3,
-                snapshot: "one snapshot",
-                ..ScanStats::default()
-            },
+            scan: sample_scan(),
         };
         let want = concat!(
             "Duplicate sequence messages in app.msgs (10.11.6-MariaDB)\n",

@@ -102,7 +102,7 @@ mod tests {
     use super::*;
     use crate::audit::{KeyCount, SurvivorSummary};
     use crate::dedupe::GroupExample;
-    use crate::scan::ScanStats;
+    use crate::report::sample_scan;
 
     #[test]
     fn a_dry_run_shows_the_plan_its_largest_groups_and_what_next() {
@@ -123,28 +123,9 @@ mod tests {
                 status_rank: vec!["sent".into(), "queued".into()],
                 ..SurvivorSummary::default()
             },
-            deleted_rows: 0,
-            archived_rows: 0,
-            skipped_groups: 0,
-            skipped_rows: 0,
-            vanished_rows: 0,
-            changed_rows: 0,
-            batches: 0,
-            redone_batches: 0,
             batch_size: 1000,
-            batch_retries: 0,
-            batch_times: Default::default(),
-            replica_wait_ms: 0,
             scan_ms: 200,
-            scan: ScanStats {
-                chunks: 1,
-                rows_read: 10,
-                candidate_rows: 4,
-                lookups: 1,
-                longest_statement_ms: 3,
-                snapshot: "one snapshot",
-                ..ScanStats::default()
-            },
+            scan: sample_scan(),
             elapsed_ms: 500,
             by_status: vec![KeyCount { key: "queued".into(), rows: 3 }],
             examples: vec![GroupExample {
@@ -156,10 +137,8 @@ mod tests {
                 kept_because: "status".into(),
                 victim_ids: vec!["v1".into(), "v2".into()],
             }],
-            skipped_examples: vec![],
             near_duplicate_groups: 1,
-            empty_step_rows: 0,
-            plan_file: None,
+            ..DedupeReport::default()
         };
         let want = concat!(
             "Dedupe dry run (nothing was changed) of duplicate sequence messages in app.msgs (10.11.6-MariaDB)\n",

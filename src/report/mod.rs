@@ -122,6 +122,21 @@ fn scan_line(s: &crate::scan::ScanStats) -> String {
     )
 }
 
+/// A scan's figures for the renderers' tests: "10 rows in 1 chunks, 4 candidate rows read
+/// again in 1 lookups; longest statement 3 ms; one snapshot".
+#[cfg(test)]
+fn sample_scan() -> crate::scan::ScanStats {
+    crate::scan::ScanStats {
+        chunks: 1,
+        rows_read: 10,
+        candidate_rows: 4,
+        lookups: 1,
+        longest_statement_ms: 3,
+        snapshot: "one snapshot",
+        ..Default::default()
+    }
+}
+
 /// Text generated elsewhere (completion scripts, man pages), printed as is.
 pub fn raw(text: &str) -> Result<()> {
     write_stdout(text)

@@ -598,6 +598,38 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// One hand-made sequence message: id, group (the step), status, created_at.
+pub fn put(c: &mut Conn, id: &str, group: &str, status: Option<&str>, created: Option<&str>) {
+    c.exec_drop(
+        "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, recipient_phone, \
+         message_type, content, status, created_at) VALUES (?, 'u', 'dev', 'seq', ?, '60100000000', 'text', 'hello', ?, ?)",
+        (id, format!("step-{group}"), status, created),
+    )
+    .unwrap();
+}
+
+/// The records of a `--plan-file`, once its header is checked to name the columns
+/// docs/usage.md lists, in that order.
+pub fn plan_file_records(path: &Path) -> Vec<csv::StringRecord> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(
+        header,
+        [
+            "victim_id",
+            "kept_id",
+            "sequence_stepid",
+            "recipient_phone",
+            "device_id",
+            "rule",
+            "kept_because",
+            "kept_status",
+            "victim_status"
+        ]
+    );
+    reader.records().map(|r| r.unwrap()).collect()
+}
+
 /// Percent-encodes a URL component (user or password).
 pub fn enc(s: &str) -> String {
     s.bytes()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use seqfix_fixture::messages::{Message, Spec};
 
-use crate::common::{admin_password, admin_user, enc, Expected, Server, ServerOpts, TestDb};
+use crate::common::{admin_password, admin_user, enc, plan_file_records, put, Expected, Server, ServerOpts, TestDb};
 
 fn set(ids: Vec<String>) -> BTreeSet<String> {
     ids.into_iter().collect()
@@ -168,25 +168,8 @@ fn dry_run_changes_nothing_and_writes_the_plan() {
     assert_eq!(db.checksum("broadcast_messages"), before);
     assert!(!db.has_table("seqfix_archive") && !db.has_table("seqfix_runs"));
 
-    let mut reader = csv::Reader::from_path(&plan).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(
-        header,
-        [
-            "victim_id",
-            "kept_id",
-            "sequence_stepid",
-            "recipient_phone",
-            "device_id",
-            "rule",
-            "kept_because",
-            "kept_status",
-            "victim_status"
-        ]
-    );
     let mut got = BTreeMap::new();
-    for rec in reader.records() {
-        let rec = rec.unwrap();
+    for rec in plan_file_records(&plan) {
         let key = (rec[2].to_string(), rec[3].to_string(), rec[4].to_string());
         let group = &exp.groups[&key];
         assert_eq!(group[0].id, rec[1], "kept id is the group's survivor");
@@ -437,13 +420,7 @@ fn groups_whose_kept_row_goes_mid_run_are_skipped_and_counted_once() {
         ("z-2-b", "b", "2024-01-02 00:00:00"),
         ("z-4-b", "b", "2024-01-03 00:00:00"),
     ] {
-        c.exec_drop(
-            "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, recipient_phone, \
-             message_type, content, status, created_at) VALUES (?, 'u', 'dev', 'seq', ?, '60100000000', 'text', \
-             'hello', 'pending', ?)",
-            (id, format!("step-{group}"), created),
-        )
-        .unwrap();
+        put(&mut c, id, group, Some("pending"), Some(created));
     }
     let child = db
         .seqfix()

@@ -8,20 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use mysql::Conn;
 use seqfix_fixture::messages::Spec;
 
-use crate::common::{Expected, TestDb};
-
-/// One hand-made sequence message: id, group (the step), status, created_at.
-fn put(c: &mut Conn, id: &str, group: &str, status: Option<&str>, created: Option<&str>) {
-    c.exec_drop(
-        "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, recipient_phone, \
-         message_type, content, status, created_at) VALUES (?, 'u', 'dev', 'seq', ?, '60100000000', 'text', 'hello', ?, ?)",
-        (id, format!("step-{group}"), status, created),
-    )
-    .unwrap();
-}
+use crate::common::{plan_file_records, put, Expected, TestDb};
 
 /// victim id → kept id, as the archive records it.
 fn archived(db: &TestDb) -> BTreeMap<String, String> {
@@ -103,28 +92,9 @@ fn sent_first_keeps_the_sent_copy_over_an_older_unsent_one() {
     assert_eq!(j["survivor"]["rule"], "sent-first");
 
     // The plan file says which copy is kept and why.
-    let mut reader = csv::Reader::from_path(&plan).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(
-        header,
-        [
-            "victim_id",
-            "kept_id",
-            "sequence_stepid",
-            "recipient_phone",
-            "device_id",
-            "rule",
-            "kept_because",
-            "kept_status",
-            "victim_status"
-        ]
-    );
-    let why: BTreeMap<String, (String, String, String)> = reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[0].to_string(), (r[1].to_string(), r[5].to_string(), r[6].to_string()))
-        })
+    let why: BTreeMap<String, (String, String, String)> = plan_file_records(&plan)
+        .into_iter()
+        .map(|r| (r[0].to_string(), (r[1].to_string(), r[5].to_string(), r[6].to_string())))
         .collect();
     let w = |k: &str, because: &str| (k.to_string(), "sent-first".to_string(), because.to_string());
     assert_eq!(why["p1"], w("p2", "status"));
