@@ -365,17 +365,19 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     }
 
     // From here on the database changes: the ledger first, so every later failure is recorded.
-    let outcome = ledger::recorded(&mut guard, "dedupe", &mut report, |guard, report, run| {
-        let result = execute(guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, report, &run.id);
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
-        result
+    let outcome = ledger::recorded(&mut guard, "dedupe", started, &mut report, |guard, report, run| {
+        execute(guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, report, &run.id)
     })?;
     Ok((report, outcome))
 }
 
 impl ledger::Recorded for DedupeReport {
-    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
-        (&mut self.run_id, Some(&mut self.status))
+    fn run_fields(&mut self) -> ledger::RunFields<'_> {
+        ledger::RunFields {
+            id: &mut self.run_id,
+            status: Some(&mut self.status),
+            elapsed_ms: Some(&mut self.elapsed_ms),
+        }
     }
     /// The ledger never keeps a phone number in the clear.
     fn summary(&self) -> impl Serialize {

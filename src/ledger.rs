@@ -78,13 +78,20 @@ pub fn finish(conn: &mut Conn, run: &Run, status: RunStatus, summary: &impl Seri
         .with_context(|| format!("cannot record the end of run {} in seqfix_runs", run.id))
 }
 
-/// A report that a recorded run fills in: it learns the run's id when the row is written
-/// and its status when the run ends, and says what the ledger keeps as the summary.
+/// Where a recorded run's report keeps what the lifecycle fills in.
+pub struct RunFields<'a> {
+    /// The run's id, set once the row is written.
+    pub id: &'a mut Option<String>,
+    /// How the run ended (`None`: the report has no status of its own).
+    pub status: Option<&'a mut String>,
+    /// How long the run took, in milliseconds, set before the summary is written (`None`:
+    /// the report times itself).
+    pub elapsed_ms: Option<&'a mut u64>,
+}
+
+/// A report that a recorded run fills in, and whose summary the ledger keeps.
 pub trait Recorded {
-    /// Where the report keeps the run's id, and how the run ended (`None`: the report has
-    /// no status of its own). `recorded` fills in the id once the row is written and the
-    /// status before the summary is.
-    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>);
+    fn run_fields(&mut self) -> RunFields<'_>;
     /// What `seqfix_runs.summary` keeps (the report itself, or a masked copy).
     fn summary(&self) -> impl Serialize;
     /// What a failed run's error says first: how far it got, and what to do (none: the
@@ -107,9 +114,11 @@ pub fn status_of(result: &Result<crate::outcome::Outcome>) -> RunStatus {
 /// failure is recorded), runs `op`, then finishes the row as succeeded or interrupted, or
 /// fails it, with the report's summary (`close`: a failed run keeps its own error). `db` is
 /// the connection that does the work, usually a `LockGuard`; the ledger writes on it too.
+/// The run's time counts from `started`.
 pub fn recorded<G, R>(
     db: &mut G,
     command: &'static str,
+    started: std::time::Instant,
     report: &mut R,
     op: impl FnOnce(&mut G, &mut R, &Run) -> Result<crate::outcome::Outcome>,
 ) -> Result<crate::outcome::Outcome>
@@ -119,11 +128,15 @@ where
 {
     let user = db.user.clone();
     let run = start(&mut db.conn, command, &user)?;
-    *report.run_fields().0 = Some(run.id.clone());
+    *report.run_fields().id = Some(run.id.clone());
     let result = op(db, report, &run);
     let status = status_of(&result);
-    if let (_, Some(field)) = report.run_fields() {
+    let fields = report.run_fields();
+    if let Some(field) = fields.status {
         *field = status.as_str().into();
+    }
+    if let Some(field) = fields.elapsed_ms {
+        *field = started.elapsed().as_millis() as u64;
     }
     close(&mut db.conn, &run, status, &report.summary())?;
     result.map_err(|e| match report.stopped(&run) {

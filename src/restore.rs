@@ -219,13 +219,12 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
     let database = db.database.clone();
     let mut guard =
         db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
-    let outcome = ledger::recorded(&mut guard, "restore", &mut report, |guard, report, _run| {
+    let outcome = ledger::recorded(&mut guard, "restore", started, &mut report, |guard, report, _run| {
         crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
         interrupt::install();
         let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
         let result = batches(guard, cfg, opts, &columns, &progress, report);
         progress.finish();
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
         result
     })?;
     Ok((report, outcome))
@@ -275,8 +274,12 @@ fn batches(
 }
 
 impl ledger::Recorded for RestoreReport {
-    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
-        (&mut self.restore_run_id, Some(&mut self.status))
+    fn run_fields(&mut self) -> ledger::RunFields<'_> {
+        ledger::RunFields {
+            id: &mut self.restore_run_id,
+            status: Some(&mut self.status),
+            elapsed_ms: Some(&mut self.elapsed_ms),
+        }
     }
     fn summary(&self) -> impl Serialize {
         self

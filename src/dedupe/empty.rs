@@ -141,17 +141,19 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
     let mut guard =
         db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
-    let outcome = ledger::recorded(&mut guard, COMMAND, &mut report, |guard, report, run| {
-        let result = execute(guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id);
-        report.elapsed_ms = started.elapsed().as_millis() as u64;
-        result
+    let outcome = ledger::recorded(&mut guard, COMMAND, started, &mut report, |guard, report, run| {
+        execute(guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id)
     })?;
     Ok((report, outcome))
 }
 
 impl ledger::Recorded for EmptyStepsReport {
-    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
-        (&mut self.run_id, Some(&mut self.status))
+    fn run_fields(&mut self) -> ledger::RunFields<'_> {
+        ledger::RunFields {
+            id: &mut self.run_id,
+            status: Some(&mut self.status),
+            elapsed_ms: Some(&mut self.elapsed_ms),
+        }
     }
     fn summary(&self) -> impl Serialize {
         self

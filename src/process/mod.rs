@@ -118,8 +118,8 @@ pub struct ProcessReport {
 
 impl ledger::Recorded for ProcessReport {
     /// The report says how the pass ended by `interrupted` (and by the error).
-    fn run_fields(&mut self) -> (&mut Option<String>, Option<&mut String>) {
-        (&mut self.run_id, None)
+    fn run_fields(&mut self) -> ledger::RunFields<'_> {
+        ledger::RunFields { id: &mut self.run_id, status: None, elapsed_ms: None }
     }
     fn summary(&self) -> impl Serialize {
         self
@@ -210,7 +210,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
     let result = if opts.dry_run {
         run_pass(&mut lock, &mut report)
     } else {
-        ledger::recorded(&mut lock, "process", &mut report, |lock, report, _run| run_pass(lock, report))
+        ledger::recorded(&mut lock, "process", started, &mut report, |lock, report, _run| run_pass(lock, report))
     };
     let _ = lock.conn.query_drop(sql::PROCESS_DROP_TEMPORARY);
     result.map(|_| report)
