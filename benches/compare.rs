@@ -518,15 +518,18 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
     use seqfix::scan::weights::{Collations, Near, Padding};
     let pad = Padding { space_weight: vec![], pad_space: false };
     let collations = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
-    let some_id: String = c.query_first(format!("SELECT id FROM {TABLE} LIMIT 1")).unwrap().unwrap_or_default();
+    // Two ids (one would make the lookup a constant read, which EXPLAIN shows without a key).
+    let ids: Vec<String> =
+        c.query(format!("SELECT id FROM {TABLE} WHERE sequence_stepid IS NOT NULL LIMIT 2")).unwrap();
+    let some_id = ids[0].clone();
     let [first, later] = seqfix::scan::walk::statements(&table);
-    let lookup = seqfix::scan::confirm::query(&table, true, &seqfix::sql::Fragment::sql("created_at"), 1);
+    let lookup = seqfix::scan::confirm::query(&table, true, &seqfix::sql::Fragment::sql("created_at"), ids.len());
     let mut keys: Vec<String> = Vec::new();
     let mut sorts = false;
     for (q, params) in [
         (first, seqfix::scan::walk::params(&collations, None, 1000)),
         (later, seqfix::scan::walk::params(&collations, Some(&some_id), 1000)),
-        (lookup, seqfix::scan::confirm::params(&collations, vec![some_id.clone()])),
+        (lookup, seqfix::scan::confirm::params(&collations, ids.clone())),
     ] {
         let explain = if b.args.server == "mysql" { "EXPLAIN FORMAT=TRADITIONAL" } else { "EXPLAIN" };
         let plan: Vec<mysql::Row> = c.exec(format!("{explain} {q}"), params).unwrap();

@@ -27,8 +27,7 @@ fn main() -> Result<()> {
     // Another seed for the contacts: both generators draw their ids from a generator seeded
     // alike, so the same seed would give the contacts' messages the ids of the first messages.
     let contact_seed = seed ^ 0x5eed_c0de_0000_0001;
-    let world =
-        seqfix_fixture::contacts::generate(&seqfix_fixture::contacts::ContactSpec::new(contacts, contact_seed));
+    let world = seqfix_fixture::contacts::generate(&seqfix_fixture::contacts::ContactSpec::new(contacts, contact_seed));
     seqfix_fixture::contacts::insert(&mut db.conn, &world)?;
     eprintln!(
         "loaded {n} sample messages and {} contacts in {} sequences into {} in {:.1?}",

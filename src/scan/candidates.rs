@@ -8,10 +8,12 @@
 //!   low) is split again by the next bits before it is sorted;
 //! - a bitmap of the sequence numbers whose fingerprint repeats.
 //!
-//! Then `Candidates` reads the id log once, in order, and hands out the marked ids in
-//! batches: the confirming reads go by primary key in key order.
+//! Then `Candidates` reads the id log once and hands out the marked ids in batches: the
+//! confirming reads go by primary key in key order within each of the walk's chunks, and
+//! the chunks from the last to the first, so that they begin with the pages the walk read
+//! last, which are the likeliest still to be in the server's buffer pool.
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -40,6 +42,10 @@ pub struct Fingerprints {
     buckets: Vec<BufWriter<File>>,
     bits: u32,
     rows: u64,
+    /// Bytes written to the id log.
+    logged: u64,
+    /// Where each of the walk's chunks begins: (offset in the id log, first row).
+    segments: Vec<(u64, u64)>,
 }
 
 impl Fingerprints {
@@ -53,7 +59,15 @@ impl Fingerprints {
         };
         let ids = create("ids".into(), 64 * 1024)?;
         let buckets = (0..1u32 << bits).map(|b| create(format!("bucket-{b}"), BUCKET_BUFFER)).collect::<Result<_>>()?;
-        Ok(Fingerprints { dir: dir.to_path_buf(), ids, buckets, bits, rows: 0 })
+        Ok(Fingerprints { dir: dir.to_path_buf(), ids, buckets, bits, rows: 0, logged: 0, segments: Vec::new() })
+    }
+
+    /// Marks the start of a chunk of the walk: the rows pushed from now on are read back
+    /// before those pushed so far.
+    pub fn start_chunk(&mut self) {
+        if self.segments.last().is_none_or(|&(_, first)| first < self.rows) {
+            self.segments.push((self.logged, self.rows));
+        }
     }
 
     /// Records a row that may have copies, in walk order.
@@ -61,6 +75,7 @@ impl Fingerprints {
         let mut record = Vec::with_capacity(40);
         encode_id(&mut record, id)?;
         self.ids.write_all(&record).with_context(|| spill_error(&self.dir))?;
+        self.logged += record.len() as u64;
         let bucket = if self.bits == 0 { 0 } else { (fingerprint >> (64 - self.bits)) as usize };
         let mut pair = [0u8; 16];
         pair[..8].copy_from_slice(&fingerprint.to_le_bytes());
@@ -77,7 +92,7 @@ impl Fingerprints {
 
     /// Sorts each bucket and marks the rows whose fingerprint repeats.
     pub fn finish(self) -> Result<Candidates> {
-        let Fingerprints { dir, ids, buckets, bits, rows } = self;
+        let Fingerprints { dir, ids, buckets, bits, rows, segments: starts, .. } = self;
         ids.into_inner().map_err(|e| e.into_error()).with_context(|| spill_error(&dir))?;
         for b in buckets {
             b.into_inner().map_err(|e| e.into_error()).with_context(|| spill_error(&dir))?;
@@ -89,7 +104,7 @@ impl Fingerprints {
         let candidates = marks.count();
         let path = dir.join("ids");
         let ids = BufReader::with_capacity(64 * 1024, File::open(&path).with_context(|| spill_error(&path))?);
-        Ok(Candidates { ids, marks, rows, next: 0, candidates, path })
+        Ok(Candidates { ids, marks, segments: segments(&starts, rows), next: 0, end: 0, candidates, path })
     }
 }
 
@@ -141,6 +156,24 @@ fn mark_bucket(path: &Path, used: u32, splits: u32, marks: &mut Bitmap) -> Resul
     Ok(())
 }
 
+/// The chunks of the walk as (offset, first row, end row), in walk order; the whole log as
+/// one chunk when none was marked. Pure.
+fn segments(starts: &[(u64, u64)], rows: u64) -> Vec<(u64, u64, u64)> {
+    let mut starts = starts.to_vec();
+    if starts.first().is_none_or(|&(_, first)| first > 0) {
+        starts.insert(0, (0, 0));
+    }
+    let ends = starts.iter().skip(1).map(|&(_, first)| first).chain([rows]);
+    let mut out: Vec<(u64, u64, u64)> = starts
+        .iter()
+        .zip(ends)
+        .filter(|(s, end)| s.1 < *end)
+        .map(|(&(offset, first), end)| (offset, first, end))
+        .collect();
+    out.dedup_by_key(|s| s.1);
+    out
+}
+
 /// Marks the sequence numbers of the fingerprints that occur more than once. Pure.
 fn mark_repeated(pairs: &mut [(u64, u64)], marks: &mut Bitmap) {
     pairs.sort_unstable();
@@ -163,8 +196,11 @@ fn mark_repeated(pairs: &mut [(u64, u64)], marks: &mut Bitmap) {
 pub struct Candidates {
     ids: BufReader<File>,
     marks: Bitmap,
-    rows: u64,
+    /// The chunks not yet read, in walk order: the last is read first.
+    segments: Vec<(u64, u64, u64)>,
+    /// The next row of the current chunk, and its end.
     next: u64,
+    end: u64,
     candidates: u64,
     path: PathBuf,
 }
@@ -182,7 +218,15 @@ impl Candidates {
     /// The next at most `n` candidate ids (empty when done).
     pub fn next_batch(&mut self, n: usize) -> Result<Vec<String>> {
         let mut out = Vec::with_capacity(n.min(self.candidates as usize));
-        while out.len() < n && self.next < self.rows {
+        while out.len() < n {
+            if self.next == self.end {
+                let Some((offset, first, end)) = self.segments.pop() else {
+                    break;
+                };
+                self.ids.seek(SeekFrom::Start(offset)).with_context(|| spill_error(&self.path))?;
+                (self.next, self.end) = (first, end);
+                continue;
+            }
             let id = decode_id(&mut self.ids).with_context(|| spill_error(&self.path))?;
             if self.marks.get(self.next) {
                 out.push(id);
@@ -286,6 +330,24 @@ mod tests {
         let mut b = Vec::new();
         encode_id(&mut b, "3f1c2a9e-0b7d-4c1e-9a2b-7d5e4f3a2b1c").unwrap();
         assert_eq!(b.len(), 17, "a canonical UUID is stored in 17 bytes");
+    }
+
+    #[test]
+    fn chunks_are_read_back_last_first_each_in_walk_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = Fingerprints::new(dir.path(), 10).unwrap();
+        for chunk in [&["a", "b"][..], &[], &["c", "d", "e"], &["f"]] {
+            f.start_chunk();
+            for id in chunk {
+                f.push(id, 5).unwrap();
+            }
+        }
+        f.start_chunk();
+        let mut c = f.finish().unwrap();
+        assert_eq!(all(&mut c, 4), ["f", "c", "d", "e", "a", "b"]);
+        assert_eq!(segments(&[(0, 0), (9, 2), (9, 2), (27, 5)], 6), [(0, 0, 2), (9, 2, 5), (27, 5, 6)]);
+        assert_eq!(segments(&[(30, 3)], 4), [(0, 0, 3), (30, 3, 4)], "rows before the first mark");
+        assert_eq!(segments(&[], 0), []);
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub fn confirm(
         .with_sort_dir(spill.to_path_buf())
         .pushed();
     let full = query(table, keys_only, created, LOOKUP);
+    let mut lookup_time = std::time::Duration::ZERO;
+    let began = Instant::now();
     loop {
         let ids = candidates.next_batch(LOOKUP)?;
         if ids.is_empty() {
@@ -75,6 +77,7 @@ pub fn confirm(
             .exec(statement, params(collations, ids))
             .with_context(|| format!("reading the candidate rows of {}.{} by id", db.database, table))?;
         stats.statement(started.elapsed());
+        lookup_time += started.elapsed();
         stats.lookups += 1;
         for row in rows {
             #[allow(clippy::type_complexity)]
@@ -100,6 +103,11 @@ pub fn confirm(
                 .map_err(sort_error)?;
         }
     }
+    log::debug!(
+        "lookups: {:.2} s in statements, {:.2} s in all",
+        lookup_time.as_secs_f64(),
+        began.elapsed().as_secs_f64()
+    );
     let sorted = sorter.done().map_err(sort_error)?;
     stats.spilled(spill);
     let mut grouper = Grouper::default();

@@ -227,9 +227,10 @@ fn scan_here(
     stats.spilled(spill.path());
     let candidates = prints.finish()?;
     log::debug!(
-        "scan of {table}: {} rows read in {} chunks, {} candidates",
+        "scan of {table}: {} rows read in {} chunks in {:.2} s, {} candidates",
         stats.rows_read,
         stats.chunks,
+        started.elapsed().as_secs_f64(),
         candidates.len()
     );
     confirm::confirm(db, &table, keys_only, &created, &collations, candidates, spill.path(), &mut stats, on_group)

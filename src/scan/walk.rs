@@ -125,6 +125,7 @@ pub fn walk(
         stats.chunks += 1;
         let n = rows.len() as u64;
         stats.rows_read += n;
+        out.start_chunk();
         for (id, kind, near_hash, key_hash) in &rows {
             match *kind {
                 NULL_STEP => {}
