@@ -56,6 +56,9 @@ struct Args {
     loop_contacts: usize,
     join_sizes: Vec<usize>,
     writer_idle_secs: u64,
+    /// `--buffer-pool SIZE` (e.g. 1G, 512M; default 2G): the private server's
+    /// innodb_buffer_pool_size. A table larger than it is the normal case at scale.
+    buffer_pool: String,
     /// `--server mariadb|mysql`: which private server to measure on (MySQL from the root
     /// scripts/mysql-server.sh builds).
     server: String,
@@ -75,6 +78,7 @@ impl Args {
             loop_contacts: 5_000,
             join_sizes: vec![5_000, 10_000, 20_000],
             writer_idle_secs: 5,
+            buffer_pool: "2G".into(),
             server: "mariadb".into(),
             only: None,
         };
@@ -93,6 +97,13 @@ impl Args {
                 "--contacts" => a.contacts = num(i + 1),
                 "--loop-contacts" => a.loop_contacts = num(i + 1),
                 "--writer-idle-secs" => a.writer_idle_secs = num(i + 1) as u64,
+                "--buffer-pool" => {
+                    a.buffer_pool = argv.get(i + 1).map(|v| v.trim().to_uppercase()).unwrap_or_default();
+                    if !valid_size(&a.buffer_pool) {
+                        eprintln!("compare: --buffer-pool takes a size such as 512M, 1G or 2G");
+                        std::process::exit(2)
+                    }
+                }
                 "--server" => {
                     a.server = argv.get(i + 1).cloned().unwrap_or_default();
                     if a.server != "mariadb" && a.server != "mysql" {
@@ -126,6 +137,9 @@ impl Args {
         if self.server != "mariadb" {
             s += &format!(" --server {}", self.server);
         }
+        if self.buffer_pool != "2G" {
+            s += &format!(" --buffer-pool {}", self.buffer_pool);
+        }
         if self.reps != 3 {
             s += &format!(" --reps {}", self.reps);
         }
@@ -141,6 +155,12 @@ impl Args {
         }
         s
     }
+}
+
+/// A server size: digits with an optional K, M or G (e.g. 1G, 512M).
+fn valid_size(s: &str) -> bool {
+    let digits = s.strip_suffix(['K', 'M', 'G']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && digits != "0"
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1276,11 +1296,12 @@ fn machine(b: &Bench) -> Json {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let version: String = b.server.admin_conn().query_first("SELECT VERSION()").unwrap().unwrap_or_default();
+    let (version, pool): (String, u64) =
+        b.server.admin_conn().query_first("SELECT VERSION(), @@innodb_buffer_pool_size").unwrap().unwrap_or_default();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     json!({"cpu": cpu, "cores": cores, "load_average_at_end": load.join(" "), "ram_gib": (ram_kb as f64 / 1048576.0 * 10.0).round() / 10.0,
-           "server": version, "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()})
+           "server": version, "innodb_buffer_pool_size": pool, "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()})
 }
 
 fn fmt_s(v: Option<f64>) -> String {
@@ -1373,13 +1394,14 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     );
     s += &format!(
         "- Machine: {} ({} cores), {} GiB RAM, load average at the end {}, server {} (private instance: \
-         innodb_buffer_pool_size=2G, redo log 512M-1G, innodb_io_capacity=2000, \
+         innodb_buffer_pool_size={}, redo log 512M-1G, innodb_io_capacity=2000, \
          innodb_flush_log_at_trx_commit=2, {}).\n",
         mach["cpu"].as_str().unwrap_or("?"),
         mach["cores"],
         mach["ram_gib"],
         mach["load_average_at_end"].as_str().unwrap_or("?"),
         mach["server"].as_str().unwrap_or("?"),
+        b.args.buffer_pool,
         if b.args.server == "mysql" {
             "binary log on in ROW format with GTIDs, as MySQL ships"
         } else {
@@ -1545,7 +1567,7 @@ fn main() {
     // (The harness gives the server its own directory for on-disk temporary tables.)
     let server = Server::start(ServerOpts {
         args: vec![
-            "--innodb-buffer-pool-size=2G".into(),
+            format!("--innodb-buffer-pool-size={}", args.buffer_pool),
             redo.into(),
             // What an SSD-backed production server is given (the default, 200, suits
             // spinning disks): flushing keeps up, so checkpoints do not stall writers.
@@ -1606,6 +1628,7 @@ fn main() {
         "command": b.args.command_line(),
         "rows": b.args.rows,
         "reps": b.args.reps,
+        "buffer_pool": b.args.buffer_pool,
         "machine": mach,
         "load_secs": load_secs,
         "results": b.rows,
