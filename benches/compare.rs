@@ -412,6 +412,7 @@ impl Bench {
         let db = self.fresh(label);
         let mut c = conn(&db.url);
         c.query_drop(format!("CREATE TABLE {TABLE} LIKE `{}`.{TABLE}", src.name)).unwrap();
+        skip_binlog(&mut c);
         c.query_drop(format!("INSERT INTO {TABLE} SELECT * FROM `{}`.{TABLE}", src.name)).unwrap();
         self.settle();
         db
@@ -439,19 +440,295 @@ impl Bench {
         c.query_drop("SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT").unwrap();
     }
 
+    /// A fresh database holding `rows` generated messages (and the other fixture tables,
+    /// empty), loaded with the server's fast bulk path (`bulk_load`); the load's seconds.
     fn load(&self, label: &str, rows: usize, seed: u64) -> (TestDb, f64) {
-        let db = self.fresh(label);
-        let (_, secs) = timed(|| {
-            let mut c = conn(&db.url);
-            fixture::create_schema(&mut c).unwrap();
-            // The loader's own session: no uniqueness or FK checks to defer (the table has a
-            // primary key only), which the server then need not verify row by row.
-            c.query_drop("SET unique_checks = 0, foreign_key_checks = 0").unwrap();
-            let table = seqfix::config::Ident::new("table", TABLE).unwrap();
-            fixture::insert(&mut c, &table, fixture::generate(&Spec::new(rows, seed))).unwrap();
-        });
+        let (db, secs, _) = self.load_in_chunks(label, rows, seed, LOAD_CHUNK);
         (db, secs)
     }
+
+    /// `load`, `chunk` rows per sorted run and per statement; also the loader's figures.
+    fn load_in_chunks(&self, label: &str, rows: usize, seed: u64, chunk: usize) -> (TestDb, f64, Json) {
+        let db = self.fresh(label);
+        let (how, secs) = timed(|| {
+            fixture::create_schema(&mut conn(&db.url)).unwrap();
+            bulk_load(&db.url, rows, seed, chunk)
+        });
+        (db, secs, how)
+    }
+
+    /// Checks the fast loader against the project's own (`fixture::insert`, multi-row
+    /// INSERTs in generation order) on `rows` rows: both tables must hold the same bytes in
+    /// every column of every row.
+    fn check_bulk_load(&self, rows: usize) -> Json {
+        // Small runs, so that the check also covers the merge and several statements.
+        let (fast, fast_secs, _) = self.load_in_chunks("load_check_fast", rows, SEED, rows / 3 + 1);
+        let slow = self.fresh("load_check_insert");
+        let (_, insert_secs) = timed(|| {
+            let mut c = conn(&slow.url);
+            fixture::create_schema(&mut c).unwrap();
+            let table = seqfix::config::Ident::new("table", TABLE).unwrap();
+            fixture::insert(&mut c, &table, fixture::generate(&Spec::new(rows, SEED))).unwrap();
+        });
+        let (a, b) = (table_digest(&fast.url), table_digest(&slow.url));
+        assert_eq!(a, b, "the bulk loader's table differs from fixture::insert's on {rows} rows");
+        json!({"rows": rows, "digest": a, "bulk_secs": fast_secs, "insert_secs": insert_secs})
+    }
+}
+
+/// The messages table's columns as `bulk_load` writes them (those `fixture::insert` sets,
+/// with `updated_at` = `created_at` as there).
+const LOAD_COLUMNS: &str = "id, user_id, device_id, campaign_id, sequence_id, recipient_phone, message_type, \
+     content, media_url, status, error_message, scheduled_at, sent_at, created_at, updated_at, recipient_name, \
+     sequence_stepid, processing_worker_id, device_name";
+/// Rows per `LOAD DATA` statement (and per file).
+const LOAD_CHUNK: usize = 1_000_000;
+
+/// Appends `v` as one field of a `LOAD DATA` line (tab-separated, backslash escapes, NULL
+/// as `\N`).
+fn field(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        None => out.extend_from_slice(b"\\N"),
+        Some(s) => {
+            for &c in s.as_bytes() {
+                match c {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    0 => out.extend_from_slice(b"\\0"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` in UTC: what `FROM_UNIXTIME` gives in a UTC
+/// session (fixture::insert's conversion), written as text so that the server parses a
+/// plain value instead of evaluating an expression per row.
+fn utc_datetime(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// One message as a `LOAD DATA` line, fields in the order of `LOAD_COLUMNS`.
+fn load_line(out: &mut Vec<u8>, m: &fixture::Message) {
+    let (campaign, scheduled, sent, created) = (
+        m.campaign_id.map(|v| v.to_string()),
+        m.scheduled_at.map(utc_datetime),
+        m.sent_at.map(utc_datetime),
+        m.created_at.map(utc_datetime),
+    );
+    let fields: [Option<&str>; 19] = [
+        Some(&m.id),
+        Some(&m.user_id),
+        Some(&m.device_id),
+        campaign.as_deref(),
+        m.sequence_id.as_deref(),
+        Some(&m.recipient_phone),
+        Some(&m.message_type),
+        Some(&m.content),
+        m.media_url.as_deref(),
+        Some(&m.status),
+        m.error_message.as_deref(),
+        scheduled.as_deref(),
+        sent.as_deref(),
+        created.as_deref(),
+        created.as_deref(),
+        Some(&m.recipient_name),
+        m.sequence_stepid.as_deref(),
+        m.processing_worker_id.as_deref(),
+        m.device_name.as_deref(),
+    ];
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        field(out, f);
+    }
+    out.push(b'\n');
+}
+
+/// Loads `rows` generated messages (`fixture::generate`: the rows `fixture::insert` would
+/// insert) into `url`'s messages table with `LOAD DATA LOCAL INFILE`, the server's bulk
+/// path, in primary-key order:
+/// 1. the rows are written as lines, `chunk` at a time, each chunk sorted by id and split
+///    by the id's first hex digit into one file per loader (sorted runs, under the target's
+///    temporary directory);
+/// 2. one loader per core merges its runs and sends them, `chunk` rows per statement
+///    (autocommit), each into its own range of the key.
+///
+/// In key order, InnoDB appends to the primary key instead of inserting at random places:
+/// each page is filled once and written once, so the load does not slow down once the
+/// table outgrows the buffer pool, and the table is as compact as its copies (which
+/// `INSERT ... SELECT` writes in key order too). The runs are removed at the end.
+fn bulk_load(url: &str, rows: usize, seed: u64, chunk: usize) -> Json {
+    use std::io::Write;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("compare-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let loaders = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    // 1. Sorted runs.
+    let started = Instant::now();
+    let mut runs: Vec<Vec<PathBuf>> = vec![vec![]; loaders];
+    let mut it = fixture::generate(&Spec::new(rows, seed)).peekable();
+    let (mut buf, mut lines) = (Vec::<u8>::new(), Vec::<(usize, usize)>::new());
+    while it.peek().is_some() {
+        buf.clear();
+        lines.clear();
+        for m in it.by_ref().take(chunk) {
+            let start = buf.len();
+            load_line(&mut buf, &m);
+            lines.push((start, buf.len()));
+        }
+        // The id is the line's first field: UUIDs in lowercase hex, whose byte order is
+        // the collation's order (digits before letters, hyphens in the same places).
+        lines.sort_unstable_by(|a, b| buf[a.0..a.1].cmp(&buf[b.0..b.1]));
+        let n = runs[0].len();
+        let mut files: Vec<std::io::BufWriter<std::fs::File>> = (0..loaders)
+            .map(|p| {
+                let path = dir.join(format!("run-{n}-{p}.tsv"));
+                runs[p].push(path.clone());
+                std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap())
+            })
+            .collect();
+        for &(a, z) in &lines {
+            let digit = (buf[a] as char).to_digit(16).unwrap_or(0) as usize;
+            files[digit * loaders / 16].write_all(&buf[a..z]).unwrap();
+        }
+        for f in files {
+            f.into_inner().unwrap();
+        }
+    }
+    drop((buf, lines));
+    let runs_secs = started.elapsed().as_secs_f64();
+    // 2. One loader per range of the key, each merging its runs.
+    let started = Instant::now();
+    let statements: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .enumerate()
+            .map(|(p, files)| {
+                let merged = Arc::new(std::sync::Mutex::new(Merge::new(files)));
+                let feed = merged.clone();
+                let marker = format!("{}/load-{p}-", dir.display());
+                let dir = &dir;
+                s.spawn(move || {
+                    // The handler answers only this loader's own requests, from its merge.
+                    let handler = mysql::LocalInfileHandler::new(move |name, out| {
+                        if !name.starts_with(marker.as_bytes()) {
+                            let name = String::from_utf8_lossy(name);
+                            return Err(std::io::Error::other(format!("not a file of this load: {name}")));
+                        }
+                        let mut m = feed.lock().unwrap();
+                        for _ in 0..chunk {
+                            match m.next_line()? {
+                                Some(line) => out.write_all(&line)?,
+                                None => break,
+                            }
+                        }
+                        Ok(())
+                    });
+                    let opts =
+                        mysql::OptsBuilder::from_opts(Opts::from_url(url).unwrap()).local_infile_handler(Some(handler));
+                    let mut c = Conn::new(opts).expect("connect to the bench server");
+                    // The loader's session: UTC (as fixture::insert), no uniqueness or FK
+                    // checks to defer (the ids are unique), no binary log for an untimed setup.
+                    c.query_drop("SET time_zone = '+00:00', unique_checks = 0, foreign_key_checks = 0").unwrap();
+                    skip_binlog(&mut c);
+                    let mut k = 0;
+                    while !merged.lock().unwrap().done() {
+                        let q = format!(
+                            "LOAD DATA LOCAL INFILE '{}/load-{p}-{k}' INTO TABLE {TABLE} CHARACTER SET utf8mb4 \
+                             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({LOAD_COLUMNS})",
+                            dir.display()
+                        );
+                        c.query_drop(&q).unwrap_or_else(|e| panic!("{e}: {q}"));
+                        let warnings: u64 = c.query_first("SELECT @@warning_count").unwrap().unwrap_or(0);
+                        assert_eq!(warnings, 0, "LOAD DATA warned: {:?}", c.query::<mysql::Row, _>("SHOW WARNINGS"));
+                        k += 1;
+                    }
+                    k
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a loader")).sum()
+    });
+    let load_secs = started.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&dir).unwrap();
+    json!({"rows": rows, "loaders": loaders, "statements": statements, "rows_per_statement": chunk,
+           "sorted_runs_secs": runs_secs, "load_data_secs": load_secs})
+}
+
+/// The k-way merge of sorted runs of lines (smallest line first).
+struct Merge {
+    files: Vec<std::io::BufReader<std::fs::File>>,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(Vec<u8>, usize)>>,
+}
+
+impl Merge {
+    fn new(paths: &[PathBuf]) -> Merge {
+        let mut m = Merge { files: vec![], heap: Default::default() };
+        for p in paths {
+            m.files.push(std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(p).unwrap()));
+            m.refill(m.files.len() - 1).unwrap();
+        }
+        m
+    }
+
+    fn refill(&mut self, i: usize) -> std::io::Result<()> {
+        use std::io::BufRead;
+        let mut line = Vec::with_capacity(512);
+        if self.files[i].read_until(b'\n', &mut line)? > 0 {
+            self.heap.push(std::cmp::Reverse((line, i)));
+        }
+        Ok(())
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(std::cmp::Reverse((line, i))) = self.heap.pop() else { return Ok(None) };
+        self.refill(i)?;
+        Ok(Some(line))
+    }
+
+    fn done(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+/// Turns the binary log off for this session where there is one (MySQL as it ships):
+/// setting up copies of the data is not what is measured. Ignored where not allowed.
+fn skip_binlog(c: &mut Conn) {
+    let _ = c.query_drop("SET sql_log_bin = 0");
+}
+
+/// A digest of every column of every messages row in primary-key order, with CHECKSUM
+/// TABLE's figure: `rows:digest:checksum`.
+fn table_digest(url: &str) -> String {
+    use std::hash::Hasher;
+    let mut c = conn(url);
+    let mut h = siphasher::sip::SipHasher13::new();
+    let mut n = 0u64;
+    for r in c.query_iter(format!("SELECT * FROM {TABLE} ORDER BY id")).unwrap() {
+        let r = r.unwrap();
+        for i in 0..r.len() {
+            h.write(format!("{:?}|", r.as_ref(i)).as_bytes());
+        }
+        h.write(b"\n");
+        n += 1;
+    }
+    let sum: Option<(String, Option<u64>)> = c.query_first(format!("CHECKSUM TABLE {TABLE}")).unwrap();
+    format!("{n}:{:016x}:{}", h.finish(), sum.and_then(|s| s.1).unwrap_or(0))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1573,16 +1850,34 @@ fn main() {
             // spinning disks): flushing keeps up, so checkpoints do not stall writers.
             "--innodb-io-capacity=2000".into(),
             "--max-allowed-packet=256M".into(),
+            // The data is loaded with LOAD DATA LOCAL INFILE (off by default on MySQL).
+            "--local-infile=1".into(),
         ],
     });
     let mut b = Bench { args, server, bin, rows: vec![], facts: BTreeMap::new(), memory: vec![] };
     let started = Instant::now();
     let step = |what: &str| eprintln!("compare: [{:>6.0}s] {what}", started.elapsed().as_secs_f64());
 
+    let check_rows = b.args.rows.min(100_000);
+    step(&format!("checking the bulk loader against fixture::insert on {check_rows} rows"));
+    let check = b.check_bulk_load(check_rows);
+    step(&format!(
+        "same rows, same bytes ({}): bulk load {:.1} s, multi-row INSERTs {:.1} s",
+        check["digest"].as_str().unwrap_or("?"),
+        check["bulk_secs"].as_f64().unwrap_or(f64::NAN),
+        check["insert_secs"].as_f64().unwrap_or(f64::NAN)
+    ));
+    b.facts.insert("bulk_load_check".into(), check);
     step("loading the messages");
-    let (src, load_secs) = b.load("src", b.args.rows, SEED);
-    step(&format!("loaded in {load_secs:.1} s; preparing the deduplicated copies"));
-    let clean = b.copy_of(&src, "clean");
+    let (src, load_secs, how) = b.load_in_chunks("src", b.args.rows, SEED, LOAD_CHUNK);
+    b.facts.insert("load".into(), how);
+    step(&format!(
+        "loaded in {load_secs:.1} s ({:.0} rows/s); preparing the deduplicated copies",
+        b.args.rows as f64 / load_secs
+    ));
+    let (clean, copy_secs) = timed(|| b.copy_of(&src, "clean"));
+    step(&format!("copied in {copy_secs:.1} s (INSERT ... SELECT, then settled)"));
+    b.facts.insert("copy_secs".into(), json!(copy_secs));
     let surplus = bare_dedupe(&clean.url);
     b.facts.insert("window_surplus_rows".into(), json!(surplus));
     let clean_indexed = b.copy_of(&clean, "clean_indexed");
