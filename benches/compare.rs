@@ -472,7 +472,7 @@ impl Bench {
         let (_, insert_secs) = timed(|| {
             let mut c = conn(&slow.url);
             fixture::create_schema(&mut c).unwrap();
-            let table = seqfix::config::Ident::new("table", TABLE).unwrap();
+            let table = seqfix::ident::Ident::new("table", TABLE).unwrap();
             fixture::insert(&mut c, &table, fixture::generate(&Spec::new(rows, SEED))).unwrap();
         });
         let (a, b) = (table_digest(&fast.url), table_digest(&slow.url));

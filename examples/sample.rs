@@ -17,7 +17,7 @@ fn main() -> Result<()> {
     let cfg = seqfix::config::DbConfig::from_url(&url, std::time::Duration::from_secs(10))?;
     let mut db = seqfix::db::connect(&cfg)?;
     seqfix_fixture::messages::create_schema(&mut db.conn)?;
-    let table = seqfix::config::Ident::new("table", "broadcast_messages")?;
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages")?;
     let t = std::time::Instant::now();
     let n = seqfix_fixture::messages::insert(
         &mut db.conn,

@@ -8,8 +8,7 @@ use anyhow::{bail, Context, Result};
 use mysql::{Opts, OptsBuilder, SslOpts};
 
 use crate::cli::{Format, GlobalArgs};
-// Also named `config::Ident` by the scan and the benchmark, until they name `ident::Ident`.
-pub use crate::ident::Ident;
+use crate::ident::Ident;
 use crate::optionfile;
 
 /// Creates and removes a file next to `path`, so that a file seqfix writes after its work
