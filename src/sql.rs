@@ -13,7 +13,7 @@ pub const INDEXES: &str = include_str!("../sql/schema/indexes.sql");
 
 pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
 pub const SCAN_CHUNK: &str = include_str!("../sql/audit/chunk.sql");
-pub const SCAN_CANDIDATES: &str = include_str!("../sql/audit/candidates.sql");
+pub const SCAN_WEIGHTS: &str = include_str!("../sql/audit/weights.sql");
 pub const SCAN_DETAILS: &str = include_str!("../sql/audit/details.sql");
 pub const SCAN_DETAILS_KEYS_ONLY: &str = include_str!("../sql/audit/details_keys_only.sql");
 pub const SCAN_NEAR_PHONE: &str = include_str!("../sql/audit/near_phone.sql");
@@ -169,6 +169,25 @@ impl Fragment {
     pub fn pairs(first: &'static str, second: &'static str, n: usize) -> Fragment {
         let mut rows = vec![format!("SELECT ? AS {first}, ? AS {second}")];
         rows.extend(std::iter::repeat_n("SELECT ?, ?".to_string(), n.saturating_sub(1)));
+        Fragment(rows.join(" UNION ALL "))
+    }
+
+    /// A bound value taken into a character set and collation: `CONVERT(CONVERT(CAST(? AS
+    /// BINARY) USING utf8mb4) USING cs) COLLATE coll`, the value's UTF-8 bytes read as
+    /// utf8mb4 and converted from there.
+    pub fn converted_value(charset: &Ident, collation: &Ident) -> Fragment {
+        Fragment(format!(
+            "CONVERT(CONVERT(CAST(? AS BINARY) USING utf8mb4) USING {}) COLLATE {}",
+            charset.as_str(),
+            collation.as_str()
+        ))
+    }
+
+    /// `first UNION ALL more UNION ALL more ...`: a derived table of `n` rows, the first
+    /// naming the columns.
+    pub fn union_all(first: &Fragment, more: &Fragment, n: usize) -> Fragment {
+        let mut rows = vec![first.as_str()];
+        rows.extend(std::iter::repeat_n(more.as_str(), n.saturating_sub(1)));
         Fragment(rows.join(" UNION ALL "))
     }
 

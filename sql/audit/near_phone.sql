@@ -1,6 +1,7 @@
--- The near slot of chunk.sql and candidates.sql: the collation weight of the phone with the weights of punctuation
+-- The near slot of chunk.sql and weights.sql: the collation weight of the phone with the weights of punctuation
 -- and spacing characters removed. Rows whose phones differ only in those are
--- near-duplicates, which the unique index will not catch.
+-- near-duplicates, which the unique index will not catch. The phone slot is the phone:
+-- the column in chunk.sql, a value the walk read in weights.sql.
 --
 -- It is computed from the phone's weight, not from its characters, so that two phones the
 -- unique index holds equal always get equal near weights: an exact group never straddles
@@ -19,8 +20,8 @@
 -- give equal results, which is all the grouping needs.
 REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
 REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
-  IF(?, SUBSTRING_INDEX(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(recipient_phone)), 0x0000, 1),
-      TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING(recipient_phone))),
+  IF(?, SUBSTRING_INDEX(TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING({phone})), 0x0000, 1),
+      TRIM(TRAILING CAST(? AS BINARY) FROM WEIGHT_STRING({phone}))),
   CAST(? AS BINARY), ''), CAST(? AS BINARY), ''), CAST(? AS BINARY), ''), CAST(? AS BINARY), ''),
   CAST(? AS BINARY), ''), CAST(? AS BINARY), ''), CAST(? AS BINARY), ''), CAST(? AS BINARY), ''),
   CAST(? AS BINARY), ''), CAST(? AS BINARY), ''), CAST(? AS BINARY), ''), CAST(? AS BINARY), ''),

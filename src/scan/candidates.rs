@@ -1,22 +1,27 @@
 //! Which rows of the walk are candidates: those whose fingerprint occurs more than once.
 //! Held on disk, not in memory, so that memory stays flat whatever the table's size:
-//! - an id log, one record per row that may have copies, in walk (primary-key) order; a
-//!   canonical UUID takes 17 bytes, any other id its length plus 3;
+//! - a row log, one record per row that may have copies, in walk (primary-key) order: the
+//!   key values and details the walk read (`Row`), each text in 17 bytes when it is a
+//!   canonical UUID, its length plus 3 otherwise: about 110 bytes a row here;
 //! - (fingerprint, sequence number) pairs, 16 bytes each, spread over 2^bits bucket files by
 //!   the fingerprint's top bits, so that each bucket (about `BUCKET_PAIRS` pairs) is sorted
 //!   in memory on its own; a bucket that came out larger than planned (the row estimate was
 //!   low) is split again by the next bits before it is sorted;
 //! - a bitmap of the sequence numbers whose fingerprint repeats.
 //!
-//! Then `Candidates` reads the id log once and hands out the marked ids in batches: the
-//! confirming reads go by primary key in key order within each of the walk's chunks, and
-//! the chunks from the last to the first, so that they begin with the pages the walk read
-//! last, which are the likeliest still to be in the server's buffer pool.
+//! Then `Candidates` reads the row log once, in order, and hands out the marked rows in
+//! batches: the table itself is not read again.
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+use super::Copy;
+
+/// A row of the walk that may have copies: its step, device and the copy (the phone, the
+/// id and the details).
+pub type Row = (String, String, Copy);
 
 /// The pairs a bucket is planned to hold (4 MB in memory when sorted).
 pub const BUCKET_PAIRS: u64 = 250_000;
@@ -38,14 +43,11 @@ pub fn bucket_bits(estimated_rows: u64) -> u32 {
 /// The walk's rows that may have copies, as they are written.
 pub struct Fingerprints {
     dir: PathBuf,
-    ids: BufWriter<File>,
+    rows_log: BufWriter<File>,
     buckets: Vec<BufWriter<File>>,
     bits: u32,
     rows: u64,
-    /// Bytes written to the id log.
-    logged: u64,
-    /// Where each of the walk's chunks begins: (offset in the id log, first row).
-    segments: Vec<(u64, u64)>,
+    record: Vec<u8>,
 }
 
 impl Fingerprints {
@@ -57,25 +59,16 @@ impl Fingerprints {
             let f = crate::spill::private_file(&path).with_context(|| spill_error(&path))?;
             Ok(BufWriter::with_capacity(capacity, f))
         };
-        let ids = create("ids".into(), 64 * 1024)?;
+        let rows_log = create("rows".into(), 64 * 1024)?;
         let buckets = (0..1u32 << bits).map(|b| create(format!("bucket-{b}"), BUCKET_BUFFER)).collect::<Result<_>>()?;
-        Ok(Fingerprints { dir: dir.to_path_buf(), ids, buckets, bits, rows: 0, logged: 0, segments: Vec::new() })
-    }
-
-    /// Marks the start of a chunk of the walk: the rows pushed from now on are read back
-    /// before those pushed so far.
-    pub fn start_chunk(&mut self) {
-        if self.segments.last().is_none_or(|&(_, first)| first < self.rows) {
-            self.segments.push((self.logged, self.rows));
-        }
+        Ok(Fingerprints { dir: dir.to_path_buf(), rows_log, buckets, bits, rows: 0, record: Vec::with_capacity(256) })
     }
 
     /// Records a row that may have copies, in walk order.
-    pub fn push(&mut self, id: &str, fingerprint: u64) -> Result<()> {
-        let mut record = Vec::with_capacity(40);
-        encode_id(&mut record, id)?;
-        self.ids.write_all(&record).with_context(|| spill_error(&self.dir))?;
-        self.logged += record.len() as u64;
+    pub fn push(&mut self, step: &str, device: &str, copy: &Copy, fingerprint: u64) -> Result<()> {
+        self.record.clear();
+        encode_row(&mut self.record, step, device, copy)?;
+        self.rows_log.write_all(&self.record).with_context(|| spill_error(&self.dir))?;
         let bucket = if self.bits == 0 { 0 } else { (fingerprint >> (64 - self.bits)) as usize };
         let mut pair = [0u8; 16];
         pair[..8].copy_from_slice(&fingerprint.to_le_bytes());
@@ -92,8 +85,8 @@ impl Fingerprints {
 
     /// Sorts each bucket and marks the rows whose fingerprint repeats.
     pub fn finish(self) -> Result<Candidates> {
-        let Fingerprints { dir, ids, buckets, bits, rows, segments: starts, .. } = self;
-        ids.into_inner().map_err(|e| e.into_error()).with_context(|| spill_error(&dir))?;
+        let Fingerprints { dir, rows_log, buckets, bits, rows, .. } = self;
+        rows_log.into_inner().map_err(|e| e.into_error()).with_context(|| spill_error(&dir))?;
         for b in buckets {
             b.into_inner().map_err(|e| e.into_error()).with_context(|| spill_error(&dir))?;
         }
@@ -102,9 +95,9 @@ impl Fingerprints {
             mark_bucket(&dir.join(format!("bucket-{b}")), bits, 0, &mut marks)?;
         }
         let candidates = marks.count();
-        let path = dir.join("ids");
-        let ids = BufReader::with_capacity(64 * 1024, File::open(&path).with_context(|| spill_error(&path))?);
-        Ok(Candidates { ids, marks, segments: segments(&starts, rows), next: 0, end: 0, candidates, path })
+        let path = dir.join("rows");
+        let log = BufReader::with_capacity(64 * 1024, File::open(&path).with_context(|| spill_error(&path))?);
+        Ok(Candidates { log, marks, rows, next: 0, candidates, path })
     }
 }
 
@@ -156,24 +149,6 @@ fn mark_bucket(path: &Path, used: u32, splits: u32, marks: &mut Bitmap) -> Resul
     Ok(())
 }
 
-/// The chunks of the walk as (offset, first row, end row), in walk order; the whole log as
-/// one chunk when none was marked. Pure.
-fn segments(starts: &[(u64, u64)], rows: u64) -> Vec<(u64, u64, u64)> {
-    let mut starts = starts.to_vec();
-    if starts.first().is_none_or(|&(_, first)| first > 0) {
-        starts.insert(0, (0, 0));
-    }
-    let ends = starts.iter().skip(1).map(|&(_, first)| first).chain([rows]);
-    let mut out: Vec<(u64, u64, u64)> = starts
-        .iter()
-        .zip(ends)
-        .filter(|(s, end)| s.1 < *end)
-        .map(|(&(offset, first), end)| (offset, first, end))
-        .collect();
-    out.dedup_by_key(|s| s.1);
-    out
-}
-
 /// Marks the sequence numbers of the fingerprints that occur more than once. Pure.
 fn mark_repeated(pairs: &mut [(u64, u64)], marks: &mut Bitmap) {
     pairs.sort_unstable();
@@ -192,15 +167,12 @@ fn mark_repeated(pairs: &mut [(u64, u64)], marks: &mut Bitmap) {
     }
 }
 
-/// The candidate rows' ids, in walk order.
+/// The candidate rows, in walk order.
 pub struct Candidates {
-    ids: BufReader<File>,
+    log: BufReader<File>,
     marks: Bitmap,
-    /// The chunks not yet read, in walk order: the last is read first.
-    segments: Vec<(u64, u64, u64)>,
-    /// The next row of the current chunk, and its end.
+    rows: u64,
     next: u64,
-    end: u64,
     candidates: u64,
     path: PathBuf,
 }
@@ -215,23 +187,14 @@ impl Candidates {
         self.candidates == 0
     }
 
-    /// The next at most `n` candidate ids (empty when done).
-    pub fn next_batch(&mut self, n: usize) -> Result<Vec<String>> {
+    /// The next at most `n` candidate rows (empty when done).
+    pub fn next_batch(&mut self, n: usize) -> Result<Vec<Row>> {
         let mut out = Vec::with_capacity(n.min(self.candidates as usize));
-        while out.len() < n {
-            if self.next == self.end {
-                let Some((offset, first, end)) = self.segments.pop() else {
-                    break;
-                };
-                self.ids.seek(SeekFrom::Start(offset)).with_context(|| spill_error(&self.path))?;
-                (self.next, self.end) = (first, end);
-                continue;
-            }
-            let id = decode_id(&mut self.ids).with_context(|| spill_error(&self.path))?;
-            if self.marks.get(self.next) {
-                out.push(id);
-            }
+        while out.len() < n && self.next < self.rows {
+            let marked = self.marks.get(self.next);
             self.next += 1;
+            let row = decode_row(&mut self.log, marked).with_context(|| spill_error(&self.path))?;
+            out.extend(row);
         }
         Ok(out)
     }
@@ -255,37 +218,96 @@ impl Bitmap {
     }
 }
 
-/// An id as one record: 0 and 16 bytes for a UUID written in canonical lower case (which
-/// prints back to the same text), else 1, the length (2 bytes) and the bytes. Pure.
-fn encode_id(out: &mut Vec<u8>, id: &str) -> Result<()> {
-    if let Ok(u) = uuid::Uuid::try_parse(id) {
-        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        if u.hyphenated().encode_lower(&mut text).as_bytes() == id.as_bytes() {
-            out.push(0);
-            out.extend_from_slice(u.as_bytes());
-            return Ok(());
+/// A row as one record of the log: step, device, id, phone, sequence id, status (each a
+/// `Text`) and created_us (0, or 1 and 8 bytes). Pure; `decode_row` reverses it.
+fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) -> Result<()> {
+    for text in [Some(step), Some(device), Some(c.id.as_str()), Some(c.recipient_phone.as_str())] {
+        encode_text(out, text)?;
+    }
+    encode_text(out, c.sequence_id.as_deref())?;
+    encode_text(out, c.status.as_deref())?;
+    match c.created_us {
+        None => out.push(0),
+        Some(us) => {
+            out.push(1);
+            out.extend_from_slice(&us.to_le_bytes());
         }
     }
-    let len = u16::try_from(id.len()).context("an id longer than 65,535 bytes")?;
-    out.push(1);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(id.as_bytes());
     Ok(())
 }
 
-fn decode_id(r: &mut impl Read) -> std::io::Result<String> {
+/// Reads the next record; `keep` false skips it without building strings.
+fn decode_row(r: &mut impl Read, keep: bool) -> std::io::Result<Option<Row>> {
+    let mut texts: [Option<String>; 6] = Default::default();
+    for t in &mut texts {
+        *t = decode_text(r, keep)?;
+    }
     let mut tag = [0u8; 1];
     r.read_exact(&mut tag)?;
-    if tag[0] == 0 {
-        let mut b = [0u8; 16];
+    let created_us = if tag[0] == 0 {
+        None
+    } else {
+        let mut b = [0u8; 8];
         r.read_exact(&mut b)?;
-        return Ok(uuid::Uuid::from_bytes(b).hyphenated().to_string());
+        Some(i64::from_le_bytes(b))
+    };
+    if !keep {
+        return Ok(None);
     }
-    let mut len = [0u8; 2];
-    r.read_exact(&mut len)?;
-    let mut b = vec![0u8; u16::from_le_bytes(len) as usize];
-    r.read_exact(&mut b)?;
-    String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let [step, device, id, phone, sequence_id, status] = texts;
+    let lost = || std::io::Error::new(std::io::ErrorKind::InvalidData, "a row of the scan's log lost a field");
+    Ok(Some((
+        step.ok_or_else(lost)?,
+        device.ok_or_else(lost)?,
+        Copy { id: id.ok_or_else(lost)?, recipient_phone: phone.ok_or_else(lost)?, sequence_id, status, created_us },
+    )))
+}
+
+/// A text of a record: 0 for none; 2 and 16 bytes for a UUID written in canonical lower
+/// case (which prints back to the same text); else 1, the length (2 bytes) and the bytes.
+fn encode_text(out: &mut Vec<u8>, text: Option<&str>) -> Result<()> {
+    let Some(text) = text else {
+        out.push(0);
+        return Ok(());
+    };
+    if text.len() == uuid::fmt::Hyphenated::LENGTH {
+        if let Ok(u) = uuid::Uuid::try_parse(text) {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            if u.hyphenated().encode_lower(&mut buf).as_bytes() == text.as_bytes() {
+                out.push(2);
+                out.extend_from_slice(u.as_bytes());
+                return Ok(());
+            }
+        }
+    }
+    let len = u16::try_from(text.len()).context("a key or detail value longer than 65,535 bytes")?;
+    out.push(1);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+fn decode_text(r: &mut impl Read, keep: bool) -> std::io::Result<Option<String>> {
+    let mut tag = [0u8; 1];
+    r.read_exact(&mut tag)?;
+    match tag[0] {
+        0 => Ok(None),
+        2 => {
+            let mut b = [0u8; 16];
+            r.read_exact(&mut b)?;
+            Ok(keep.then(|| uuid::Uuid::from_bytes(b).hyphenated().to_string()))
+        }
+        _ => {
+            let mut len = [0u8; 2];
+            r.read_exact(&mut len)?;
+            let mut b = vec![0u8; u16::from_le_bytes(len) as usize];
+            r.read_exact(&mut b)?;
+            if !keep {
+                return Ok(None);
+            }
+            String::from_utf8(b).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        }
+    }
 }
 
 fn spill_error(path: &Path) -> String {
@@ -299,6 +321,20 @@ fn spill_error(path: &Path) -> String {
 mod tests {
     use super::*;
 
+    fn copy(id: &str) -> Copy {
+        Copy {
+            id: id.into(),
+            recipient_phone: "+60 1".into(),
+            sequence_id: None,
+            status: Some("sent".into()),
+            created_us: Some(-5),
+        }
+    }
+
+    fn push(f: &mut Fingerprints, id: &str, fp: u64) {
+        f.push("s", "d", &copy(id), fp).unwrap();
+    }
+
     fn all(c: &mut Candidates, batch: usize) -> Vec<String> {
         let mut out = Vec::new();
         loop {
@@ -307,7 +343,7 @@ mod tests {
                 return out;
             }
             assert!(b.len() <= batch);
-            out.extend(b);
+            out.extend(b.into_iter().map(|(_, _, c)| c.id));
         }
     }
 
@@ -321,33 +357,30 @@ mod tests {
     }
 
     #[test]
-    fn ids_survive_the_log_in_any_shape() {
-        for id in ["3f1c2a9e-0b7d-4c1e-9a2b-7d5e4f3a2b1c", "3F1C2A9E-0B7D-4C1E-9A2B-7D5E4F3A2B1C", "42", "", "é ü"] {
-            let mut b = Vec::new();
-            encode_id(&mut b, id).unwrap();
-            assert_eq!(decode_id(&mut b.as_slice()).unwrap(), id);
-        }
+    fn rows_survive_the_log_in_any_shape() {
+        let uuid = "3f1c2a9e-0b7d-4c1e-9a2b-7d5e4f3a2b1c";
+        let rows: Vec<Row> = vec![
+            (uuid.into(), "3F1C2A9E-0B7D-4C1E-9A2B-7D5E4F3A2B1C".into(), copy("42")),
+            (
+                "".into(),
+                "é ü".into(),
+                Copy { sequence_id: Some(uuid.into()), status: None, created_us: None, ..copy(uuid) },
+            ),
+        ];
         let mut b = Vec::new();
-        encode_id(&mut b, "3f1c2a9e-0b7d-4c1e-9a2b-7d5e4f3a2b1c").unwrap();
-        assert_eq!(b.len(), 17, "a canonical UUID is stored in 17 bytes");
-    }
-
-    #[test]
-    fn chunks_are_read_back_last_first_each_in_walk_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut f = Fingerprints::new(dir.path(), 10).unwrap();
-        for chunk in [&["a", "b"][..], &[], &["c", "d", "e"], &["f"]] {
-            f.start_chunk();
-            for id in chunk {
-                f.push(id, 5).unwrap();
-            }
+        for (s, d, c) in &rows {
+            encode_row(&mut b, s, d, c).unwrap();
         }
-        f.start_chunk();
-        let mut c = f.finish().unwrap();
-        assert_eq!(all(&mut c, 4), ["f", "c", "d", "e", "a", "b"]);
-        assert_eq!(segments(&[(0, 0), (9, 2), (9, 2), (27, 5)], 6), [(0, 0, 2), (9, 2, 5), (27, 5, 6)]);
-        assert_eq!(segments(&[(30, 3)], 4), [(0, 0, 3), (30, 3, 4)], "rows before the first mark");
-        assert_eq!(segments(&[], 0), []);
+        let mut r = b.as_slice();
+        assert_eq!(decode_row(&mut r, true).unwrap().as_ref(), Some(&rows[0]));
+        assert_eq!(decode_row(&mut r, false).unwrap(), None, "skipped");
+        assert!(r.is_empty());
+        let mut one = Vec::new();
+        encode_text(&mut one, Some(uuid)).unwrap();
+        assert_eq!(one.len(), 17, "a canonical UUID is stored in 17 bytes");
+        let mut r = b.as_slice();
+        decode_row(&mut r, false).unwrap();
+        assert_eq!(decode_row(&mut r, true).unwrap().as_ref(), Some(&rows[1]));
     }
 
     #[test]
@@ -355,7 +388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut f = Fingerprints::new(dir.path(), 10).unwrap();
         for (id, fp) in [("a", 7), ("b", 9), ("c", 7), ("d", 1), ("e", 9), ("f", 7), ("g", u64::MAX)] {
-            f.push(id, fp).unwrap();
+            push(&mut f, id, fp);
         }
         let mut c = f.finish().unwrap();
         assert_eq!(c.len(), 5);
@@ -376,13 +409,13 @@ mod tests {
         };
         let mut counts = std::collections::HashMap::new();
         for i in 0..n {
-            f.push(&format!("id{i}"), fp(i)).unwrap();
+            push(&mut f, &format!("id{i}"), fp(i));
             *counts.entry(fp(i)).or_insert(0u32) += 1;
         }
         let want: Vec<String> = (0..n).filter(|&i| counts[&fp(i)] > 1).map(|i| format!("id{i}")).collect();
         let mut c = f.finish().unwrap();
         let leftover: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftover, ["ids"], "the bucket files are removed once sorted");
+        assert_eq!(leftover, ["rows"], "the bucket files are removed once sorted");
         assert_eq!(c.len(), want.len() as u64);
         assert_eq!(all(&mut c, 1000), want);
     }
@@ -392,7 +425,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut f = Fingerprints::new(dir.path(), 100).unwrap();
         for i in 0..50_000 {
-            f.push(&i.to_string(), 0).unwrap();
+            push(&mut f, &i.to_string(), 0);
         }
         let mut c = f.finish().unwrap();
         assert_eq!(all(&mut c, 1000).len(), 50_000);

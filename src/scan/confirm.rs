@@ -1,10 +1,11 @@
-//! The scan's second pass: the candidate rows read again by id (`sql/audit/candidates.sql`,
-//! `LOOKUP` ids a statement, in primary-key order), with the collation weights of their key
-//! columns; sorted by those weights on the client (an external merge sort, `extsort`: runs
-//! of `run_rows` rows sorted in memory and written to the private spill directory, then
-//! merged) and grouped: every (near weight, step, device) partition holding more than one
-//! row, split into exact groups by the phone's weight (the unique index's equality, and
-//! nothing else). A fingerprint collision only brings rows here that then stand alone.
+//! The scan's second pass, on the candidates alone: the server weighs the key values the
+//! walk read of each candidate row (`sql/audit/weights.sql`, `BATCH` rows a statement,
+//! computed from the values, not read from the table again), and the client sorts the rows
+//! by those weights (an external merge sort, `extsort`: runs of `run_rows` rows sorted in
+//! memory and written to the private spill directory, then merged) and groups them: every
+//! (near weight, step, device) partition holding more than one row, split into exact groups
+//! by the phone's weight (the unique index's equality, and nothing else). A fingerprint
+//! collision only brings rows here that then stand alone.
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -12,46 +13,72 @@ use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
 use mysql::Value;
 
-use super::candidates::Candidates;
+use super::candidates::{Candidates, Row};
 use super::weights::Collations;
-use super::{split_partition, Copy, NearGroup, ScanStats};
+use super::{split_partition, unexpected_shape, Copy, NearGroup, ScanStats};
 use crate::db::Db;
 use crate::ident::Ident;
+use crate::schema::TableInfo;
 use crate::sql::Fragment;
 
-/// Ids a confirming statement asks for.
-pub const LOOKUP: usize = 1_000;
+/// Candidate rows weighed per statement (4 values each, under the server's 65,535).
+pub const BATCH: usize = 1_000;
 
-/// The confirming statement of `table` for `n` ids (`sql/audit/candidates.sql`);
-/// `keys_only` leaves out the detail columns (with the unique index in place no survivor
-/// is chosen); `created` is `super::created_us` of the table. Its parameters: `params`.
-pub fn query(table: &Ident, keys_only: bool, created: &Fragment, n: usize) -> String {
-    use crate::sql::{SCAN_CANDIDATES, SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_NEAR_PHONE};
-    let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
-    let details = Fragment::sql_with(details, &[("created_us", created)]);
+/// How the weights statement takes each key value back into its column's character set and
+/// collation: converted from the UTF-8 the driver received it in, or as bytes for a binary
+/// column. One per key column: step, device, phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueTypes(pub [Fragment; 3]);
+
+impl ValueTypes {
+    /// From the columns of `info`'s table.
+    pub fn of(info: &TableInfo) -> Result<ValueTypes> {
+        let one = |name: &str| -> Result<Fragment> {
+            let col = info.column(name).with_context(|| format!("table {} has no column {name}", info.name))?;
+            Ok(match (&col.charset, &col.collation) {
+                (Some(charset), Some(collation)) => Fragment::converted_value(
+                    &Ident::new("character set", charset)?,
+                    &Ident::new("collation", collation)?,
+                ),
+                _ => Fragment::sql("CAST(? AS BINARY)"),
+            })
+        };
+        Ok(ValueTypes([one("sequence_stepid")?, one("device_id")?, one("recipient_phone")?]))
+    }
+}
+
+/// The weights statement for `n` rows (`sql/audit/weights.sql`). Its parameters: `params`.
+pub fn query(types: &ValueTypes, n: usize) -> String {
+    let [s, d, p] = &types.0;
+    let values = [("s", s), ("d", d), ("p", p)];
+    let first = Fragment::sql_with("SELECT ? AS i, {s} AS s, {d} AS d, {p} AS p", &values);
+    let more = Fragment::sql_with("SELECT ?, {s}, {d}, {p}", &values);
+    let near = Fragment::sql_with(crate::sql::SCAN_NEAR_PHONE, &[("phone", &Fragment::sql("v.p"))]);
     crate::sql::render_parts(
-        SCAN_CANDIDATES,
-        &[("table", table)],
-        &[("near", &Fragment::sql(SCAN_NEAR_PHONE)), ("details", &details), ("ids", &Fragment::placeholders(n))],
+        crate::sql::SCAN_WEIGHTS,
+        &[],
+        &[("near", &near), ("rows", &Fragment::union_all(&first, &more, n))],
     )
 }
 
-/// The confirming statement's parameters, in the order of its `?`: the near weight's
-/// (near_phone.sql), then the ids. Pure.
-pub fn params(c: &Collations, ids: Vec<String>) -> Vec<Value> {
+/// The weights statement's parameters, in the order of its `?`: the near weight's
+/// (near_phone.sql), then per row its index and its step, device and phone. Pure.
+pub fn params(c: &Collations, rows: &[Row]) -> Vec<Value> {
     let mut p: Vec<Value> = c.near.params(c.phone.trailing()).into_iter().map(Value::Bytes).collect();
-    p.extend(ids.into_iter().map(|id| Value::Bytes(id.into_bytes())));
+    for (i, (step, device, copy)) in rows.iter().enumerate() {
+        p.push(Value::UInt(i as u64));
+        p.push(Value::Bytes(step.as_bytes().to_vec()));
+        p.push(Value::Bytes(device.as_bytes().to_vec()));
+        p.push(Value::Bytes(copy.recipient_phone.as_bytes().to_vec()));
+    }
     p
 }
 
-/// Reads the candidates back, sorts and groups them, and calls `on_group` for each
-/// partition of several rows, in key order.
-#[allow(clippy::too_many_arguments)]
+/// Weighs the candidates, sorts and groups them, and calls `on_group` for each partition
+/// of several rows, in key order.
 pub fn confirm(
     db: &mut Db,
-    table: &Ident,
-    keys_only: bool,
-    created: &Fragment,
+    types: &ValueTypes,
     collations: &Collations,
     mut candidates: Candidates,
     spill: &std::path::Path,
@@ -62,40 +89,36 @@ pub fn confirm(
         .with_segment_size(run_rows(candidates.len()))
         .with_sort_dir(spill.to_path_buf())
         .pushed();
-    let full = query(table, keys_only, created, LOOKUP);
-    let mut lookup_time = std::time::Duration::ZERO;
+    let full = query(types, BATCH);
+    let mut weighing = std::time::Duration::ZERO;
     let began = Instant::now();
     loop {
-        let ids = candidates.next_batch(LOOKUP)?;
-        if ids.is_empty() {
+        let rows = candidates.next_batch(BATCH)?;
+        if rows.is_empty() {
             break;
         }
-        let statement = if ids.len() == LOOKUP { full.clone() } else { query(table, keys_only, created, ids.len()) };
+        let statement = if rows.len() == BATCH { full.clone() } else { query(types, rows.len()) };
         let started = Instant::now();
-        let rows: Vec<mysql::Row> = db
+        let weights: Vec<mysql::Row> = db
             .conn
-            .exec(statement, params(collations, ids))
-            .with_context(|| format!("reading the candidate rows of {}.{} by id", db.database, table))?;
+            .exec(statement, params(collations, &rows))
+            .context("weighing the keys of the candidate rows under their collations")?;
         stats.statement(started.elapsed());
-        lookup_time += started.elapsed();
+        weighing += started.elapsed();
         stats.lookups += 1;
-        for row in rows {
-            #[allow(clippy::type_complexity)]
-            let (id, step, device, phone, sequence_id, status, created_us, step_w, device_w, near_w, phone_w): (
-                String,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<i64>,
-                Vec<u8>,
-                Vec<u8>,
-                Vec<u8>,
-                Vec<u8>,
-            ) = mysql::from_row_opt(row).map_err(|e| unexpected_shape(&e.0))?;
+        anyhow::ensure!(
+            weights.len() == rows.len(),
+            "the server weighed {} of {} candidate rows",
+            weights.len(),
+            rows.len()
+        );
+        let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+        for w in weights {
+            let (i, step_w, device_w, near_w, phone_w): (usize, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) =
+                mysql::from_row_opt(w).map_err(|e| unexpected_shape(&e.0))?;
+            let (step, device, copy) =
+                rows.get_mut(i).and_then(Option::take).context("the server weighed a candidate row twice")?;
             stats.candidate_rows += 1;
-            let copy = Copy { id, recipient_phone: phone, sequence_id, status, created_us };
             // The near weight is trimmed by the server already (near_phone.sql).
             let partition = [near_w.as_slice(), collations.step.strip(&step_w), collations.device.strip(&device_w)];
             sorter
@@ -104,8 +127,8 @@ pub fn confirm(
         }
     }
     log::debug!(
-        "lookups: {:.2} s in statements, {:.2} s in all",
-        lookup_time.as_secs_f64(),
+        "weights: {:.2} s in statements, {:.2} s in all",
+        weighing.as_secs_f64(),
         began.elapsed().as_secs_f64()
     );
     let sorted = sorter.done().map_err(sort_error)?;
@@ -204,9 +227,6 @@ impl extsort::Sortable for Entry {
     }
 }
 
-/// A scanned row: step, device and the copy. What `split_partition` takes, less the rank.
-type Row = (String, String, Copy);
-
 /// Appends a row, compactly, to `out`. Pure; `decode_row` reverses it.
 fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) {
     let mut text = |s: Option<&str>| match s {
@@ -258,14 +278,6 @@ fn decode_row(mut b: &[u8]) -> Result<Row> {
     let created_us =
         if take(&mut b, 1)?[0] == 0 { None } else { Some(i64::from_le_bytes(take(&mut b, 8)?.try_into()?)) };
     Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_us }))
-}
-
-/// The error for a scanned row of unexpected types: the columns' names and types, never
-/// their values (a row holds a phone number).
-fn unexpected_shape(row: &mysql::Row) -> anyhow::Error {
-    let columns: Vec<String> =
-        row.columns_ref().iter().map(|c| format!("{} {:?}", c.name_str(), c.column_type())).collect();
-    anyhow::anyhow!("the scan returned a row of unexpected types ({})", columns.join(", "))
 }
 
 fn sort_error(e: std::io::Error) -> anyhow::Error {
@@ -405,24 +417,26 @@ mod tests {
     }
 
     #[test]
-    fn the_confirming_statement_reads_by_id_with_a_parameter_for_each_mark() {
+    fn the_weights_statement_has_a_parameter_for_each_mark() {
         use crate::scan::weights::{Near, Padding};
-        let t = Ident::new("table", "m").unwrap();
-        let created =
-            Fragment::sql_with(crate::sql::CREATED_US_TIMESTAMP, &[("created_at", &Fragment::sql("created_at"))]);
-        let (full, keys) = (query(&t, false, &created, 3), query(&t, true, &created, 3));
-        assert!(full.contains("SELECT id, sequence_stepid, device_id, recipient_phone, sequence_id, status, CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED) AS created_us,"), "{full}");
-        assert!(keys.contains("SELECT id, sequence_stepid, device_id, recipient_phone, NULL AS sequence_id, NULL AS status, NULL AS created_us,"), "{keys}");
+        let cs = Ident::new("c", "utf8mb4").unwrap();
+        let coll = Ident::new("c", "utf8mb4_unicode_ci").unwrap();
+        let types = ValueTypes([
+            Fragment::converted_value(&cs, &coll),
+            Fragment::sql("CAST(? AS BINARY)"),
+            Fragment::converted_value(&cs, &coll),
+        ]);
+        let q = query(&types, 3);
+        assert!(!q.contains('{'), "unfilled placeholder: {q}");
+        assert!(!q.contains("recipient_phone") && !q.contains("FROM `"), "reads no table: {q}");
+        assert_eq!(q.matches(" UNION ALL ").count(), 2, "{q}");
+        assert!(q.contains("SELECT ? AS i, CONVERT(CONVERT(CAST(? AS BINARY) USING utf8mb4) USING utf8mb4) COLLATE utf8mb4_unicode_ci AS s, CAST(? AS BINARY) AS d,"), "{q}");
         let pad = Padding { space_weight: vec![], pad_space: false };
         let c = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
-        for q in [&full, &keys] {
-            assert!(!q.contains('{'), "unfilled placeholder: {q}");
-            assert!(q.contains("FROM `m`\nWHERE id IN (?, ?, ?)"), "{q}");
-            let marks: usize =
-                q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
-            assert_eq!(marks, params(&c, vec!["a".into(), "b".into(), "c".into()]).len(), "{q}");
-            // The exact key is the weights alone: no text function touches the key columns.
-            assert!(!q.contains("REPLACE(recipient_phone"), "{q}");
-        }
+        let rows: Vec<Row> = (0..3).map(|i| ("s".into(), "d".into(), copy(&i.to_string(), "60", None))).collect();
+        let marks: usize =
+            q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
+        assert_eq!(marks, params(&c, &rows).len(), "{q}");
+        assert_eq!(params(&c, &rows)[Near::default().params(b"").len()], Value::UInt(0));
     }
 }

@@ -177,6 +177,14 @@ impl ScanStats {
     }
 }
 
+/// The error for a scanned row of unexpected types: the columns' names and types, never
+/// their values (a row holds a phone number).
+fn unexpected_shape(row: &mysql::Row) -> anyhow::Error {
+    let columns: Vec<String> =
+        row.columns_ref().iter().map(|c| format!("{} {:?}", c.name_str(), c.column_type())).collect();
+    anyhow::anyhow!("the scan returned a row of unexpected types ({})", columns.join(", "))
+}
+
 /// The fingerprint bits the scan keeps: all 64, unless the environment variable
 /// `SEQFIX_SCAN_FINGERPRINT_BITS` asks for fewer. That is a test knob, not an option: with
 /// one bit nearly every row collides with many others, which must change nothing in the
@@ -223,7 +231,8 @@ fn scan_here(
     // private files (`spill`), removed on return.
     let spill = crate::spill::dir("the scan")?;
     let mut prints = candidates::Fingerprints::new(spill.path(), info.estimated_rows)?;
-    let counts = walk::walk(db, &table, &collations, fingerprint_mask(), &mut prints, &mut stats, on_rows)?;
+    let counts =
+        walk::walk(db, &table, keys_only, &created, &collations, fingerprint_mask(), &mut prints, &mut stats, on_rows)?;
     stats.spilled(spill.path());
     let candidates = prints.finish()?;
     log::debug!(
@@ -233,7 +242,8 @@ fn scan_here(
         started.elapsed().as_secs_f64(),
         candidates.len()
     );
-    confirm::confirm(db, &table, keys_only, &created, &collations, candidates, spill.path(), &mut stats, on_group)
+    let types = confirm::ValueTypes::of(info)?;
+    confirm::confirm(db, &types, &collations, candidates, spill.path(), &mut stats, on_group)
         .with_context(|| format!("confirming the candidate groups of {}.{}", db.database, table))?;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok(ScanTotals { sequence_messages: counts.sequence_messages, empty_steps: counts.empty_steps, stats })

@@ -1,9 +1,10 @@
 //! The scan's first pass: one read of the table in primary-key order, in chunks
 //! (`sql/audit/chunk.sql`), as pt-archiver and gh-ost walk a table. Each chunk is one short
 //! statement (`WHERE id > last ORDER BY id LIMIT n`: a range of the clustered index, no
-//! sort, no temporary table), sized so that it takes about `ChunkSize::TARGET`; the rows
-//! come back as an id, a kind and a 64-bit fingerprint of the partition key, and the rows
-//! that may have copies go to `candidates::Fingerprints`.
+//! sort, no temporary table), sized so that it takes about `ChunkSize::TARGET`; each row
+//! comes back with a kind, a 64-bit fingerprint of its partition key, its key values and
+//! details, and the rows that may have copies go to `candidates::Fingerprints`. This is the
+//! scan's only read of the table.
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -51,14 +52,19 @@ impl Default for ChunkSize {
     }
 }
 
-/// The two forms of the chunk statement: the first chunk, and every later one (after an id).
-pub fn statements(table: &Ident) -> [String; 2] {
-    let near = Fragment::sql(crate::sql::SCAN_NEAR_PHONE);
+/// The two forms of the chunk statement: the first chunk, and every later one (after an
+/// id). `keys_only` leaves out the details (with the unique index in place no survivor is
+/// chosen); `created` is `super::created_us` of the table.
+pub fn statements(table: &Ident, keys_only: bool, created: &Fragment) -> [String; 2] {
+    use crate::sql::{SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_NEAR_PHONE};
+    let near = Fragment::sql_with(SCAN_NEAR_PHONE, &[("phone", &Fragment::sql("recipient_phone"))]);
+    let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
+    let details = Fragment::sql_with(details, &[("created_us", created)]);
     let render = |after: &'static str| {
         crate::sql::render_parts(
             crate::sql::SCAN_CHUNK,
             &[("table", table)],
-            &[("near", &near), ("after", &Fragment::sql(after))],
+            &[("near", &near), ("details", &details), ("after", &Fragment::sql(after))],
         )
     };
     [render(""), render("WHERE id > ?")]
@@ -100,52 +106,77 @@ pub struct Counts {
 
 /// Walks `table`, recording the rows that may have copies in `out`. `on_rows` is told the
 /// rows read so far after each chunk.
+#[allow(clippy::too_many_arguments)]
 pub fn walk(
     db: &mut Db,
     table: &Ident,
+    keys_only: bool,
+    created: &Fragment,
     collations: &Collations,
     mask: u64,
     out: &mut Fingerprints,
     stats: &mut ScanStats,
     on_rows: &mut dyn FnMut(u64),
 ) -> Result<Counts> {
-    let [first, later] = statements(table);
+    let [first, later] = statements(table, keys_only, created);
     let mut counts = Counts::default();
     let mut size = ChunkSize::new();
     let mut last: Option<String> = None;
     loop {
         let started = Instant::now();
         let query = if last.is_some() { &later } else { &first };
-        let rows: Vec<(String, u8, Option<u64>, Option<u64>)> = db
+        let result = db
             .conn
-            .exec(query, params(collations, last.as_deref(), size.rows()))
+            .exec_iter(query, params(collations, last.as_deref(), size.rows()))
             .with_context(|| format!("reading {}.{} in primary-key order (the scan's walk)", db.database, table))?;
-        let took = started.elapsed();
-        stats.statement(took);
-        stats.chunks += 1;
-        let n = rows.len() as u64;
-        stats.rows_read += n;
-        out.start_chunk();
-        for (id, kind, near_hash, key_hash) in &rows {
-            match *kind {
+        let mut n = 0u64;
+        let mut last_id = None;
+        for row in result {
+            let row = row
+                .with_context(|| format!("reading {}.{} in primary-key order (the scan's walk)", db.database, table))?;
+            #[allow(clippy::type_complexity)]
+            let (id, kind, near_hash, key_hash, step, device, phone, sequence_id, status, created_us): (
+                String,
+                u8,
+                Option<u64>,
+                Option<u64>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<i64>,
+            ) = mysql::from_row_opt(row).map_err(|e| super::unexpected_shape(&e.0))?;
+            n += 1;
+            match kind {
                 NULL_STEP => {}
                 EMPTY_STEP => counts.empty_steps += 1,
                 kind => {
                     counts.sequence_messages += 1;
                     if kind == MAY_HAVE_COPIES {
-                        let (Some(near), Some(key)) = (near_hash, key_hash) else {
-                            anyhow::bail!("the scan's walk returned a sequence message without a fingerprint");
+                        let (Some(near), Some(key), Some(step), Some(device), Some(phone)) =
+                            (near_hash, key_hash, step, device, phone)
+                        else {
+                            anyhow::bail!("the scan's walk returned a sequence message without its key or fingerprint");
                         };
-                        out.push(id, fingerprint(*near, *key, mask))?;
+                        let copy = super::Copy { id, recipient_phone: phone, sequence_id, status, created_us };
+                        out.push(&step, &device, &copy, fingerprint(near, key, mask))?;
+                        last_id = Some(copy.id);
+                        continue;
                     }
                 }
             }
+            last_id = Some(id);
         }
+        let took = started.elapsed();
+        stats.statement(took);
+        stats.chunks += 1;
+        stats.rows_read += n;
         on_rows(stats.rows_read);
         if n < size.rows() {
             return Ok(counts);
         }
-        last = rows.into_iter().next_back().map(|r| r.0);
+        last = last_id;
         size = size.next(took);
     }
 }
@@ -185,7 +216,8 @@ mod tests {
     #[test]
     fn the_chunk_statements_walk_by_primary_key_with_a_parameter_for_each_mark() {
         let t = Ident::new("table", "m").unwrap();
-        let [first, later] = statements(&t);
+        let created = Fragment::sql("created_at");
+        let [first, later] = statements(&t, false, &created);
         let c = Collations {
             step: Padding { space_weight: b"s".to_vec(), pad_space: true },
             device: Padding { space_weight: b"d".to_vec(), pad_space: false },
