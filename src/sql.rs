@@ -13,7 +13,7 @@ pub const INDEXES: &str = include_str!("../sql/schema/indexes.sql");
 
 pub const SESSION_TUNING: &str = include_str!("../sql/session_tuning.sql");
 pub const SCAN_CHUNK: &str = include_str!("../sql/audit/chunk.sql");
-pub const SCAN_WEIGHTS: &str = include_str!("../sql/audit/weights.sql");
+pub const SCAN_WEIGH: &str = include_str!("../sql/audit/weigh.sql");
 pub const SCAN_DETAILS: &str = include_str!("../sql/audit/details.sql");
 pub const SCAN_DETAILS_KEYS_ONLY: &str = include_str!("../sql/audit/details_keys_only.sql");
 pub const SCAN_NEAR_PHONE: &str = include_str!("../sql/audit/near_phone.sql");
@@ -183,12 +183,9 @@ impl Fragment {
         ))
     }
 
-    /// `first UNION ALL more UNION ALL more ...`: a derived table of `n` rows, the first
-    /// naming the columns.
-    pub fn union_all(first: &Fragment, more: &Fragment, n: usize) -> Fragment {
-        let mut rows = vec![first.as_str()];
-        rows.extend(std::iter::repeat_n(more.as_str(), n.saturating_sub(1)));
-        Fragment(rows.join(" UNION ALL "))
+    /// `f, f, f`: `n` copies of a fragment, comma-separated (a select list).
+    pub fn list(f: &Fragment, n: usize) -> Fragment {
+        Fragment(vec![f.as_str(); n].join(", "))
     }
 
     /// A validated name written bare, where SQL wants a word (a character set or collation).

@@ -1,7 +1,7 @@
--- The near slot of chunk.sql and weights.sql: the collation weight of the phone with the weights of punctuation
+-- The near slot of chunk.sql: the collation weight of the phone with the weights of punctuation
 -- and spacing characters removed. Rows whose phones differ only in those are
 -- near-duplicates, which the unique index will not catch. The phone slot is the phone:
--- the column in chunk.sql, a value the walk read in weights.sql.
+-- the column in chunk.sql (src/scan/weights.rs, `Near::weight`, computes the same on the client).
 --
 -- It is computed from the phone's weight, not from its characters, so that two phones the
 -- unique index holds equal always get equal near weights: an exact group never straddles

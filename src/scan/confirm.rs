@@ -1,13 +1,16 @@
 //! The scan's second pass, on the candidates alone: the server weighs the key values the
-//! walk read of each candidate row (`sql/audit/weights.sql`, `BATCH` rows a statement,
-//! computed from the values, not read from the table again), and the client sorts the rows
-//! by those weights (an external merge sort, `extsort`: runs of `run_rows` rows sorted in
-//! memory and written to the private spill directory, then merged) and groups them: every
-//! (near weight, step, device) partition holding more than one row, split into exact groups
-//! by the phone's weight (the unique index's equality, and nothing else). A fingerprint
-//! collision only brings rows here that then stand alone.
+//! walk read of each candidate row (`sql/audit/weigh.sql`, `WEIGH` values a statement,
+//! computed from the values, not read from the table again; a step's or a device's weight
+//! is asked once and remembered, as most rows share a few), the client derives the near
+//! weight from the phone's (`Near::weight`, as near_phone.sql does on the server), sorts the
+//! rows by those weights (an external merge sort, `extsort`: runs of `run_rows` rows sorted
+//! in memory and written to the private spill directory, then merged) and groups them:
+//! every (near weight, step, device) partition holding more than one row, split into exact
+//! groups by the phone's weight (the unique index's equality, and nothing else). A
+//! fingerprint collision only brings rows here that then stand alone.
+use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
@@ -15,16 +18,29 @@ use mysql::Value;
 
 use super::candidates::{Candidates, Row};
 use super::weights::Collations;
-use super::{split_partition, unexpected_shape, Copy, NearGroup, ScanStats};
+use super::{split_partition, Copy, NearGroup, ScanStats};
 use crate::db::Db;
 use crate::ident::Ident;
 use crate::schema::TableInfo;
 use crate::sql::Fragment;
 
-/// Candidate rows weighed per statement (4 values each, under the server's 65,535).
+/// Candidate rows taken from the log at a time.
 pub const BATCH: usize = 1_000;
+/// Values weighed per statement (one column each); a shorter list is padded with empty
+/// strings, so that every statement of a column is the same prepared one.
+pub const WEIGH: usize = 500;
+/// Step and device weights remembered, at most (then forgotten and asked again).
+const REMEMBERED: usize = 20_000;
 
-/// How the weights statement takes each key value back into its column's character set and
+/// The three key columns, in the order `ValueTypes` holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Step = 0,
+    Device = 1,
+    Phone = 2,
+}
+
+/// How the weigh statement takes each key value back into its column's character set and
 /// collation: converted from the UTF-8 the driver received it in, or as bytes for a binary
 /// column. One per key column: step, device, phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,38 +63,108 @@ impl ValueTypes {
     }
 }
 
-/// The weights statement for `n` rows (`sql/audit/weights.sql`). Its parameters: `params`.
-pub fn query(types: &ValueTypes, n: usize) -> String {
-    let [s, d, p] = &types.0;
-    let values = [("s", s), ("d", d), ("p", p)];
-    let first = Fragment::sql_with("SELECT ? AS i, {s} AS s, {d} AS d, {p} AS p", &values);
-    let more = Fragment::sql_with("SELECT ?, {s}, {d}, {p}", &values);
-    let near = Fragment::sql_with(crate::sql::SCAN_NEAR_PHONE, &[("phone", &Fragment::sql("v.p"))]);
-    crate::sql::render_parts(
-        crate::sql::SCAN_WEIGHTS,
-        &[],
-        &[("near", &near), ("rows", &Fragment::union_all(&first, &more, n))],
-    )
+/// The weigh statement for `n` values of column `key` (`sql/audit/weigh.sql`), one `?` each.
+pub fn query(types: &ValueTypes, key: Key, n: usize) -> String {
+    let one = Fragment::sql_with("WEIGHT_STRING({value})", &[("value", &types.0[key as usize])]);
+    crate::sql::render_parts(crate::sql::SCAN_WEIGH, &[], &[("weights", &Fragment::list(&one, n))])
 }
 
-/// The weights statement's parameters, in the order of its `?`: the near weight's
-/// (near_phone.sql), then per row its index and its step, device and phone. Pure.
-pub fn params(c: &Collations, rows: &[Row]) -> Vec<Value> {
-    let mut p: Vec<Value> = c.near.params(c.phone.trailing()).into_iter().map(Value::Bytes).collect();
-    for (i, (step, device, copy)) in rows.iter().enumerate() {
-        p.push(Value::UInt(i as u64));
-        p.push(Value::Bytes(step.as_bytes().to_vec()));
-        p.push(Value::Bytes(device.as_bytes().to_vec()));
-        p.push(Value::Bytes(copy.recipient_phone.as_bytes().to_vec()));
+/// Asks the server for the weights of key values, a column at a time.
+pub struct Weigher {
+    types: ValueTypes,
+    statements: [String; 3],
+    remembered: [HashMap<String, Vec<u8>>; 2],
+    /// Time spent in the statements.
+    pub waited: Duration,
+}
+
+impl Weigher {
+    pub fn new(types: ValueTypes) -> Weigher {
+        let statements = [Key::Step, Key::Device, Key::Phone].map(|k| query(&types, k, WEIGH));
+        Weigher { types, statements, remembered: Default::default(), waited: Duration::ZERO }
     }
-    p
+
+    /// The weights of `values` of column `key`, in order.
+    pub fn weigh(&mut self, db: &mut Db, key: Key, values: &[&str], stats: &mut ScanStats) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(values.len());
+        for chunk in values.chunks(WEIGH) {
+            let mut params: Vec<Value> = chunk.iter().map(|v| Value::Bytes(v.as_bytes().to_vec())).collect();
+            params.resize(WEIGH, Value::Bytes(Vec::new()));
+            let started = Instant::now();
+            let row: mysql::Row = db
+                .conn
+                .exec_first(&self.statements[key as usize], params)
+                .context("weighing the keys of the candidate rows under their collations")?
+                .context("the weigh statement returned no row")?;
+            stats.statement(started.elapsed());
+            self.waited += started.elapsed();
+            stats.lookups += 1;
+            let mut weights = row.unwrap();
+            weights.truncate(chunk.len());
+            for w in weights {
+                out.push(
+                    mysql::from_value_opt::<Vec<u8>>(w).map_err(|_| {
+                        anyhow::anyhow!("the weigh statement returned a weight that is not a byte string")
+                    })?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The weights of the steps (`Key::Step`) or devices of `rows`, asked once each.
+    fn remembered<'a>(
+        &mut self,
+        db: &mut Db,
+        key: Key,
+        values: impl Iterator<Item = &'a str>,
+        stats: &mut ScanStats,
+    ) -> Result<()> {
+        let known = &self.remembered[key as usize];
+        let mut missing: Vec<&str> = values.filter(|v| !known.contains_key(*v)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let weights = self.weigh(db, key, &missing, stats)?;
+        let known = &mut self.remembered[key as usize];
+        if known.len() + missing.len() > REMEMBERED {
+            known.clear();
+        }
+        for (v, w) in missing.into_iter().zip(weights) {
+            known.insert(v.to_string(), w);
+        }
+        Ok(())
+    }
+
+    /// The weights of the candidate rows' keys: (step, device, phone) for each row.
+    pub fn rows(&mut self, db: &mut Db, rows: &[Row], stats: &mut ScanStats) -> Result<Vec<[Vec<u8>; 3]>> {
+        self.remembered(db, Key::Step, rows.iter().map(|r| r.0.as_str()), stats)?;
+        self.remembered(db, Key::Device, rows.iter().map(|r| r.1.as_str()), stats)?;
+        let phones: Vec<&str> = rows.iter().map(|r| r.2.recipient_phone.as_str()).collect();
+        let phone_weights = self.weigh(db, Key::Phone, &phones, stats)?;
+        let [steps, devices] = &self.remembered;
+        rows.iter()
+            .zip(phone_weights)
+            .map(|((step, device, _), phone)| {
+                let known =
+                    |m: &HashMap<String, Vec<u8>>, v: &str| m.get(v).cloned().context("a key weight went missing");
+                Ok([known(steps, step)?, known(devices, device)?, phone])
+            })
+            .collect()
+    }
+
+    pub fn types(&self) -> &ValueTypes {
+        &self.types
+    }
 }
 
 /// Weighs the candidates, sorts and groups them, and calls `on_group` for each partition
 /// of several rows, in key order.
 pub fn confirm(
     db: &mut Db,
-    types: &ValueTypes,
+    types: ValueTypes,
     collations: &Collations,
     mut candidates: Candidates,
     spill: &std::path::Path,
@@ -89,37 +175,17 @@ pub fn confirm(
         .with_segment_size(run_rows(candidates.len()))
         .with_sort_dir(spill.to_path_buf())
         .pushed();
-    let full = query(types, BATCH);
-    let mut weighing = std::time::Duration::ZERO;
+    let mut weigher = Weigher::new(types);
     let began = Instant::now();
     loop {
         let rows = candidates.next_batch(BATCH)?;
         if rows.is_empty() {
             break;
         }
-        let statement = if rows.len() == BATCH { full.clone() } else { query(types, rows.len()) };
-        let started = Instant::now();
-        let weights: Vec<mysql::Row> = db
-            .conn
-            .exec(statement, params(collations, &rows))
-            .context("weighing the keys of the candidate rows under their collations")?;
-        stats.statement(started.elapsed());
-        weighing += started.elapsed();
-        stats.lookups += 1;
-        anyhow::ensure!(
-            weights.len() == rows.len(),
-            "the server weighed {} of {} candidate rows",
-            weights.len(),
-            rows.len()
-        );
-        let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
-        for w in weights {
-            let (i, step_w, device_w, near_w, phone_w): (usize, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) =
-                mysql::from_row_opt(w).map_err(|e| unexpected_shape(&e.0))?;
-            let (step, device, copy) =
-                rows.get_mut(i).and_then(Option::take).context("the server weighed a candidate row twice")?;
+        let weights = weigher.rows(db, &rows, stats)?;
+        for ((step, device, copy), [step_w, device_w, phone_w]) in rows.into_iter().zip(weights) {
             stats.candidate_rows += 1;
-            // The near weight is trimmed by the server already (near_phone.sql).
+            let near_w = collations.near.weight(&phone_w, collations.phone.trailing());
             let partition = [near_w.as_slice(), collations.step.strip(&step_w), collations.device.strip(&device_w)];
             sorter
                 .push(Entry::new(partition, collations.phone.strip(&phone_w), &step, &device, &copy))
@@ -128,7 +194,7 @@ pub fn confirm(
     }
     log::debug!(
         "weights: {:.2} s in statements, {:.2} s in all",
-        weighing.as_secs_f64(),
+        weigher.waited.as_secs_f64(),
         began.elapsed().as_secs_f64()
     );
     let sorted = sorter.done().map_err(sort_error)?;
@@ -417,8 +483,7 @@ mod tests {
     }
 
     #[test]
-    fn the_weights_statement_has_a_parameter_for_each_mark() {
-        use crate::scan::weights::{Near, Padding};
+    fn the_weigh_statement_reads_no_table_and_has_a_mark_for_each_value() {
         let cs = Ident::new("c", "utf8mb4").unwrap();
         let coll = Ident::new("c", "utf8mb4_unicode_ci").unwrap();
         let types = ValueTypes([
@@ -426,17 +491,16 @@ mod tests {
             Fragment::sql("CAST(? AS BINARY)"),
             Fragment::converted_value(&cs, &coll),
         ]);
-        let q = query(&types, 3);
-        assert!(!q.contains('{'), "unfilled placeholder: {q}");
-        assert!(!q.contains("recipient_phone") && !q.contains("FROM `"), "reads no table: {q}");
-        assert_eq!(q.matches(" UNION ALL ").count(), 2, "{q}");
-        assert!(q.contains("SELECT ? AS i, CONVERT(CONVERT(CAST(? AS BINARY) USING utf8mb4) USING utf8mb4) COLLATE utf8mb4_unicode_ci AS s, CAST(? AS BINARY) AS d,"), "{q}");
-        let pad = Padding { space_weight: vec![], pad_space: false };
-        let c = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
-        let rows: Vec<Row> = (0..3).map(|i| ("s".into(), "d".into(), copy(&i.to_string(), "60", None))).collect();
-        let marks: usize =
-            q.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.matches('?').count()).sum();
-        assert_eq!(marks, params(&c, &rows).len(), "{q}");
-        assert_eq!(params(&c, &rows)[Near::default().params(b"").len()], Value::UInt(0));
+        let q = query(&types, Key::Phone, 3);
+        assert!(!q.contains('{') && !q.contains("FROM"), "reads no table: {q}");
+        let code: String = q.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+        let one =
+            "WEIGHT_STRING(CONVERT(CONVERT(CAST(? AS BINARY) USING utf8mb4) USING utf8mb4) COLLATE utf8mb4_unicode_ci)";
+        assert_eq!(code, format!("SELECT {one}, {one}, {one}"));
+        let binary = query(&types, Key::Device, 2);
+        assert!(
+            binary.ends_with("SELECT WEIGHT_STRING(CAST(? AS BINARY)), WEIGHT_STRING(CAST(? AS BINARY))\n"),
+            "{binary}"
+        );
     }
 }

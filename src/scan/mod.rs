@@ -243,7 +243,7 @@ fn scan_here(
         candidates.len()
     );
     let types = confirm::ValueTypes::of(info)?;
-    confirm::confirm(db, &types, &collations, candidates, spill.path(), &mut stats, on_group)
+    confirm::confirm(db, types, &collations, candidates, spill.path(), &mut stats, on_group)
         .with_context(|| format!("confirming the candidate groups of {}.{}", db.database, table))?;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok(ScanTotals { sequence_messages: counts.sequence_messages, empty_steps: counts.empty_steps, stats })

@@ -28,6 +28,30 @@ impl Collations {
 }
 
 impl Near {
+    /// The near weight of a phone whose collation weight is `weight`, computed as
+    /// near_phone.sql computes it on the server, byte for byte (`TRIM(TRAILING trim FROM
+    /// w)`, then the first level up to the first 0x0000 when the collation has several,
+    /// then each pattern removed with `REPLACE`, in slot order): the walk's fingerprints
+    /// come from the server's, the candidates' partitions from this one. Pure.
+    pub fn weight(&self, weight: &[u8], trim: &[u8]) -> Vec<u8> {
+        let mut w = weight;
+        if !trim.is_empty() {
+            while w.ends_with(trim) {
+                w = &w[..w.len() - trim.len()];
+            }
+        }
+        if self.several_levels {
+            if let Some(at) = w.windows(2).position(|p| p == [0, 0]) {
+                w = &w[..at];
+            }
+        }
+        let mut out = w.to_vec();
+        for pattern in self.patterns.iter().filter(|p| !p.is_empty()) {
+            out = remove_all(&out, pattern);
+        }
+        out
+    }
+
     /// The parameters of near_phone.sql, in the order of its `?`: several levels or not,
     /// the phone's trailing space weight twice, then each near pattern. Pure.
     pub fn params(&self, phone_trim: &[u8]) -> Vec<Vec<u8>> {
@@ -36,6 +60,22 @@ impl Near {
         p.extend(self.patterns.iter().cloned());
         p
     }
+}
+
+/// `s` without the occurrences of `pattern` (not empty), found left to right without
+/// overlap, as SQL's `REPLACE(s, pattern, '')` on binary strings. Pure.
+fn remove_all(s: &[u8], pattern: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i..].starts_with(pattern) {
+            i += pattern.len();
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The punctuation and spacing characters whose weights the near weight leaves out
@@ -197,6 +237,19 @@ mod tests {
         let w = |b: &[u8]| Some(b.to_vec());
         let got = near_patterns(&[w(b"\x02\x09"), None, w(b""), w(b"\x02\x09"), w(b"\x02\x0d")]);
         assert_eq!(got, vec![b"\x02\x09".to_vec(), vec![], vec![], vec![], b"\x02\x0d".to_vec()]);
+    }
+
+    #[test]
+    fn the_near_weight_trims_cuts_and_removes_as_the_statement_does() {
+        let near = Near { several_levels: false, patterns: vec![b"\x02\x09".to_vec(), vec![], b"ab".to_vec()] };
+        // Trailing trim repeated, then each pattern removed left to right without overlap.
+        assert_eq!(near.weight(b"x\x02\x09yaab\x02\x09\x02\x09", b"\x02\x09"), b"xya");
+        assert_eq!(near.weight(b"aaabb", b""), b"aab", "REPLACE('aaabb', 'ab', '') = 'aab'");
+        assert_eq!(near.weight(b"", b"z"), b"");
+        let levels = Near { several_levels: true, patterns: vec![b"-".to_vec()] };
+        assert_eq!(levels.weight(b"1-2\x00\x003-4", b""), b"12", "only the first level");
+        assert_eq!(levels.weight(b"1\x00-2", b""), b"1\x002", "a single 0x00 is not a level separator");
+        assert_eq!(Near::default().weight(b"60 1", b" "), b"60 1");
     }
 
     #[test]

@@ -133,6 +133,37 @@ fn invariant(charset: &str, collation: &str, absent: &str) {
     }
     assert!(truth > 20, "{collation}: the data should hold duplicates ({truth})");
 
+    // The scan weighs the candidates' key values as the walk read them (scan::confirm): the
+    // same weights as the columns' own, for every row.
+    let cfg = seqfix::config::DbConfig::from_url(&db.url, std::time::Duration::from_secs(5)).unwrap();
+    let mut sdb = seqfix::db::connect(&cfg).unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
+    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
+    let mut weigher = seqfix::scan::confirm::Weigher::new(seqfix::scan::confirm::ValueTypes::of(&info).unwrap());
+    #[allow(clippy::type_complexity)]
+    let keyed: Vec<(String, String, String, Vec<u8>, Vec<u8>, Vec<u8>)> = c
+        .query(
+            "SELECT sequence_stepid, device_id, recipient_phone, WEIGHT_STRING(sequence_stepid), \
+             WEIGHT_STRING(device_id), WEIGHT_STRING(recipient_phone) FROM broadcast_messages \
+             WHERE sequence_stepid IS NOT NULL AND device_id IS NOT NULL AND recipient_phone IS NOT NULL",
+        )
+        .unwrap();
+    let mut stats = seqfix::scan::ScanStats::default();
+    use seqfix::scan::confirm::Key;
+    for (key, pick) in [
+        (
+            Key::Step,
+            (|r: &(String, String, String, Vec<u8>, Vec<u8>, Vec<u8>)| (r.0.clone(), r.3.clone())) as fn(&_) -> _,
+        ),
+        (Key::Device, |r| (r.1.clone(), r.4.clone())),
+        (Key::Phone, |r| (r.2.clone(), r.5.clone())),
+    ] {
+        let (values, want): (Vec<String>, Vec<Vec<u8>>) = keyed.iter().map(pick).unzip();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let got = weigher.weigh(&mut sdb, key, &values, &mut stats).unwrap();
+        assert_eq!(got, want, "{collation}: {key:?} values weigh as the column does");
+    }
+
     let audit = db.seqfix().args(["audit", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(audit["surplus_rows"], truth, "{collation}: audit's surplus is not the unique index's");
     let near = audit["near_duplicates"]["groups"].as_u64().unwrap();
