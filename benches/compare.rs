@@ -300,6 +300,43 @@ fn delete_ids(c: &mut Conn, ids: &[String]) {
     }
 }
 
+/// The figures of the scan from a seqfix JSON report's `scan` object (null when the build
+/// reports none).
+const SCAN_FIELDS: [&str; 6] =
+    ["chunks", "rows_read", "candidate_rows", "lookups", "spill_bytes", "longest_statement_ms"];
+
+fn scan_figures(report: &Json) -> Json {
+    match report.get("scan") {
+        Some(Json::Object(scan)) => Json::Object(
+            SCAN_FIELDS.iter().map(|k| (k.to_string(), scan.get(*k).cloned().unwrap_or(Json::Null))).collect(),
+        ),
+        _ => Json::Null,
+    }
+}
+
+/// Issue 21: no statement of the scan may run longer than this.
+const LONGEST_STATEMENT_TARGET_MS: f64 = 2000.0;
+
+/// The scan's figures of `audit_scan`/`dedupe_scan` as a line, and whether its longest
+/// statement is within the target (None: not reported).
+fn scan_line(facts: &BTreeMap<String, Json>, key: &str) -> (String, Option<bool>) {
+    let Some(scan) = facts.get(key).filter(|v| v.is_object()) else {
+        return (if facts.contains_key(key) { "not reported by this build" } else { "not run" }.into(), None);
+    };
+    let n = |k: &str| scan[k].as_f64().map(|v| format!("{v:.0}")).unwrap_or_else(|| "?".into());
+    let longest = scan["longest_statement_ms"].as_f64();
+    let line = format!(
+        "{} chunks, {} rows read, {} candidate rows, {} lookups, {} bytes spilled, longest statement {}",
+        n("chunks"),
+        n("rows_read"),
+        n("candidate_rows"),
+        n("lookups"),
+        n("spill_bytes"),
+        longest.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "not reported by this build".into())
+    );
+    (line, longest.map(|ms| ms <= LONGEST_STATEMENT_TARGET_MS))
+}
+
 /// The first number in `v` whose dotted key path (e.g. `batch_times.p99_ms`) satisfies `pred`.
 fn find_number(v: &Json, path: &str, pred: &dyn Fn(&str) -> bool) -> Option<f64> {
     let Json::Object(m) = v else { return None };
@@ -758,6 +795,7 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
                 let surplus = j["surplus_rows"].as_u64().unwrap_or(0);
                 b.facts.insert("audit_surplus_rows".into(), json!(surplus));
                 b.facts.insert("audit_duplicate_groups".into(), j["duplicate_groups"].clone());
+                b.facts.insert("audit_scan".into(), scan_figures(&j));
             }
         }
         floor.push(timed(|| fetch_all(&mut conn(&src.url), FLOOR_QUERY)).1);
@@ -970,6 +1008,7 @@ fn dedupe_section(b: &mut Bench, src: &TestDb) {
                     if deleted != expected || left != 0 {
                         note = format!("deleted {deleted} of {expected} surplus rows, {left} groups left!");
                     }
+                    b.facts.insert("dedupe_scan".into(), scan_figures(&j));
                     batch = json!({
                         "p50_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("p50")),
                         "p99_ms": find_number(&j, "", &|k| k.contains("batch") && k.contains("p99")),
@@ -1739,6 +1778,23 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
             x["inserts"]
         )
     };
+    s += "\n### The scan (from seqfix's JSON report)\n\n";
+    let mut verdicts = vec![];
+    for (what, key) in [("audit", "audit_scan"), ("dedupe", "dedupe_scan")] {
+        let (line, ok) = scan_line(&b.facts, key);
+        s += &format!("- {what}: {line}\n");
+        verdicts.extend(ok);
+    }
+    s += &format!(
+        "- target: no statement of the scan longer than 2 s: {}\n",
+        if verdicts.is_empty() {
+            "not reported by this build"
+        } else if verdicts.iter().all(|v| *v) {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
     s += "\n### 5. Impact on the live application\n\n";
     if w.get("idle").is_none() {
         s += "- not run\n";
@@ -1937,7 +1993,7 @@ fn main() {
     println!("{}", summary_table(&b));
     let results = markdown(&b, &mach, load_secs);
     let (mem_ok, mem_notes) = memory_verdict(&b.memory);
-    println!("{}", results.lines().skip_while(|l| !l.starts_with("### 5")).collect::<Vec<_>>().join("\n"));
+    println!("{}", results.lines().skip_while(|l| !l.starts_with("### ")).collect::<Vec<_>>().join("\n"));
     let out = json!({
         "command": b.args.command_line(),
         "rows": b.args.rows,
