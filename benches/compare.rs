@@ -1434,6 +1434,13 @@ type Samples = Vec<(Instant, f64)>;
 
 /// Inserts one row every 5 ms until `stop`, timing each.
 fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Samples> {
+    writer_that(url, stop, false)
+}
+
+/// `writer`; with `sends`, each insert is followed by an autocommit `UPDATE` marking the
+/// row inserted ten steps before as sent, as the application's sender does. (Updates leave
+/// undo logs for purge on every server; MySQL discards an insert's at commit.)
+fn writer_that(url: String, stop: Arc<AtomicBool>, sends: bool) -> std::thread::JoinHandle<Samples> {
     std::thread::spawn(move || {
         let mut c = conn(&url);
         let stmt = c
@@ -1443,7 +1450,9 @@ fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Samples
                  VALUES (?, ?, ?, ?, ?, ?, 'text', 'live insert', 'pending', NOW())",
             )
             .unwrap();
+        let sent = c.prep("UPDATE broadcast_messages SET status = 'sent', sent_at = NOW() WHERE id = ?").unwrap();
         let mut lat = Vec::new();
+        let mut recent = std::collections::VecDeque::new();
         let mut i = 0u64;
         while !stop.load(Ordering::Relaxed) {
             let id = uuid::Uuid::new_v4().to_string();
@@ -1453,6 +1462,12 @@ fn writer(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Samples
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             if r.is_ok() {
                 lat.push((t, ms));
+            }
+            if sends {
+                recent.push_back(id);
+                if recent.len() > 10 {
+                    let _ = c.exec_drop(&sent, (recent.pop_front().unwrap(),));
+                }
             }
             i += 1;
             std::thread::sleep(Duration::from_millis(5));
@@ -1608,6 +1623,85 @@ fn memory_section(b: &mut Bench) {
     let run = b.seqfix(&src.url, &dedupe_args());
     let p = run.problem();
     b.memory.push(("dedupe".into(), small, p.is_none().then_some(run.maxrss_kb), p.unwrap_or_default()));
+}
+
+// ---------------------------------------------------------------------------------------
+// The history list during a scan
+
+const HISTORY_LEN: &str = "SELECT COUNT FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'";
+
+/// Samples InnoDB's history list length (transactions committed whose undo logs purge has
+/// not yet removed) every 200 ms until `stop`.
+fn history_sampler(mut c: Conn, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
+    std::thread::spawn(move || {
+        let mut v = vec![];
+        while !stop.load(Ordering::Relaxed) {
+            v.push(c.query_first(HISTORY_LEN).unwrap().unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        v
+    })
+}
+
+/// Runs `work` while a sending writer (`writer_that`, sends) works on `url`'s messages
+/// table and the history list is sampled; the samples.
+fn history_during(b: &Bench, url: &str, work: impl FnOnce()) -> Vec<u64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer_that(url.to_string(), stop.clone(), true);
+    std::thread::sleep(Duration::from_millis(300));
+    let sampler_stop = Arc::new(AtomicBool::new(false));
+    let sampler = history_sampler(b.server.admin_conn(), sampler_stop.clone());
+    work();
+    sampler_stop.store(true, Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    samples
+}
+
+fn history_stats(v: &[u64]) -> Json {
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    json!({"samples": s.len(), "max": s.last(), "p50": s.get(s.len() / 2)})
+}
+
+/// The history list during one `seqfix audit` of the source table while the live writer
+/// inserts and marks messages sent, against the same writer alone for as long: a scan
+/// that holds one read view for its whole run stops purge, so the list grows with the
+/// writer's work for as long as the scan lasts. Target (issue 21): the audit's maximum is
+/// at most the writer-alone maximum times 2, or plus 1,000, whichever is larger. Runs last:
+/// the writer's rows stay in the source table (they are no duplicates).
+fn history_section(b: &mut Bench, src: &TestDb) {
+    let mut a = b.server.admin_conn();
+    let status: Option<String> = a
+        .query_first("SELECT STATUS FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'")
+        .unwrap();
+    let enabled_by_us = status.as_deref() != Some("enabled");
+    if enabled_by_us {
+        a.query_drop("SET GLOBAL innodb_monitor_enable = 'trx_rseg_history_len'").unwrap();
+    }
+    b.settle();
+    let mut run = None;
+    let audit = history_during(b, &src.url, || {
+        let (r, secs) = timed(|| b.seqfix(&src.url, &["audit", "--format", "json", "--no-progress"]));
+        run = Some((r, secs));
+    });
+    let (run, secs) = run.unwrap();
+    b.settle();
+    let idle = history_during(b, &src.url, || std::thread::sleep(Duration::from_secs_f64(secs)));
+    let (audit_max, idle_max) = (audit.iter().max().copied().unwrap_or(0), idle.iter().max().copied().unwrap_or(0));
+    let limit = (2 * idle_max).max(idle_max + 1000);
+    let problem = run.problem();
+    b.facts.insert(
+        "history".into(),
+        json!({
+            "audit_secs": secs, "audit_problem": problem, "during_audit": history_stats(&audit),
+            "writer_alone": history_stats(&idle), "limit": limit,
+            "rule": "max during audit <= max(2 x writer-alone max, writer-alone max + 1000)",
+            "target_met": problem.is_none().then_some(audit_max <= limit),
+            "counter_enabled_by_the_benchmark": enabled_by_us,
+        }),
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1844,6 +1938,31 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
         bf("p99_ms"),
         bf("max_ms")
     );
+    let h = b.facts.get("history").cloned().unwrap_or(json!(null));
+    s += "\n### 5b. InnoDB's history list during a scan\n\n";
+    if h.is_null() {
+        s += "- not run\n";
+    } else {
+        s += &format!(
+            "A writer inserts one message every 5 ms and marks the message it inserted ten steps before as sent \
+             (autocommit); `trx_rseg_history_len` sampled every 200 ms, during one seqfix audit of the source \
+             table ({:.1} s) and for as long with the writer alone.\n\n",
+            h["audit_secs"].as_f64().unwrap_or(f64::NAN)
+        );
+        let hs = |k: &str| format!("max {}, median {} ({} samples)", h[k]["max"], h[k]["p50"], h[k]["samples"]);
+        s += &format!("- writer alone: {}\n", hs("writer_alone"));
+        s += &format!("- during seqfix audit: {}\n", hs("during_audit"));
+        s += &format!(
+            "- target: audit's maximum no higher than the writer alone's times 2 or plus 1,000, whichever is larger \
+             (here {}): {}\n",
+            h["limit"],
+            match h["target_met"].as_bool() {
+                Some(true) => "met".to_string(),
+                Some(false) => "MISSED".to_string(),
+                None => format!("not judged ({})", h["audit_problem"].as_str().unwrap_or("seqfix audit did not run")),
+            }
+        );
+    }
     let (mem_ok, notes) = memory_verdict(&b.memory);
     s += "\n### 6. Peak RSS of the seqfix process (VmHWM of the process, sampled every 5 ms)\n\n";
     if notes.is_empty() {
@@ -1988,6 +2107,10 @@ fn main() {
     if b.args.wants("memory") {
         step("6. memory at a second size");
         memory_section(&mut b);
+    }
+    if b.args.wants("history") {
+        step("5b. the history list during a scan");
+        history_section(&mut b, &src);
     }
     step("done; writing the report");
 
