@@ -67,9 +67,11 @@ struct Args {
     /// `--server mariadb|mysql`: which private server to measure on (MySQL from the root
     /// scripts/mysql-server.sh builds).
     server: String,
-    /// `--only audit,dedupe,join,migrate,process,impact,memory`: a subset, for development
-    /// (docs/benchmarks.md is then left alone).
+    /// `--only audit,audit-index,dedupe,join,migrate,process,impact,history,memory`: a subset
+    /// (its results go to a section of docs/benchmarks.md of their own, see `doc_section`).
     only: Option<Vec<String>>,
+    /// `--no-doc`: leave docs/benchmarks.md alone (development runs).
+    no_doc: bool,
 }
 
 impl Args {
@@ -86,6 +88,7 @@ impl Args {
             buffer_pool: "2G".into(),
             server: "mariadb".into(),
             only: None,
+            no_doc: false,
         };
         let argv: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -115,6 +118,11 @@ impl Args {
                         eprintln!("compare: --server takes mariadb or mysql");
                         std::process::exit(2)
                     }
+                }
+                "--no-doc" => {
+                    a.no_doc = true;
+                    i += 1;
+                    continue;
                 }
                 "--only" => a.only = argv.get(i + 1).map(|v| v.split(',').map(|s| s.trim().to_string()).collect()),
                 "--join-sizes" => {
@@ -153,6 +161,9 @@ impl Args {
         }
         if self.loop_contacts != 5_000 {
             s += &format!(" --loop-contacts {}", self.loop_contacts);
+        }
+        if let Some(o) = &self.only {
+            s += &format!(" --only {}", o.join(","));
         }
         if self.join_sizes != [5_000, 10_000, 20_000] {
             let j: Vec<String> = self.join_sizes.iter().map(|n| n.to_string()).collect();
@@ -778,7 +789,7 @@ fn table_digest(url: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Sections
 
-fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
+fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: Option<&TestDb>) {
     const S: &str = "1. audit";
     let reps = b.args.reps;
     let (mut seqfix_t, mut win_default, mut win_tuned, mut group_by) = (vec![], vec![], vec![], vec![]);
@@ -845,7 +856,8 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: &TestDb) {
         b.compare(S, vs_floor, FLOOR, Some(1.5));
     }
 
-    // With the unique index present (duplicates removed first).
+    // With the unique index present (duplicates removed first): section `audit-index`.
+    let Some(clean_indexed) = clean_indexed else { return };
     const SI: &str = "1b. audit, unique index present";
     let (mut seqfix_t, mut win, mut group_by) = (vec![], vec![], vec![]);
     let mut note = String::new();
@@ -1813,9 +1825,9 @@ fn summary_table(b: &Bench) -> comfy_table::Table {
 
 fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     let mut s = String::new();
-    let (marker, name) = doc_section(&b.args.server);
+    let (marker, title) = doc_section(&b.args);
     s += &format!("<!-- {marker}:start (written by `cargo bench --bench compare`; edits here are overwritten) -->\n");
-    s += &format!("## Latest results on {name}\n\n");
+    s += &format!("## {title}\n\n");
     s += &format!(
         "- Data: {} rows of the production schema from the deterministic generator (seed {SEED}), {} surplus rows \
          in {} duplicate groups (window query); loaded in {load_secs:.1} s.\n",
@@ -1983,28 +1995,55 @@ fn markdown(b: &Bench, mach: &Json, load_secs: f64) -> String {
     s
 }
 
-/// Replaces the results block of docs/benchmarks.md, keeping the hand-written text.
-/// The marker and title of a server's results section in docs/benchmarks.md.
-fn doc_section(server: &str) -> (&'static str, &'static str) {
-    if server == "mysql" {
-        ("results-mysql", "MySQL")
-    } else {
-        ("results", "MariaDB")
+/// The size as a marker's suffix: 10m, 1m, 100k (or the number).
+fn size_label(rows: usize) -> String {
+    match rows {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}m", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
     }
 }
 
-/// Replaces this server's results section of docs/benchmarks.md (the other server's stays).
-fn write_doc(results: &str, server: &str) {
+/// The marker and title of a run's results section in docs/benchmarks.md. A full run at
+/// the default 1,000,000 rows writes the server's "Latest results"; any other run (another
+/// size, or `--only` some sections, as a run at scale is) writes a section of its own, keyed
+/// by server and size, so that the sizes sit side by side.
+fn doc_section(args: &Args) -> (String, String) {
+    let (base, name) = if args.server == "mysql" { ("results-mysql", "MySQL") } else { ("results", "MariaDB") };
+    if args.only.is_none() && args.rows == 1_000_000 {
+        return (base.into(), format!("Latest results on {name}"));
+    }
+    let what = match &args.only {
+        Some(o) => format!(", sections {}", o.join(", ")),
+        None => String::new(),
+    };
+    (format!("{base}-{}", size_label(args.rows)), format!("Results at {} rows on {name}{what}", size_label(args.rows)))
+}
+
+/// Replaces the section `marker` of docs/benchmarks.md, keeping the hand-written text and
+/// the other sections; a new section goes after the last results section.
+fn write_doc(results: &str, marker: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let (marker, _) = doc_section(server);
     let (start, stop) = (format!("<!-- {marker}:start"), format!("<!-- {marker}:end -->"));
     let new = match (old.find(&start), old.find(&stop)) {
         (Some(a), Some(z)) => {
             let end = z + stop.len() + 1;
             format!("{}{}{}", &old[..a], results, old.get(end..).unwrap_or(""))
         }
-        _ => format!("{old}\n{results}"),
+        _ => {
+            let last_end = old
+                .match_indices("<!-- results")
+                .filter_map(|(i, _)| {
+                    let end = old[i..].find("-->").map(|j| i + j + "-->".len())?;
+                    old[i..end].ends_with(":end -->").then_some((end + 1).min(old.len()))
+                })
+                .last();
+            match last_end {
+                Some(end) => format!("{}\n{}{}", &old[..end], results, &old[end..]),
+                None => format!("{old}\n{results}"),
+            }
+        }
     };
     std::fs::write(&path, new).unwrap();
 }
@@ -2071,17 +2110,29 @@ fn main() {
         "loaded in {load_secs:.1} s ({:.0} rows/s); preparing the deduplicated copies",
         b.args.rows as f64 / load_secs
     ));
-    let (clean, copy_secs) = timed(|| b.copy_of(&src, "clean"));
-    step(&format!("copied in {copy_secs:.1} s (INSERT ... SELECT, then settled)"));
-    b.facts.insert("copy_secs".into(), json!(copy_secs));
-    let surplus = bare_dedupe(&clean.url);
-    b.facts.insert("window_surplus_rows".into(), json!(surplus));
-    let clean_indexed = b.copy_of(&clean, "clean_indexed");
-    conn(&clean_indexed.url).query_drop(BARE_ALTER).unwrap();
+    // The deduplicated copies, for the sections that use them (at scale, each copy and the
+    // dedupe that makes it cost minutes).
+    let (clean, clean_indexed) = if ["audit-index", "migrate", "impact"].iter().any(|s| b.args.wants(s)) {
+        let (clean, copy_secs) = timed(|| b.copy_of(&src, "clean"));
+        step(&format!("copied in {copy_secs:.1} s (INSERT ... SELECT, then settled)"));
+        b.facts.insert("copy_secs".into(), json!(copy_secs));
+        let surplus = bare_dedupe(&clean.url);
+        b.facts.insert("window_surplus_rows".into(), json!(surplus));
+        let clean_indexed = b.args.wants("audit-index").then(|| {
+            let db = b.copy_of(&clean, "clean_indexed");
+            conn(&db.url).query_drop(BARE_ALTER).unwrap();
+            db
+        });
+        (Some(clean), clean_indexed)
+    } else {
+        let surplus = window_victims(&mut conn(&src.url)).len();
+        b.facts.insert("window_surplus_rows".into(), json!(surplus));
+        (None, None)
+    };
 
-    if b.args.wants("audit") {
+    if b.args.wants("audit") || b.args.wants("audit-index") {
         step("1. audit");
-        audit_section(&mut b, &src, &clean_indexed);
+        audit_section(&mut b, &src, clean_indexed.as_ref());
     }
     drop(clean_indexed);
     if b.args.wants("dedupe") {
@@ -2094,7 +2145,7 @@ fn main() {
     }
     if b.args.wants("migrate") {
         step("3. migrate");
-        migrate_section(&mut b, &clean);
+        migrate_section(&mut b, clean.as_ref().unwrap());
     }
     if b.args.wants("process") {
         step("4. process");
@@ -2102,7 +2153,7 @@ fn main() {
     }
     if b.args.wants("impact") {
         step("5. impact on a live writer");
-        impact_section(&mut b, &src, &clean);
+        impact_section(&mut b, &src, clean.as_ref().unwrap());
     }
     if b.args.wants("memory") {
         step("6. memory at a second size");
@@ -2133,18 +2184,21 @@ fn main() {
         "memory_target_met": mem_ok,
         "memory_notes": mem_notes,
     });
-    let only = b.args.only.clone();
-    let server_name = b.args.server.clone();
+    let (marker, _) = doc_section(&b.args);
+    let no_doc = b.args.no_doc;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    // The latest run, and the latest of its kind (server, size, full or not) beside it.
+    let json = serde_json::to_string_pretty(&out).unwrap();
+    std::fs::write(dir.join("compare.json"), &json).unwrap();
+    std::fs::write(dir.join(format!("compare-{marker}.json")), &json).unwrap();
     drop(b);
-    if only.is_none() {
-        write_doc(&results, &server_name);
-        eprintln!("compare: wrote {} and docs/benchmarks.md", dir.join("compare.json").display());
+    if no_doc {
+        eprintln!("compare: wrote {} (--no-doc: docs/benchmarks.md left alone)", dir.join("compare.json").display());
     } else {
+        write_doc(&results, &marker);
         eprintln!(
-            "compare: wrote {} (docs/benchmarks.md is only written by a full run)",
+            "compare: wrote {} and the {marker} section of docs/benchmarks.md",
             dir.join("compare.json").display()
         );
     }
