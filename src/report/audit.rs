@@ -204,7 +204,7 @@ mod tests {
             "│ groups keeping a copy other than the oldest                   ┆                                                                                                   0 │\n",
             "│ groups left alone (a status the rule does not rank)           ┆                                                                             0 (0 surplus rows stay) │\n",
             "│ unique index on (sequence_stepid, recipient_phone, device_id) ┆                                                                                             missing │\n",
-            "│ scan                                                          ┆ 10 rows in 1 chunks, 4 candidate rows read again in 1 lookups; longest statement 3 ms; one snapshot │\n",
+            "│ scan                                                          ┆ 10 rows in 1 chunks, 4 candidate rows weighed in 1 statements; longest statement 3 ms; one snapshot │\n",
             "└───────────────────────────────────────────────────────────────┴─────────────────────────────────────────────────────────────────────────────────────────────────────┘\n",
             "\n",
             "Surplus rows by status\n",

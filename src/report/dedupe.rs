@@ -152,7 +152,7 @@ mod tests {
             "│ rows to delete (the plan)                           ┆                                                                                                   3 │\n",
             "│ groups left alone (a status the rule does not rank) ┆                                                                             0 (0 surplus rows stay) │\n",
             "│ elapsed                                             ┆                                                                                  0.5 s (scan 0.2 s) │\n",
-            "│ scan                                                ┆ 10 rows in 1 chunks, 4 candidate rows read again in 1 lookups; longest statement 3 ms; one snapshot │\n",
+            "│ scan                                                ┆ 10 rows in 1 chunks, 4 candidate rows weighed in 1 statements; longest statement 3 ms; one snapshot │\n",
             "└─────────────────────────────────────────────────────┴─────────────────────────────────────────────────────────────────────────────────────────────────────┘\n",
             "\n",
             "Surplus rows by status\n",

@@ -117,7 +117,7 @@ fn survivor_warnings(s: &crate::audit::SurvivorSummary) -> Vec<String> {
 /// How the scan read the table, and what its chunks mean for the counts.
 fn scan_line(s: &crate::scan::ScanStats) -> String {
     format!(
-        "{} rows in {} chunks, {} candidate rows read again in {} lookups; longest statement {} ms; {}",
+        "{} rows in {} chunks, {} candidate rows weighed in {} statements; longest statement {} ms; {}",
         s.rows_read, s.chunks, s.candidate_rows, s.lookups, s.longest_statement_ms, s.snapshot
     )
 }

@@ -151,9 +151,9 @@ pub struct ScanStats {
     /// Statements of the walk.
     pub chunks: u64,
     pub rows_read: u64,
-    /// Rows read again by id because their fingerprint repeats.
+    /// Rows whose fingerprint repeats, weighed and grouped exactly.
     pub candidate_rows: u64,
-    /// Statements that read them.
+    /// Statements that weighed the candidates' key values (`confirm::Weigher`).
     pub lookups: u64,
     /// The most the scan's temporary files held at once.
     pub spill_bytes: u64,
