@@ -78,11 +78,6 @@ impl Fingerprints {
         Ok(())
     }
 
-    /// Rows recorded so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// Sorts each bucket and marks the rows whose fingerprint repeats.
     pub fn finish(self) -> Result<Candidates> {
         let Fingerprints { dir, rows_log, buckets, bits, rows, .. } = self;
@@ -218,9 +213,9 @@ impl Bitmap {
     }
 }
 
-/// A row as one record of the log: step, device, id, phone, sequence id, status (each a
-/// `Text`) and created_us (0, or 1 and 8 bytes). Pure; `decode_row` reverses it.
-fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) -> Result<()> {
+/// A row as one record of the log (and of the sort's entries, `confirm::Entry`): step,
+/// device, id, phone, sequence id, status (each a text, `encode_text`) and created_us (0, or 1 and 8 bytes). Pure; `decode_row` reverses it.
+pub(super) fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) -> Result<()> {
     for text in [Some(step), Some(device), Some(c.id.as_str()), Some(c.recipient_phone.as_str())] {
         encode_text(out, text)?;
     }
@@ -237,7 +232,7 @@ fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) -> Result<(
 }
 
 /// Reads the next record; `keep` false skips it without building strings.
-fn decode_row(r: &mut impl Read, keep: bool) -> std::io::Result<Option<Row>> {
+pub(super) fn decode_row(r: &mut impl Read, keep: bool) -> std::io::Result<Option<Row>> {
     let mut texts: [Option<String>; 6] = Default::default();
     for t in &mut texts {
         *t = decode_text(r, keep)?;

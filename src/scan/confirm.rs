@@ -71,7 +71,6 @@ pub fn query(types: &ValueTypes, key: Key, n: usize) -> String {
 
 /// Asks the server for the weights of key values, a column at a time.
 pub struct Weigher {
-    types: ValueTypes,
     statements: [String; 3],
     remembered: [HashMap<String, Vec<u8>>; 2],
     /// Time spent in the statements.
@@ -81,7 +80,7 @@ pub struct Weigher {
 impl Weigher {
     pub fn new(types: ValueTypes) -> Weigher {
         let statements = [Key::Step, Key::Device, Key::Phone].map(|k| query(&types, k, WEIGH));
-        Weigher { types, statements, remembered: Default::default(), waited: Duration::ZERO }
+        Weigher { statements, remembered: Default::default(), waited: Duration::ZERO }
     }
 
     /// The weights of `values` of column `key`, in order.
@@ -154,10 +153,6 @@ impl Weigher {
             })
             .collect()
     }
-
-    pub fn types(&self) -> &ValueTypes {
-        &self.types
-    }
 }
 
 /// Weighs the candidates, sorts and groups them, and calls `on_group` for each partition
@@ -188,7 +183,7 @@ pub fn confirm(
             let near_w = collations.near.weight(&phone_w, collations.phone.trailing());
             let partition = [near_w.as_slice(), collations.step.strip(&step_w), collations.device.strip(&device_w)];
             sorter
-                .push(Entry::new(partition, collations.phone.strip(&phone_w), &step, &device, &copy))
+                .push(Entry::new(partition, collations.phone.strip(&phone_w), &step, &device, &copy)?)
                 .map_err(sort_error)?;
         }
     }
@@ -247,7 +242,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(partition: [&[u8]; 3], phone: &[u8], step: &str, device: &str, copy: &Copy) -> Entry {
+    fn new(partition: [&[u8]; 3], phone: &[u8], step: &str, device: &str, copy: &Copy) -> Result<Entry> {
         let mut buf = Vec::with_capacity(partition.iter().map(|f| f.len() + 2).sum::<usize>() + phone.len() + 200);
         for field in partition {
             push_key_field(&mut buf, field);
@@ -255,8 +250,8 @@ impl Entry {
         let partition_len = buf.len();
         push_key_field(&mut buf, phone);
         let phone_len = buf.len() - partition_len;
-        encode_row(&mut buf, step, device, copy);
-        Entry { buf, partition_len: partition_len as u32, phone_len: phone_len as u32 }
+        super::candidates::encode_row(&mut buf, step, device, copy)?;
+        Ok(Entry { buf, partition_len: partition_len as u32, phone_len: phone_len as u32 })
     }
 
     fn partition(&self) -> &[u8] {
@@ -293,57 +288,12 @@ impl extsort::Sortable for Entry {
     }
 }
 
-/// Appends a row, compactly, to `out`. Pure; `decode_row` reverses it.
-fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) {
-    let mut text = |s: Option<&str>| match s {
-        None => out.push(0),
-        Some(s) => {
-            out.push(1);
-            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
-        }
-    };
-    text(Some(step));
-    text(Some(device));
-    text(Some(&c.id));
-    text(Some(&c.recipient_phone));
-    text(c.sequence_id.as_deref());
-    text(c.status.as_deref());
-    match c.created_us {
-        None => out.push(0),
-        Some(ts) => {
-            out.push(1);
-            out.extend_from_slice(&ts.to_le_bytes());
-        }
-    }
-}
-
+/// The row an entry carries, in the row log's encoding (`candidates::decode_row`).
 fn decode_row(mut b: &[u8]) -> Result<Row> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
-        anyhow::ensure!(b.len() >= n, "a scanned row read back from the temporary file is truncated");
-        let (head, tail) = b.split_at(n);
-        *b = tail;
-        Ok(head)
-    }
-    fn text(b: &mut &[u8]) -> Result<Option<String>> {
-        if take(b, 1)?[0] == 0 {
-            return Ok(None);
-        }
-        let len = u32::from_le_bytes(take(b, 4)?.try_into()?) as usize;
-        Ok(Some(String::from_utf8(take(b, len)?.to_vec())?))
-    }
-    fn required(b: &mut &[u8]) -> Result<String> {
-        text(b)?.context("a scanned row read back from the temporary file lost a field")
-    }
-    let step = required(&mut b)?;
-    let device = required(&mut b)?;
-    let id = required(&mut b)?;
-    let recipient_phone = required(&mut b)?;
-    let sequence_id = text(&mut b)?;
-    let status = text(&mut b)?;
-    let created_us =
-        if take(&mut b, 1)?[0] == 0 { None } else { Some(i64::from_le_bytes(take(&mut b, 8)?.try_into()?)) };
-    Ok((step, device, Copy { id, recipient_phone, sequence_id, status, created_us }))
+    super::candidates::decode_row(&mut b, true)
+        .ok()
+        .flatten()
+        .context("a scanned row read back from the temporary file is truncated or damaged")
 }
 
 fn sort_error(e: std::io::Error) -> anyhow::Error {
@@ -409,7 +359,7 @@ mod tests {
     }
 
     fn entry(partition: [&[u8]; 3], phone: &[u8], id: &str) -> Entry {
-        Entry::new(partition, phone, "s", "d", &copy(id, "60", Some(1)))
+        Entry::new(partition, phone, "s", "d", &copy(id, "60", Some(1))).unwrap()
     }
 
     #[test]
@@ -440,13 +390,13 @@ mod tests {
         };
         let encoded = |step: &str, device: &str, c: &Copy| {
             let mut out = vec![7];
-            encode_row(&mut out, step, device, c);
+            super::super::candidates::encode_row(&mut out, step, device, c).unwrap();
             out[1..].to_vec()
         };
         assert_eq!(decode_row(&encoded("s", "d", &c)).unwrap(), ("s".to_string(), "d".to_string(), c.clone()));
         let c = Copy { sequence_id: Some("q".into()), status: None, created_us: None, ..c };
         assert_eq!(decode_row(&encoded("", "é", &c)).unwrap(), (String::new(), "é".to_string(), c.clone()));
-        let e = Entry::new([b"6\0", b"s", b"d"], b"60", "s", "d", &c);
+        let e = Entry::new([b"6\0", b"s", b"d"], b"60", "s", "d", &c).unwrap();
         assert_eq!((e.partition(), e.phone()), (&b"6\0\xff\0\0s\0\0d\0\0"[..], &b"60\0\0"[..]));
         assert_eq!(decode_row(e.row()).unwrap().2, c);
         assert!(decode_row(&[1, 9, 0, 0, 0, b'x']).is_err());
