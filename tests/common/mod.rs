@@ -415,7 +415,10 @@ impl Server {
             let child = cmd.spawn().expect("start the private server");
             p.child = Some(child);
             self.port = port;
-            if self.wait_ready(Duration::from_secs(60)) {
+            // A joining Galera node opens its socket only after its state transfer, which on a
+            // loaded machine takes longer than a plain start.
+            let galera = p.extra_args.iter().any(|a| a == "--wsrep-on=ON");
+            if self.wait_ready(Duration::from_secs(if galera { 240 } else { 60 })) {
                 if first {
                     self.create_test_user();
                 }
