@@ -882,13 +882,13 @@ fn audit_section(b: &mut Bench, src: &TestDb, clean_indexed: Option<&TestDb>) {
     let pad = Padding { space_weight: vec![], pad_space: false };
     let collations = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
     let some_id: String = c.query_first(format!("SELECT id FROM {TABLE} LIMIT 1")).unwrap().unwrap_or_default();
-    let [first, later] = seqfix::scan::walk::statements(&table, true, &seqfix::sql::Fragment::sql("created_at"));
+    let [first, later] =
+        seqfix::scan::walk::statements(&table, true, &seqfix::sql::Fragment::sql("created_at"), &collations);
     let mut keys: Vec<String> = Vec::new();
     let mut sorts = false;
-    for (q, params) in [
-        (first, seqfix::scan::walk::params(&collations, None, 1000)),
-        (later, seqfix::scan::walk::params(&collations, Some(&some_id), 1000)),
-    ] {
+    for (q, params) in
+        [(first, seqfix::scan::walk::params(None, 1000)), (later, seqfix::scan::walk::params(Some(&some_id), 1000))]
+    {
         let explain = if b.args.server == "mysql" { "EXPLAIN FORMAT=TRADITIONAL" } else { "EXPLAIN" };
         let plan: Vec<mysql::Row> = c.exec(format!("{explain} {q}"), params).unwrap();
         for r in &plan {

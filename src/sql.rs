@@ -16,7 +16,6 @@ pub const SCAN_CHUNK: &str = include_str!("../sql/audit/chunk.sql");
 pub const SCAN_WEIGH: &str = include_str!("../sql/audit/weigh.sql");
 pub const SCAN_DETAILS: &str = include_str!("../sql/audit/details.sql");
 pub const SCAN_DETAILS_KEYS_ONLY: &str = include_str!("../sql/audit/details_keys_only.sql");
-pub const SCAN_NEAR_PHONE: &str = include_str!("../sql/audit/near_phone.sql");
 pub const SCAN_NEAR_WEIGHT: &str = include_str!("../sql/audit/near_weight.sql");
 pub const SCAN_COLLATION: &str = include_str!("../sql/audit/collation.sql");
 pub const CREATED_US_TIMESTAMP: &str = include_str!("../sql/audit/created_us_timestamp.sql");
@@ -186,6 +185,14 @@ impl Fragment {
     /// `f, f, f`: `n` copies of a fragment, comma-separated (a select list).
     pub fn list(f: &Fragment, n: usize) -> Fragment {
         Fragment(vec![f.as_str(); n].join(", "))
+    }
+
+    /// A binary string literal, `X'0209'`, of bytes the server reported (a collation's
+    /// weight of a space): hex digits only, so nothing in it can be read as SQL. Constant in
+    /// a statement, it is evaluated once, where a bound `CAST(? AS BINARY)` is cast again
+    /// for every row.
+    pub fn hex(bytes: &[u8]) -> Fragment {
+        Fragment(format!("X'{}'", bytes.iter().map(|b| format!("{b:02X}")).collect::<String>()))
     }
 
     /// A validated name written bare, where SQL wants a word (a character set or collation).

@@ -1,10 +1,10 @@
--- For near_phone.sql: the weight of one punctuation or spacing character (bound as its UTF-8
+-- For the near weight (src/scan/weights.rs, `Near::weight`): the weight of one punctuation or spacing character (bound as its UTF-8
 -- bytes, all three ? the same) in the phone column's collation, NULL when the column's
 -- character set cannot hold the character (converting it would give '?', whose weight must
 -- not be removed); and whether the collation weighs in several levels (MySQL's accent- or
 -- case-sensitive UCA 9.0.0 collations: the weights of every level one after the other,
 -- separated by 0x0000; a one-level weight has no 0x0000 after its start). Of a several-level
--- weight, only the first level (up to the first 0x0000, as near_phone.sql cuts it) is kept.
+-- weight, only the first level (up to the first 0x0000, as `Near::weight` cuts it) is kept.
 SELECT CASE
   WHEN CONVERT(CONVERT(CONVERT(CAST(? AS BINARY) USING utf8mb4) USING {charset}) USING utf8mb4) COLLATE utf8mb4_bin
        = CONVERT(CAST(? AS BINARY) USING utf8mb4) COLLATE utf8mb4_bin

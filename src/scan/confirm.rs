@@ -2,7 +2,7 @@
 //! walk read of each candidate row (`sql/audit/weigh.sql`, `WEIGH` values a statement,
 //! computed from the values, not read from the table again; a step's or a device's weight
 //! is asked once and remembered, as most rows share a few), the client derives the near
-//! weight from the phone's (`Near::weight`, as near_phone.sql does on the server), sorts the
+//! weight from the phone's (`Near::weight`, as the walk did for its fingerprints), sorts the
 //! rows by those weights (an external merge sort, `extsort`: runs of `run_rows` rows sorted
 //! in memory and written to the private spill directory, then merged) and groups them:
 //! every (near weight, step, device) partition holding more than one row, split into exact

@@ -54,29 +54,32 @@ impl Default for ChunkSize {
 
 /// The two forms of the chunk statement: the first chunk, and every later one (after an
 /// id). `keys_only` leaves out the details (with the unique index in place no survivor is
-/// chosen); `created` is `super::created_us` of the table.
-pub fn statements(table: &Ident, keys_only: bool, created: &Fragment) -> [String; 2] {
-    use crate::sql::{SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY, SCAN_NEAR_PHONE};
-    let near = Fragment::sql_with(SCAN_NEAR_PHONE, &[("phone", &Fragment::sql("recipient_phone"))]);
+/// chosen); `created` is `super::created_us` of the table; the step's and the device's
+/// trailing space weights (`Padding::trailing`) go in as constants.
+pub fn statements(table: &Ident, keys_only: bool, created: &Fragment, c: &Collations) -> [String; 2] {
+    use crate::sql::{SCAN_DETAILS, SCAN_DETAILS_KEYS_ONLY};
     let details = if keys_only { SCAN_DETAILS_KEYS_ONLY } else { SCAN_DETAILS };
     let details = Fragment::sql_with(details, &[("created_us", created)]);
+    let (step, device) = (Fragment::hex(c.step.trailing()), Fragment::hex(c.device.trailing()));
     let render = |after: &'static str| {
         crate::sql::render_parts(
             crate::sql::SCAN_CHUNK,
             &[("table", table)],
-            &[("near", &near), ("details", &details), ("after", &Fragment::sql(after))],
+            &[
+                ("step_trailing", &step),
+                ("device_trailing", &device),
+                ("details", &details),
+                ("after", &Fragment::sql(after)),
+            ],
         )
     };
     [render(""), render("WHERE id > ?")]
 }
 
-/// The chunk statement's parameters, in the order of its `?`: the near weight's, the
-/// step's and the device's trailing space weights, the last id of the previous chunk (none
-/// for the first), the chunk's size. Pure.
-pub fn params(c: &Collations, after: Option<&str>, rows: u64) -> Vec<Value> {
-    let mut p: Vec<Value> = c.near.params(c.phone.trailing()).into_iter().map(Value::Bytes).collect();
-    p.push(Value::Bytes(c.step.trailing().to_vec()));
-    p.push(Value::Bytes(c.device.trailing().to_vec()));
+/// The chunk statement's parameters, in the order of its `?`: the last id of the previous
+/// chunk (none for the first), the chunk's size. Pure.
+pub fn params(after: Option<&str>, rows: u64) -> Vec<Value> {
+    let mut p = Vec::with_capacity(2);
     if let Some(id) = after {
         p.push(Value::Bytes(id.as_bytes().to_vec()));
     }
@@ -89,10 +92,16 @@ const NULL_STEP: u8 = 0;
 const EMPTY_STEP: u8 = 1;
 const MAY_HAVE_COPIES: u8 = 3;
 
-/// The fingerprint of a row from its two hashes, with only the `mask` bits kept (all of
-/// them but in tests). Pure.
-pub fn fingerprint(near_hash: u64, key_hash: u64, mask: u64) -> u64 {
-    ((near_hash << 32) | (key_hash & 0xFFFF_FFFF)) & mask
+/// The fingerprint of a row from its phone's near weight (`Near::weight`) and the server's
+/// hash of its step and device, with only the `mask` bits kept (all of them but in tests).
+/// Any fixed function of the near weight will do: rows of one partition have one near
+/// weight. Pure.
+pub fn fingerprint(near_weight: &[u8], key_hash: u64, mask: u64) -> u64 {
+    use std::hash::Hasher;
+    // SipHash with fixed keys: the same near weight hashes the same throughout a run.
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(near_weight);
+    (((h.finish() & 0xFFFF_FFFF) << 32) | (key_hash & 0xFFFF_FFFF)) & mask
 }
 
 /// What the walk counted.
@@ -118,7 +127,7 @@ pub fn walk(
     stats: &mut ScanStats,
     on_rows: &mut dyn FnMut(u64),
 ) -> Result<Counts> {
-    let [first, later] = statements(table, keys_only, created);
+    let [first, later] = statements(table, keys_only, created, collations);
     let mut counts = Counts::default();
     let mut size = ChunkSize::new();
     let mut last: Option<String> = None;
@@ -127,7 +136,7 @@ pub fn walk(
         let query = if last.is_some() { &later } else { &first };
         let result = db
             .conn
-            .exec_iter(query, params(collations, last.as_deref(), size.rows()))
+            .exec_iter(query, params(last.as_deref(), size.rows()))
             .with_context(|| format!("reading {}.{} in primary-key order (the scan's walk)", db.database, table))?;
         let mut n = 0u64;
         let mut last_id = None;
@@ -135,10 +144,10 @@ pub fn walk(
             let row = row
                 .with_context(|| format!("reading {}.{} in primary-key order (the scan's walk)", db.database, table))?;
             #[allow(clippy::type_complexity)]
-            let (id, kind, near_hash, key_hash, step, device, phone, sequence_id, status, created_us): (
+            let (id, kind, phone_weight, key_hash, step, device, phone, sequence_id, status, created_us): (
                 String,
                 u8,
-                Option<u64>,
+                Option<Vec<u8>>,
                 Option<u64>,
                 Option<String>,
                 Option<String>,
@@ -154,13 +163,14 @@ pub fn walk(
                 kind => {
                     counts.sequence_messages += 1;
                     if kind == MAY_HAVE_COPIES {
-                        let (Some(near), Some(key), Some(step), Some(device), Some(phone)) =
-                            (near_hash, key_hash, step, device, phone)
+                        let (Some(phone_weight), Some(key), Some(step), Some(device), Some(phone)) =
+                            (phone_weight, key_hash, step, device, phone)
                         else {
                             anyhow::bail!("the scan's walk returned a sequence message without its key or fingerprint");
                         };
                         let copy = super::Copy { id, recipient_phone: phone, sequence_id, status, created_us };
-                        out.push(&step, &device, &copy, fingerprint(near, key, mask))?;
+                        let near = collations.near.weight(&phone_weight, collations.phone.trailing());
+                        out.push(&step, &device, &copy, fingerprint(&near, key, mask))?;
                         last_id = Some(copy.id);
                         continue;
                     }
@@ -208,22 +218,25 @@ mod tests {
 
     #[test]
     fn the_fingerprint_is_both_hashes_under_the_mask() {
-        assert_eq!(fingerprint(0xAABB_CCDD, 0x1122_3344, u64::MAX), 0xAABB_CCDD_1122_3344);
-        assert_eq!(fingerprint(0xAABB_CCDD, 0x1122_3344, 1), 0);
-        assert_eq!(fingerprint(0, 0xFFFF_FFFF, 0xF), 0xF);
+        let all = fingerprint(b"\x0e\x2a", 0x1122_3344, u64::MAX);
+        assert_eq!(all & 0xFFFF_FFFF, 0x1122_3344, "the low half is the server's hash");
+        assert_eq!(all, fingerprint(b"\x0e\x2a", 0x1122_3344, u64::MAX), "a fixed function");
+        assert_ne!(all >> 32, fingerprint(b"\x0e\x2b", 0x1122_3344, u64::MAX) >> 32);
+        assert_eq!(fingerprint(b"\x0e\x2a", 0x1122_3344, 1), 0);
+        assert_eq!(fingerprint(b"", 0xFFFF_FFFF, 0xF), 0xF);
     }
 
     #[test]
     fn the_chunk_statements_walk_by_primary_key_with_a_parameter_for_each_mark() {
         let t = Ident::new("table", "m").unwrap();
         let created = Fragment::sql("created_at");
-        let [first, later] = statements(&t, false, &created);
         let c = Collations {
-            step: Padding { space_weight: b"s".to_vec(), pad_space: true },
+            step: Padding { space_weight: b"\x02\x09".to_vec(), pad_space: true },
             device: Padding { space_weight: b"d".to_vec(), pad_space: false },
             phone: Padding { space_weight: b"p".to_vec(), pad_space: true },
             near: Near::default(),
         };
+        let [first, later] = statements(&t, false, &created, &c);
         let code = |q: &str| -> String {
             q.lines()
                 .filter(|l| !l.trim_start().starts_with("--") && !l.trim().is_empty())
@@ -235,16 +248,13 @@ mod tests {
             assert!(!q.contains('{'), "unfilled placeholder: {q}");
             assert!(q.contains("FROM `m`") && q.ends_with("ORDER BY id\nLIMIT ?"), "{q}");
             assert_eq!(q.matches("WHERE id > ?").count(), after.is_some() as usize, "{q}");
-            let marks = q.matches('?').count();
-            let p = params(&c, after, 10);
-            assert_eq!(marks, p.len(), "{q}");
-            let n = p.len();
-            assert_eq!(p[n - 1], Value::UInt(10));
             // The step's space weight is trimmed (PAD SPACE), the device's is not (NO PAD).
-            let tail = if after.is_some() { 4 } else { 3 };
-            assert_eq!(p[n - tail], Value::Bytes(b"s".to_vec()));
-            assert_eq!(p[n - tail + 1], Value::Bytes(vec![]));
+            assert!(q.contains("TRIM(TRAILING X'0209' FROM WEIGHT_STRING(sequence_stepid))"), "{q}");
+            assert!(q.contains("TRIM(TRAILING X'' FROM WEIGHT_STRING(device_id))"), "{q}");
+            let p = params(after, 10);
+            assert_eq!(q.matches('?').count(), p.len(), "{q}");
+            assert_eq!(p[p.len() - 1], Value::UInt(10));
         }
-        assert_eq!(params(&c, Some("x"), 10)[first.matches('?').count() - 1], Value::Bytes(b"x".to_vec()));
+        assert_eq!(params(Some("x"), 10)[0], Value::Bytes(b"x".to_vec()));
     }
 }

@@ -28,11 +28,13 @@ impl Collations {
 }
 
 impl Near {
-    /// The near weight of a phone whose collation weight is `weight`, computed as
-    /// near_phone.sql computes it on the server, byte for byte (`TRIM(TRAILING trim FROM
-    /// w)`, then the first level up to the first 0x0000 when the collation has several,
-    /// then each pattern removed with `REPLACE`, in slot order): the walk's fingerprints
-    /// come from the server's, the candidates' partitions from this one. Pure.
+    /// The near weight of a phone whose collation weight is `weight`: `TRIM(TRAILING trim
+    /// FROM w)`, then the first level up to the first 0x0000 when the collation has several,
+    /// then each pattern removed as `REPLACE(w, pattern, '')` would, in slot order. The cut
+    /// and the removal work on bytes, so the result is a fixed function of the weight: equal
+    /// weights give equal near weights, so an exact group never straddles two near
+    /// partitions. The walk's fingerprints and the candidates' partitions both come from
+    /// here. Pure.
     pub fn weight(&self, weight: &[u8], trim: &[u8]) -> Vec<u8> {
         let mut w = weight;
         if !trim.is_empty() {
@@ -47,18 +49,12 @@ impl Near {
         }
         let mut out = w.to_vec();
         for pattern in self.patterns.iter().filter(|p| !p.is_empty()) {
-            out = remove_all(&out, pattern);
+            // Most phones hold a few of the characters: only those cost a copy.
+            if out.windows(pattern.len()).any(|win| win == pattern.as_slice()) {
+                out = remove_all(&out, pattern);
+            }
         }
         out
-    }
-
-    /// The parameters of near_phone.sql, in the order of its `?`: several levels or not,
-    /// the phone's trailing space weight twice, then each near pattern. Pure.
-    pub fn params(&self, phone_trim: &[u8]) -> Vec<Vec<u8>> {
-        let mut p = vec![if self.several_levels { b"1".to_vec() } else { b"0".to_vec() }];
-        p.extend([phone_trim.to_vec(), phone_trim.to_vec()]);
-        p.extend(self.patterns.iter().cloned());
-        p
     }
 }
 
@@ -79,16 +75,15 @@ fn remove_all(s: &[u8], pattern: &[u8]) -> Vec<u8> {
 }
 
 /// The punctuation and spacing characters whose weights the near weight leaves out
-/// (`sql/audit/near_phone.sql`): rows whose phones differ only in these are
+/// (`Near::weight`): rows whose phones differ only in these are
 /// near-duplicates. The ASCII ones, then Unicode spaces and their fullwidth and dash
-/// variants; under most collations several weigh the same, which does no harm. Exactly as
-/// many as near_phone.sql has slots.
+/// variants; under most collations several weigh the same, which does no harm.
 pub const NEAR_CHARACTERS: [char; 20] = [
     ' ', '-', '+', '(', ')', '.', '/', '\u{a0}', '\u{2007}', '\u{202f}', '\u{2009}', '\u{3000}', '\u{2010}',
     '\u{2011}', '\u{2013}', '\u{ff0b}', '\u{ff0d}', '\u{ff08}', '\u{ff09}', '\u{ff0e}',
 ];
 
-/// The weights near_phone.sql removes, one per `NEAR_CHARACTERS` slot: a character the
+/// The weights `Near::weight` removes, one per `NEAR_CHARACTERS` slot: a character the
 /// column cannot hold (`None`), or that weighs the same as an earlier one, gets an empty
 /// pattern, which removes nothing. Pure.
 pub fn near_patterns(weights: &[Option<Vec<u8>>]) -> Vec<Vec<u8>> {
@@ -115,7 +110,7 @@ pub struct Padding {
 
 impl Padding {
     /// What the server's candidate filter trims from the end of a weight (`TRIM(TRAILING
-    /// ... FROM WEIGHT_STRING(...))` in chunk.sql and near_phone.sql): the space weight under PAD SPACE,
+    /// ... FROM WEIGHT_STRING(...))` in chunk.sql, and `Near::weight`): the space weight under PAD SPACE,
     /// nothing under NO PAD. Pure.
     pub fn trailing(&self) -> &[u8] {
         if self.pad_space {
@@ -140,7 +135,7 @@ impl Padding {
     }
 }
 
-/// How near_phone.sql computes the near weight in the phone column's collation.
+/// How `Near::weight` computes the near weight in the phone column's collation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Near {
     /// The collation weighs in several levels: the near weight keeps the first.
@@ -250,26 +245,6 @@ mod tests {
         assert_eq!(levels.weight(b"1-2\x00\x003-4", b""), b"12", "only the first level");
         assert_eq!(levels.weight(b"1\x00-2", b""), b"1\x002", "a single 0x00 is not a level separator");
         assert_eq!(Near::default().weight(b"60 1", b" "), b"60 1");
-    }
-
-    #[test]
-    fn the_near_parameters_follow_near_phone_sql() {
-        let near = Near { several_levels: true, patterns: vec![b"a".to_vec(), b"b".to_vec()] };
-        let s = |x: &[u8]| x.to_vec();
-        assert_eq!(near.params(b"T"), vec![s(b"1"), s(b"T"), s(b"T"), s(b"a"), s(b"b")]);
-        let one = Near { several_levels: false, ..near };
-        assert_eq!(one.params(b"")[0], b"0");
-    }
-
-    #[test]
-    fn the_near_statement_has_a_slot_for_each_near_character() {
-        let marks = crate::sql::SCAN_NEAR_PHONE
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .map(|l| l.matches('?').count())
-            .sum::<usize>();
-        assert_eq!(marks, 3 + NEAR_CHARACTERS.len());
-        assert_eq!(Near::default().params(b"").len(), marks);
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub const PROVIDER: &str = "/usr/lib/galera/libgalera_smm.so";
 /// Galera's defaults (a peer suspected after 5 s of silence) a joining node was partitioned
 /// away from the other two while the machine's two cores and its disk were busy with other
 /// tests, and aborted its join. Loopback never loses a packet; silence here means load.
-const TOLERANT: &str = "evs.suspect_timeout=PT30S;evs.inactive_timeout=PT60S;evs.install_timeout=PT60S;pc.wait_prim_timeout=PT120S";
+const TOLERANT: &str =
+    "evs.suspect_timeout=PT30S;evs.inactive_timeout=PT60S;evs.install_timeout=PT60S;pc.wait_prim_timeout=PT120S";
 
 /// A running cluster; node 0 bootstrapped it.
 pub struct Cluster {

@@ -185,10 +185,11 @@ fn clean_table_with_unique_index_is_read_by_primary_key_in_chunks() {
     let pad = Padding { space_weight: vec![], pad_space: false };
     let collations = Collations { step: pad.clone(), device: pad.clone(), phone: pad, near: Near::default() };
     let table = seqfix::ident::Ident::new("t", "broadcast_messages").unwrap();
-    let [first, later] = seqfix::scan::walk::statements(&table, true, &seqfix::sql::Fragment::sql("created_at"));
+    let [first, later] =
+        seqfix::scan::walk::statements(&table, true, &seqfix::sql::Fragment::sql("created_at"), &collations);
     for (q, params) in [
-        (first, seqfix::scan::walk::params(&collations, None, 1000)),
-        (later, seqfix::scan::walk::params(&collations, Some(&rows[rows.len() / 2].id), 1000)),
+        (first, seqfix::scan::walk::params(None, 1000)),
+        (later, seqfix::scan::walk::params(Some(&rows[rows.len() / 2].id), 1000)),
     ] {
         let plan: Vec<mysql::Row> = c.exec(format!("{explain} {q}"), params).unwrap();
         let reads: Vec<(Option<String>, String)> = plan
