@@ -108,8 +108,8 @@ pub enum Command {
     #[command(alias = "manpage")]
     Man(ManArgs),
 
-    /// Run one pass of sequence processing under a database advisory lock (safe from cron on
-    /// several hosts at once).
+    /// Run one pass of sequence processing under a cluster-wide lease in the database (safe
+    /// from cron on several hosts at once, against any server or cluster node).
     Process(ProcessArgs),
 
     /// Add the unique index on (sequence_stepid, recipient_phone, device_id) online, once.
@@ -313,8 +313,9 @@ pub struct MigrateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ProcessArgs {
-    /// Report what would be queued, completed and skipped; write nothing (no ledger row). The
-    /// lock is still taken so the figures are those a real run would see; --min-interval is not applied.
+    /// Report what would be queued, completed and skipped; write nothing (no ledger row, no
+    /// lease claimed). It takes the node's lock and skips while a run holds the lease, so the
+    /// figures are those a real run would see; --min-interval is not applied.
     #[arg(long)]
     pub dry_run: bool,
 
@@ -330,7 +331,7 @@ pub struct ProcessArgs {
     #[arg(long, default_value = "24h", value_parser = parse_step_interval, value_name = "DURATION")]
     pub step_interval: Duration,
 
-    /// How long to wait for another run to release the lock (0s: skip at once).
+    /// How long to wait for another run to release the lock and the lease (0s: skip at once).
     #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_timeout: Duration,
 
@@ -342,13 +343,19 @@ pub struct ProcessArgs {
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=255), value_name = "N")]
     pub busy_exit_code: i32,
 
-    /// Run on a Galera node or a multi-primary Group Replication member, where the advisory
-    /// lock only excludes runs on the same node: every cron job must then use the same node.
-    #[arg(long)]
+    /// How long the cluster-wide lease lasts, from its claim and from each batch's renewal
+    /// (1-86400): longer than any batch (and the snapshot). A run killed without releasing it
+    /// holds it this long, unless the next run is on the same node.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=86_400), value_name = "SECONDS")]
+    pub lease_seconds: u32,
+
+    /// Deprecated, does nothing (warns): runs against any node of a cluster exclude each
+    /// other through the lease.
+    #[arg(long, hide = true)]
     pub allow_node_local_lock: bool,
 
     /// Run without the unique index on (sequence_stepid, recipient_phone, device_id): the
-    /// advisory lock is then the only guard against duplicates (add the index with `seqfix migrate`).
+    /// lease is then the only guard against duplicates (add the index with `seqfix migrate`).
     #[arg(long)]
     pub allow_without_index: bool,
 }

@@ -24,6 +24,7 @@ pub mod progress;
 pub mod archive;
 pub mod db;
 pub mod empty_steps;
+pub mod lease;
 pub mod ledger;
 pub mod replica;
 pub mod retry;

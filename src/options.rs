@@ -124,6 +124,7 @@ pub fn process_options(args: &crate::cli::ProcessArgs) -> crate::process::Option
         step_interval_secs: args.step_interval.as_secs(),
         lock_timeout: args.lock_timeout,
         min_interval: args.min_interval,
+        lease_seconds: u64::from(args.lease_seconds),
         allow_node_local_lock: args.allow_node_local_lock,
         allow_without_index: args.allow_without_index,
     }

@@ -26,6 +26,20 @@ pub const LEDGER_CREATE: &str = include_str!("../sql/ledger/create.sql");
 pub const LEDGER_START: &str = include_str!("../sql/ledger/start.sql");
 pub const LEDGER_FINISH: &str = include_str!("../sql/ledger/finish.sql");
 
+// The cluster-wide lease of `seqfix process` (`lease`).
+pub const LEASE_CREATE: &str = include_str!("../sql/lease/create.sql");
+pub const LEASE_EXISTS: &str = include_str!("../sql/lease/exists.sql");
+pub const LEASE_INSERT: &str = include_str!("../sql/lease/insert.sql");
+pub const LEASE_LOCK: &str = include_str!("../sql/lease/lock.sql");
+pub const LEASE_CLAIM: &str = include_str!("../sql/lease/claim.sql");
+pub const LEASE_RENEW: &str = include_str!("../sql/lease/renew.sql");
+pub const LEASE_RELEASE: &str = include_str!("../sql/lease/release.sql");
+pub const LEASE_READ: &str = include_str!("../sql/lease/read.sql");
+pub const LEASE_NODE: &str = include_str!("../sql/lease/node.sql");
+pub const LEASE_WSREP_NODE_NAME: &str = include_str!("../sql/lease/wsrep_node_name.sql");
+pub const LEASE_SYNC_WAIT: &str = include_str!("../sql/lease/sync_wait.sql");
+pub const LEASE_SET_SYNC_WAIT: &str = include_str!("../sql/lease/set_sync_wait.sql");
+
 pub const STATUS_TABLE_EXISTS: &str = include_str!("../sql/status/table_exists.sql");
 pub const STATUS_LAST_RUNS: &str = include_str!("../sql/status/last_runs.sql");
 pub const STATUS_RUN_STATUS: &str = include_str!("../sql/status/run_status.sql");

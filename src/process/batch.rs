@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, Transaction, TxOpts, Value};
 
+use crate::lease::Lease;
 use crate::sql;
 
 use super::guards::Tables;
@@ -157,7 +158,11 @@ pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> 
 /// One batch in one transaction: move the contacts (advance or complete), queue their
 /// messages, write log rows, commit. A crash at any point leaves all or nothing.
 ///
-/// The guarded updates come first and are the batch's locks: each changes only contacts still
+/// The lease's fenced renewal is the transaction's first statement: a run that lost its
+/// lease (expired, or claimed by another run) commits nothing (`Lease::renew`). A batch with
+/// nothing to write renews it on its own.
+///
+/// The guarded updates come next and are the batch's locks: each changes only contacts still
 /// active, due and at the step that was read. When they change every contact asked for (the
 /// usual case), nothing moved since the read and the batch goes on in the same transaction;
 /// no separate locking read is needed. Otherwise the transaction is rolled back and the batch
@@ -168,13 +173,16 @@ pub(super) fn apply(
     candidates: &[Candidate],
     step_secs: u64,
     has_index: bool,
+    lease: &Lease,
 ) -> Result<Counts> {
     let mut counts = Counts::default();
     let (complete, queue) = classify(candidates, &mut counts);
     if complete.is_empty() && queue.is_empty() {
+        lease.renew(conn)?;
         return Ok(counts);
     }
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
+    lease.renew(&mut tx)?;
     let moved = move_contacts(&mut tx, t, &complete, &queue, step_secs)?;
     if moved != (complete.len() + queue.len()) as u64 {
         tx.rollback().context("cannot roll back the batch")?;
@@ -183,7 +191,7 @@ pub(super) fn apply(
             moved,
             complete.len() + queue.len()
         );
-        return apply_after_lock(conn, t, complete, queue, step_secs, has_index, counts);
+        return apply_after_lock(conn, t, complete, queue, step_secs, has_index, lease, counts);
     }
     finish(tx, t, &complete, &queue, has_index, counts)
 }
@@ -191,6 +199,7 @@ pub(super) fn apply(
 /// The batch again, after another writer changed some of its contacts: lock them, keep those
 /// still due at the step that was read (the others count as `changed`, left for the next
 /// pass), and apply the rest. Under the locks the guarded updates must match exactly.
+#[allow(clippy::too_many_arguments)]
 fn apply_after_lock(
     conn: &mut Conn,
     t: &Tables,
@@ -198,9 +207,11 @@ fn apply_after_lock(
     queue: Vec<(&Candidate, String)>,
     step_secs: u64,
     has_index: bool,
+    lease: &Lease,
     mut counts: Counts,
 ) -> Result<Counts> {
     let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
+    lease.renew(&mut tx)?;
     let ids: Vec<&str> = complete
         .iter()
         .map(|c| c.contact_id.as_str())
@@ -335,8 +346,8 @@ fn finish(
     has_index: bool,
     mut counts: Counts,
 ) -> Result<Counts> {
-    // Without the unique index nothing makes the insert atomic: look first (the advisory
-    // lock is the only guard against a concurrent writer).
+    // Without the unique index nothing makes the insert atomic: look first (the lease
+    // is the only guard against a concurrent writer).
     let in_table = if has_index { HashSet::new() } else { existing_keys(&mut tx, t, queue)? };
     let mut seen: HashSet<Key> = HashSet::new();
     let mut to_insert: Vec<(&Candidate, &str, String)> = Vec::new();

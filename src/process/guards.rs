@@ -1,6 +1,6 @@
 //! The checks `process` makes before any work: the tables and columns it uses, the
 //! privileges it needs (proved without writing), the cluster type, and the session settings.
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts};
 
@@ -8,8 +8,6 @@ use crate::db::{Db, Flavor};
 use crate::ident::Ident;
 use crate::schema::{self, ColumnReq, Kind};
 use crate::sql;
-
-use super::plan::cluster_refusal;
 
 /// The tables the pass touches, validated.
 pub(super) struct Tables {
@@ -176,14 +174,17 @@ pub(super) fn check_privileges(db: &mut Db, t: &Tables, dry_run: bool) -> Result
     Ok(())
 }
 
-pub(super) fn check_cluster(db: &mut Db, allow: bool) -> Result<()> {
-    let cluster = crate::db::node_cluster(db)?;
-    if let Some(why) = cluster.as_ref().and_then(cluster_refusal) {
-        if allow {
-            log::warn!("{why} (continuing: --allow-node-local-lock)");
-        } else {
-            bail!("{why}");
-        }
+/// A cluster needs no flag any more: the lease is a row every node certifies, not the
+/// node-local `GET_LOCK`. `--allow-node-local-lock` is accepted, does nothing, and says so.
+pub(super) fn check_cluster(db: &mut Db, allow_node_local_lock: bool) -> Result<()> {
+    if allow_node_local_lock {
+        log::warn!(
+            "--allow-node-local-lock is deprecated and does nothing: runs against any node exclude each other \
+             through the lease in seqfix_leases; drop the flag"
+        );
+    }
+    if let Some(cluster) = crate::db::node_cluster(db)? {
+        log::info!("cluster node ({cluster:?}): runs on every node exclude each other through the lease");
     }
     Ok(())
 }

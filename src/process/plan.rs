@@ -1,6 +1,5 @@
-//! The rules of a pass as pure functions of plain values: what happens to a due contact,
-//! whether the server's lock is node-local. Unit-tested here, no server.
-use crate::db::Cluster;
+//! The rules of a pass as pure functions of plain values: what happens to a due contact.
+//! Unit-tested here, no server. (Whether a lease may be claimed is `lease::verdict`.)
 
 /// A step of `sequence_steps`, as read for a contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,30 +84,6 @@ pub fn plan(c: &Candidate) -> Decision {
     }
 }
 
-/// Whether the lock is node-local, from the cluster kind (`db::node_cluster`). Galera never
-/// shares `GET_LOCK` between nodes; Group Replication shares nothing either, and in
-/// multi-primary mode another member may run a pass at the same time. Only testable as this
-/// function: the test server is neither.
-pub fn cluster_refusal(cluster: &Cluster) -> Option<String> {
-    if *cluster == Cluster::Galera {
-        return Some(
-            "this server is a Galera cluster node (wsrep_on = ON): GET_LOCK is local to one node, so runs started \
-             against different nodes would not exclude each other; point every cron job at the same node and pass \
-             --allow-node-local-lock"
-                .into(),
-        );
-    }
-    if *cluster == (Cluster::GroupReplication { single_primary: false }) {
-        return Some(
-            "this server runs Group Replication in multi-primary mode: GET_LOCK is local to one member, so runs \
-             started against different members would not exclude each other; point every cron job at the same \
-             member and pass --allow-node-local-lock"
-                .into(),
-        );
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,16 +163,5 @@ mod tests {
             c.device.as_mut().unwrap().status = status.map(String::from);
             assert_eq!(plan(&c), Decision::DeviceOffline, "{status:?}");
         }
-    }
-
-    #[test]
-    fn cluster_decision() {
-        assert_eq!(cluster_refusal(&Cluster::Standalone), None);
-        assert_eq!(cluster_refusal(&Cluster::GroupReplication { single_primary: true }), None);
-        assert!(cluster_refusal(&Cluster::Galera).unwrap().contains("Galera"));
-        let multi = cluster_refusal(&Cluster::GroupReplication { single_primary: false }).unwrap();
-        assert!(multi.contains("multi-primary"), "{multi}");
-        assert!(cluster_refusal(&Cluster::Galera).unwrap().contains("--allow-node-local-lock"));
-        assert!(multi.contains("--allow-node-local-lock"), "{multi}");
     }
 }

@@ -45,6 +45,7 @@ mod tests {
             migrations: None,
             last_runs: vec![],
             process_lock: None,
+            process_lease: None,
             overdue_contacts: None,
             stale_after_seconds: 3600,
             checks,

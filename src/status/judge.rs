@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{check, Check, Cluster, LastRun, LockHolder, Migrations, State, RUN_DEAD_AFTER};
+use crate::lease::LeaseView;
 use crate::migrate::plan::{self as migrate_plan, HistoryRow, Migration, State as MigrationState};
 
 /// "1 unique_sequence_message, 2 ..." for the versions given (named as the migrations
@@ -94,14 +95,16 @@ fn resume_hint(command: &str, run_id: &str) -> String {
     }
 }
 
-/// Judges the cluster mode: where GET_LOCK is node-local, `process` cannot rely on it.
+/// Judges the cluster mode. A Galera node is fine for `process`: its runs exclude each other
+/// through the lease, a row the cluster certifies. Multi-primary Group Replication would
+/// certify it too, but seqfix has not been tested there: a warning.
 pub fn classify_cluster(c: &Cluster) -> Check {
     match c {
         Cluster::Standalone => check("cluster", State::Ok, "standalone (not a replica, not in a cluster)"),
         Cluster::Galera => check(
             "cluster",
-            State::Warn,
-            "Galera node: GET_LOCK is local to each node, so run `seqfix process` against one node only",
+            State::Ok,
+            "Galera node: `seqfix process` may run against any node (the lease in seqfix_leases is the cluster's)",
         ),
         Cluster::GroupReplication { single_primary: true } => {
             check("cluster", State::Ok, "Group Replication, single-primary")
@@ -109,7 +112,8 @@ pub fn classify_cluster(c: &Cluster) -> Check {
         Cluster::GroupReplication { single_primary: false } => check(
             "cluster",
             State::Warn,
-            "Group Replication, multi-primary: GET_LOCK is local to each member, so run `seqfix process` against one member only",
+            "Group Replication, multi-primary: `seqfix process` relies on the lease's certification here, which \
+             seqfix has not been tested on; point every cron job at one member to be sure",
         ),
         Cluster::Replica { source } => check(
             "cluster",
@@ -160,14 +164,24 @@ pub fn migrations_check(m: Option<&Migrations>) -> Check {
     }
 }
 
-/// The process lock is information, never a failure: a pass holds it while it runs.
-pub fn lock_check(holder: Option<&LockHolder>) -> Check {
-    let Some(h) = holder else { return check("process_lock", State::Ok, "free (no `seqfix process` running)") };
-    let who = match (&h.user, &h.host) {
-        (Some(u), Some(host)) => format!(" ({u}@{host}, {}s in its current state)", h.time_seconds.unwrap_or(0)),
-        _ => " (its user is not visible without the PROCESS privilege)".into(),
+/// Who holds the process lease (the cluster's) and this node's advisory lock: information,
+/// never a failure, since a pass holds both while it runs.
+pub fn lock_check(lease: Option<&LeaseView>, holder: Option<&LockHolder>) -> Check {
+    let local = holder.map(|h| {
+        let who = match (&h.user, &h.host) {
+            (Some(u), Some(host)) => format!(" ({u}@{host}, {}s in its current state)", h.time_seconds.unwrap_or(0)),
+            _ => " (its user is not visible without the PROCESS privilege)".into(),
+        };
+        format!("held by connection {}{who}", h.connection_id)
+    });
+    let detail = match (lease, local) {
+        (Some(l), Some(local)) => format!("lease {}; on this node the lock is {local}", crate::lease::describe(l)),
+        (Some(l), None) if l.held => format!("lease {}", crate::lease::describe(l)),
+        (Some(l), None) => format!("{} (no `seqfix process` running)", crate::lease::describe(l)),
+        (None, Some(local)) => local,
+        (None, None) => "free (no `seqfix process` running; no lease claimed yet)".into(),
     };
-    check("process_lock", State::Ok, format!("held by connection {}{who}", h.connection_id))
+    check("process_lock", State::Ok, detail)
 }
 
 /// Contacts due for longer than `stale_after` mean processing has stalled: a failure.
@@ -316,12 +330,42 @@ mod tests {
             host: Some("10.0.0.5:5123".into()),
             time_seconds: Some(3),
         };
-        let c = lock_check(Some(&h));
+        let c = lock_check(None, Some(&h));
         assert_eq!(
             (c.state, c.detail.as_str()),
             (State::Ok, "held by connection 42 (app@10.0.0.5:5123, 3s in its current state)")
         );
-        assert!(lock_check(None).detail.starts_with("free"));
+        assert!(lock_check(None, None).detail.starts_with("free"));
+        let lease = LeaseView {
+            name: "process".into(),
+            holder: "r7".into(),
+            node: "node3 (db3:3306)".into(),
+            client_host: "cron3".into(),
+            pid: 99,
+            fence: 12,
+            renewals: 2,
+            claimed: Some(1_700_000_000),
+            expires_in_seconds: Some(120.0),
+            held: true,
+        };
+        let c = lock_check(Some(&lease), None);
+        assert_eq!(
+            (c.state, c.detail.as_str()),
+            (
+                State::Ok,
+                "lease held by run r7 on node3 (db3:3306) (seqfix on cron3, pid 99), fence 12, expires in 2m, renewed 2 times"
+            )
+        );
+        let c = lock_check(Some(&lease), Some(&h));
+        assert!(c.detail.ends_with("; on this node the lock is held by connection 42 (app@10.0.0.5:5123, 3s in its current state)"), "{}", c.detail);
+        let free = LeaseView { held: false, expires_in_seconds: Some(-30.0), ..lease };
+        let c = lock_check(Some(&free), None);
+        assert_eq!(c.state, State::Ok);
+        assert_eq!(
+            c.detail,
+            "free: last held by run r7 on node3 (db3:3306) (seqfix on cron3, pid 99), fence 12, free since 30s ago \
+             (no `seqfix process` running)"
+        );
         let two_hours = Duration::from_secs(7200);
         assert_eq!(overdue_check(None, two_hours).state, State::Warn);
         assert_eq!(overdue_check(Some((0, None)), two_hours).detail, "none due for longer than 2h");
@@ -337,7 +381,7 @@ mod tests {
     #[test]
     fn classifies_clusters() {
         assert_eq!(classify_cluster(&Cluster::Standalone).state, State::Ok);
-        assert_eq!(classify_cluster(&Cluster::Galera).state, State::Warn);
+        assert_eq!(classify_cluster(&Cluster::Galera).state, State::Ok);
         assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: true }).state, State::Ok);
         assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: false }).state, State::Warn);
         assert_eq!(classify_cluster(&Cluster::Replica { source: "p".into() }).state, State::Warn);

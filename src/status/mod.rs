@@ -5,8 +5,8 @@
 //!
 //! What fails the status (exit 1): the unique index missing, duplicate groups present, a
 //! failed migration, the last run of a command failed or died without finishing, contacts
-//! overdue. What only warns: a node-local advisory lock (Galera, multi-primary Group
-//! Replication), a replica, pending migrations, an interrupted last run, a check skipped.
+//! overdue. What only warns: a replica, pending migrations, an interrupted last run, a check
+//! skipped. Who holds the lease of `seqfix process` is information, never a failure.
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -106,7 +106,11 @@ pub struct StatusReport {
     pub surplus_rows: Option<u64>,
     pub migrations: Option<Migrations>,
     pub last_runs: Vec<LastRun>,
+    /// Who holds this node's advisory lock of `seqfix process` (a run on this node only).
     pub process_lock: Option<LockHolder>,
+    /// The cluster-wide lease of `seqfix process`, the same whichever node is asked (read
+    /// with `wsrep_sync_wait` on Galera). None when no run has created it yet.
+    pub process_lease: Option<crate::lease::LeaseView>,
     pub overdue_contacts: Option<u64>,
     pub stale_after_seconds: u64,
     pub checks: Vec<Check>,
@@ -171,14 +175,19 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
     let migrations = pending_migrations(db, &cfg.table, found.index.is_some())?;
     checks.push(judge::migrations_check(migrations.as_ref()));
 
-    let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db, &cfg.table)? } else { Vec::new() };
+    let process_lease = crate::lease::with_synced_reads(&mut db.conn, |c| crate::lease::read(c, crate::lease::PROCESS))?;
+    let last_runs = if table_exists(db, "seqfix_runs")? {
+        last_runs_of(db, &cfg.table, process_lease.as_ref())?
+    } else {
+        Vec::new()
+    };
     if last_runs.is_empty() {
         checks.push(check("last_run", State::Ok, "no runs recorded in seqfix_runs"));
     }
     checks.extend(last_runs.iter().map(classify_run));
 
     let process_lock = lock_holder(db, &crate::db::process_lock_name(&db.database))?;
-    checks.push(judge::lock_check(process_lock.as_ref()));
+    checks.push(judge::lock_check(process_lease.as_ref(), process_lock.as_ref()));
 
     let overdue = overdue_contacts(db, opts.stale_after)?;
     checks.push(judge::overdue_check(overdue, opts.stale_after));
@@ -196,6 +205,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
         migrations,
         last_runs,
         process_lock,
+        process_lease,
         overdue_contacts: overdue.map(|(n, _)| n),
         stale_after_seconds: opts.stale_after.as_secs(),
         checks,
@@ -280,7 +290,9 @@ fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
     Ok((groups, surplus))
 }
 
-fn last_runs_of(db: &mut Db, table: &Ident) -> Result<Vec<LastRun>> {
+/// The latest run of each command; a `running` one is checked against its lock: the lease
+/// for `process` once it has one (cluster-wide), the command's advisory lock otherwise.
+fn last_runs_of(db: &mut Db, table: &Ident, process_lease: Option<&crate::lease::LeaseView>) -> Result<Vec<LastRun>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
         db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
@@ -288,6 +300,13 @@ fn last_runs_of(db: &mut Db, table: &Ident) -> Result<Vec<LastRun>> {
     for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
         let mut status = status;
         let lock_free = match (status.as_str(), crate::db::command_lock_name(&command, &db.database, table)) {
+            ("running", _) if command == "process" && process_lease.is_some_and(|l| !l.holder.is_empty()) => {
+                // Every process run holds the lease from before its row is written until
+                // after it is closed; the lease, unlike the node's lock, is the cluster's.
+                let live = process_lease.is_some_and(|l| l.held);
+                let local = lock_holder(db, &crate::db::process_lock_name(&db.database))?.is_some();
+                Some(!live && !local)
+            }
             ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
             _ => None,
         };

@@ -300,7 +300,7 @@ fn rules_scenario(index: bool) {
     assert_eq!(tables_checksum(&db), state);
     if !index {
         let out = db.seqfix().args(["process", "--min-interval", "0s", "--allow-without-index"]).run().expect_code(0);
-        assert!(out.stdout.contains("advisory lock is the only guard"), "{}", out.stdout);
+        assert!(out.stdout.contains("the lease is the only guard"), "{}", out.stdout);
     }
 }
 
