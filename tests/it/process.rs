@@ -1,11 +1,10 @@
 //! `seqfix process` on generated contacts whose outcome the test computes itself, straight
 //! from the rules of the contract, one contact at a time (not with seqfix's planner).
 //!
-//! The cluster check (Galera, multi-primary Group Replication) is tested only through its
-//! decision function (`process::cluster_refusal`, unit tests in `src/process/plan.rs`): the
-//! test server is a single node, and what the tests do check is that the variables'
-//! absence on it (`group_replication_single_primary_mode` does not exist on MariaDB) is not
-//! an error.
+//! The lease that keeps runs apart across a cluster is tested here on one server (taken or
+//! expired mid-run, held by another run, taken over from a killed run) and in
+//! `tests/it/cluster.rs` on a 3-node Galera cluster; its claim rule has unit tests in
+//! `src/lease.rs`.
 use std::collections::{BTreeMap, HashSet};
 use std::process::Child;
 use std::time::Duration;
@@ -589,6 +588,9 @@ fn bad_flag_values() {
         (vec!["--min-interval", "often"], "--min-interval"),
         (vec!["--lock-timeout=-1s"], "--lock-timeout"),
         (vec!["--busy-exit-code", "256"], "--busy-exit-code"),
+        (vec!["--lease-seconds", "0"], "--lease-seconds"),
+        (vec!["--lease-seconds", "86401"], "--lease-seconds"),
+        (vec!["--lease-seconds", "5m"], "--lease-seconds"),
     ] {
         let out = db.seqfix().args(["process"]).args(&args).run().expect_code(2);
         assert!(out.stderr.contains(flag), "{args:?}: {}", out.stderr);
@@ -621,6 +623,11 @@ fn lock_held_elsewhere_and_min_interval_skip() {
     assert_eq!(j["skipped"].as_str(), Some("min_interval"));
     db.seqfix().args(["process", "--busy-exit-code", "75"]).run().expect_code(75);
     assert_eq!(db.count("seqfix_runs"), 1, "skips do not reset the interval");
+
+    // --allow-node-local-lock is accepted, does nothing, and says it is deprecated.
+    let out = db.seqfix().args(["process", "--allow-node-local-lock", "--min-interval", "0s"]).run().expect_code(0);
+    assert!(out.stderr.contains("--allow-node-local-lock is deprecated and does nothing"), "{}", out.stderr);
+    assert_eq!(db.count("seqfix_runs"), 2);
 }
 
 #[test]
@@ -648,9 +655,113 @@ fn lost_lock_connection_stops_the_run() {
     let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
     assert!(logs < queued, "stopped in the middle");
 
-    db.seqfix().args(["process", "--min-interval", "0s"]).run().expect_code(0);
+    // The killed run's lease is still live, but it was claimed on this node by a run that no
+    // longer holds the node's lock: the next run takes it over at once, with the next fence.
+    let (fence, live): (u64, i64) = conn
+        .query_first("SELECT fence, expires_at > NOW(6) FROM seqfix_leases WHERE name = 'process'")
+        .unwrap()
+        .unwrap();
+    assert_eq!(live, 1, "the killed run could not release its lease");
+    let run = db.seqfix().args(["process", "--min-interval", "0s", "--format", "json"]).run().expect_code(0);
+    assert!(run.stderr.contains("taking it over"), "{}", run.stderr);
+    assert_eq!(run.json()["lease"]["fence"], fence + 1);
     let after = server_now(&db);
     verify_state(&db, &w, &exp, before, after);
+}
+
+/// Starts a pass of one contact per batch, waits until it has committed a few batches, then
+/// runs `steal` on the lease row from another connection: that update waits for the batch
+/// that holds the row (its renewal locked it) and commits after it. From then on the pass
+/// must commit nothing: returns the log rows and messages there were when `steal` returned,
+/// and the pass's run.
+fn take_lease_mid_run(db: &TestDb, steal: &str) -> (u64, u64, Run) {
+    let mut conn = db.conn();
+    let start: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    let mut child =
+        db.seqfix().args(["process", "--batch-size", "1", "--min-interval", "0s", "--format", "json"]).spawn();
+    loop {
+        let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+        if logs >= start + 10 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pass ended before its lease was taken");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    conn.query_drop(steal).unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    let logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    let msgs = db.count("broadcast_messages");
+    let run = finish(vec![child]).pop().unwrap();
+    (logs, msgs, run)
+}
+
+/// Another claimer takes the lease in the middle of a pass (a new holder and the next fence,
+/// as a claim on another node writes them), then, in a second pass, the lease expires
+/// (as when a batch outlasted it): each pass commits no further batch, stops with an error
+/// that says the lease was lost, and is recorded as failed; the next pass finishes the job.
+#[test]
+fn a_run_whose_lease_was_taken_commits_no_further_batch() {
+    let db = TestDb::new("process_lease_taken");
+    let w = load(&db, 1_500, 14, true);
+    let exp = expected(&w);
+    let queued = exp.values().filter(|e| matches!(e, Exp::Queued(..))).count() as u64;
+    let before = server_now(&db);
+    let mut conn = db.conn();
+
+    let (logs, msgs, run) = take_lease_mid_run(
+        &db,
+        "UPDATE seqfix_leases SET holder = 'another-run', node = 'elsewhere:3306', fence = fence + 1, \
+         renewals = 0, claimed_at = NOW(6), expires_at = NOW(6) + INTERVAL 1 HOUR WHERE name = 'process'",
+    );
+    let run = run.expect_code(2);
+    assert!(run.stderr.contains("lease lost"), "{}", run.stderr);
+    assert!(run.stderr.contains("another-run on elsewhere:3306"), "says who holds it now: {}", run.stderr);
+    let now_logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    assert_eq!((now_logs, db.count("broadcast_messages")), (logs, msgs), "no batch committed after the lease was taken");
+    assert!(logs < queued, "stopped in the middle");
+    let status: String = conn
+        .query_first("SELECT status FROM seqfix_runs WHERE command = 'process' ORDER BY started_at DESC LIMIT 1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, "failed");
+    // The other holder's lease stands: it is neither released nor renewed by the stopped run.
+    let (holder, renewals): (String, u64) =
+        conn.query_first("SELECT holder, renewals FROM seqfix_leases WHERE name = 'process'").unwrap().unwrap();
+    assert_eq!((holder.as_str(), renewals), ("another-run", 0));
+
+    // While that holder's lease is live, a pass (and a dry run) skips and names it.
+    let state = tables_checksum(&db);
+    let j = db.seqfix().args(["process", "--format", "json", "--min-interval", "0s"]).run().expect_code(0).json();
+    assert_eq!((j["skipped"].as_str(), j["lock_acquired"].as_bool()), (Some("locked"), Some(false)), "{j}");
+    assert_eq!((j["lease"]["holder"].as_str(), j["lease"]["node"].as_str()), (Some("another-run"), Some("elsewhere:3306")));
+    assert_eq!(j["lock_holder"], serde_json::Value::Null);
+    let j = db.seqfix().args(["process", "--format", "json", "--dry-run"]).run().expect_code(0).json();
+    assert_eq!(j["skipped"].as_str(), Some("locked"), "{j}");
+    let out = db.seqfix().args(["process", "--min-interval", "0s", "--busy-exit-code", "75"]).run().expect_code(75);
+    assert!(out.stdout.contains("another run holds the lease: held by run another-run on elsewhere:3306"), "{}", out.stdout);
+    assert_eq!(tables_checksum(&db), state);
+
+    // Once it expires, a pass claims it with the next fence; its lease then expires mid-pass.
+    conn.query_drop("UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND").unwrap();
+    let fence: u64 = conn.query_first("SELECT fence FROM seqfix_leases").unwrap().unwrap();
+    let (logs2, msgs2, run) =
+        take_lease_mid_run(&db, "UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE name = 'process'");
+    let run = run.expect_code(2);
+    assert!(run.stderr.contains("lease lost"), "{}", run.stderr);
+    let now_logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
+    assert_eq!((now_logs, db.count("broadcast_messages")), (logs2, msgs2), "no batch committed after the lease expired");
+    assert!(logs2 > logs, "the second pass committed batches before its lease expired");
+    let (holder_fence, renewals): (u64, u64) =
+        conn.query_first("SELECT fence, renewals FROM seqfix_leases").unwrap().unwrap();
+    assert_eq!(holder_fence, fence + 1, "one claim since");
+    assert!(renewals >= 10, "a renewal per batch: {renewals}");
+
+    let j = db.seqfix().args(["process", "--min-interval", "0s", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["lease"]["fence"], fence + 2);
+    let after = server_now(&db);
+    verify_state(&db, &w, &exp, before, after);
+    let (live,): (i64,) = conn.query_first("SELECT expires_at > NOW(6) FROM seqfix_leases").unwrap().unwrap();
+    assert_eq!(live, 0, "released at the end");
 }
 
 /// The application pauses two contacts after seqfix read their batch and before it moved

@@ -1,5 +1,5 @@
 //! `seqfix status` on healthy and unhealthy databases built by the test, whose answer the
-//! test knows: which checks fail, the counts, and who holds the process lock.
+//! test knows: which checks fail, the counts, and who holds the process lock and lease.
 use std::collections::BTreeSet;
 
 use mysql::prelude::Queryable;
@@ -200,6 +200,52 @@ fn reports_who_holds_the_process_lock() {
     // a warning, not a failed check.
     let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
     assert_eq!(j["process_lock"], serde_json::Value::Null);
+    assert_eq!(check(&j, "last_run.process")["state"], "warn");
+    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().starts_with("interrupted"));
+}
+
+/// The process lease, as a run on another node holds it (this node's advisory lock is free):
+/// status names holder, node and fence, and takes a `running` process run for alive while the
+/// lease is live, for gone once it expired.
+#[test]
+fn reports_the_process_lease_held_from_another_node() {
+    let db = TestDb::new("status_lease");
+    let rows = db.load_messages(&Spec::new(300, 25));
+    clean_with_index(&db, &rows);
+    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["process_lease"], serde_json::Value::Null, "no lease table yet");
+    assert!(check(&j, "process_lock")["detail"].as_str().unwrap().contains("no lease claimed yet"));
+
+    let mut c = db.conn();
+    seqfix::lease::ensure(&mut c).unwrap();
+    c.query_drop(
+        "INSERT INTO seqfix_leases (name, holder, node, client_host, pid, fence, renewals, claimed_at, expires_at) \
+         VALUES ('process', 'r-live', 'node9 (db9:3306)', 'cron9', 77, 4, 6, NOW(6), NOW(6) + INTERVAL 2 MINUTE)",
+    )
+    .unwrap();
+    let run = ledger::start(&mut c, "process", "tester").unwrap();
+    c.exec_drop("UPDATE seqfix_runs SET started_at = NOW(3) - INTERVAL 7 HOUR WHERE run_id = ?", (&run.id,)).unwrap();
+
+    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
+    let lease = &j["process_lease"];
+    assert_eq!((lease["holder"].as_str(), lease["node"].as_str()), (Some("r-live"), Some("node9 (db9:3306)")));
+    assert_eq!((lease["fence"].as_u64(), lease["renewals"].as_u64(), lease["held"].as_bool()), (Some(4), Some(6), Some(true)));
+    let left = lease["expires_in_seconds"].as_f64().unwrap();
+    assert!(left > 60.0 && left <= 120.0, "{left}");
+    assert_eq!(j["process_lock"], serde_json::Value::Null, "this node's lock is free");
+    let detail = check(&j, "process_lock")["detail"].as_str().unwrap().to_string();
+    assert!(detail.starts_with("lease held by run r-live on node9 (db9:3306) (seqfix on cron9, pid 77), fence 4"), "{detail}");
+    assert_eq!(check(&j, "last_run.process")["state"], "ok");
+    assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("running now"));
+    let table = db.seqfix().args(["status"]).run().expect_code(0);
+    assert!(table.stdout.contains("r-live"), "{}", table.stdout);
+
+    // Expired: free, and the run that still says running is gone.
+    c.query_drop("UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 10 SECOND").unwrap();
+    let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["process_lease"]["held"], false);
+    let detail = check(&j, "process_lock")["detail"].as_str().unwrap().to_string();
+    assert!(detail.starts_with("free: last held by run r-live on node9 (db9:3306)"), "{detail}");
     assert_eq!(check(&j, "last_run.process")["state"], "warn");
     assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().starts_with("interrupted"));
 }
