@@ -238,8 +238,7 @@ fn try_claim(
     node_lock_held: bool,
 ) -> Result<Option<u64>> {
     let ctx = || format!("cannot claim the lease {name:?} in seqfix_leases");
-    let exists: Option<u64> =
-        conn.exec_first(sql::LEASE_EXISTS, (name,)).with_context(ctx)?;
+    let exists: Option<u64> = conn.exec_first(sql::LEASE_EXISTS, (name,)).with_context(ctx)?;
     if exists.is_none() {
         match conn.exec_drop(sql::LEASE_INSERT, (name,)) {
             Ok(()) => {}
@@ -428,7 +427,8 @@ mod tests {
 
     #[test]
     fn a_lost_lease_is_told_apart_from_other_errors() {
-        let err = anyhow::Error::new(LeaseLost { name: PROCESS.into(), fence: 3, now: None }).context("batch after \"c9\"");
+        let err =
+            anyhow::Error::new(LeaseLost { name: PROCESS.into(), fence: 3, now: None }).context("batch after \"c9\"");
         assert_eq!(lost(&err).map(|l| l.fence), Some(3));
         assert!(format!("{err:#}").contains("lease lost: the lease \"process\" (fence 3)"), "{err:#}");
         assert!(lost(&anyhow::anyhow!("cannot insert messages")).is_none());

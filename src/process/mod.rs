@@ -317,7 +317,8 @@ fn under_lease(
 /// A lost lease's error, with who holds the lease now when that can be read.
 fn lost_now(conn: &mut Conn, e: anyhow::Error) -> anyhow::Error {
     let Some(lost) = lease::lost(&e).cloned() else { return e };
-    let now = lease::with_synced_reads(conn, |c| lease::read(c, &lost.name)).ok().flatten().map(|v| lease::describe(&v));
+    let now =
+        lease::with_synced_reads(conn, |c| lease::read(c, &lost.name)).ok().flatten().map(|v| lease::describe(&v));
     log::error!("this run lost the lease {:?} (fence {})", lost.name, lost.fence);
     anyhow::Error::new(lease::LeaseLost { now, ..lost })
 }

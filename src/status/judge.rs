@@ -115,11 +115,9 @@ pub fn classify_cluster(c: &Cluster) -> Check {
             "Group Replication, multi-primary: `seqfix process` relies on the lease's certification here, which \
              seqfix has not been tested on; point every cron job at one member to be sure",
         ),
-        Cluster::Replica { source } => check(
-            "cluster",
-            State::Warn,
-            format!("replica of {source}: run commands that write against the primary"),
-        ),
+        Cluster::Replica { source } => {
+            check("cluster", State::Warn, format!("replica of {source}: run commands that write against the primary"))
+        }
         Cluster::Unknown { reason } => check("cluster", State::Warn, reason.clone()),
     }
 }
@@ -357,7 +355,13 @@ mod tests {
             )
         );
         let c = lock_check(Some(&lease), Some(&h));
-        assert!(c.detail.ends_with("; on this node the lock is held by connection 42 (app@10.0.0.5:5123, 3s in its current state)"), "{}", c.detail);
+        assert!(
+            c.detail.ends_with(
+                "; on this node the lock is held by connection 42 (app@10.0.0.5:5123, 3s in its current state)"
+            ),
+            "{}",
+            c.detail
+        );
         let free = LeaseView { held: false, expires_in_seconds: Some(-30.0), ..lease };
         let c = lock_check(Some(&free), None);
         assert_eq!(c.state, State::Ok);

@@ -175,7 +175,8 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
     let migrations = pending_migrations(db, &cfg.table, found.index.is_some())?;
     checks.push(judge::migrations_check(migrations.as_ref()));
 
-    let process_lease = crate::lease::with_synced_reads(&mut db.conn, |c| crate::lease::read(c, crate::lease::PROCESS))?;
+    let process_lease =
+        crate::lease::with_synced_reads(&mut db.conn, |c| crate::lease::read(c, crate::lease::PROCESS))?;
     let last_runs = if table_exists(db, "seqfix_runs")? {
         last_runs_of(db, &cfg.table, process_lease.as_ref())?
     } else {

@@ -19,7 +19,7 @@ const ADD_INDEX: &str = "ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_
 
 /// What the rules say happens to one contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Exp {
+pub(crate) enum Exp {
     NotDue,
     Completed,
     NoStep,
@@ -33,7 +33,7 @@ enum Exp {
     Requeued(String, String),
 }
 
-fn load(db: &TestDb, contacts: usize, seed: u64, index: bool) -> World {
+pub(crate) fn load(db: &TestDb, contacts: usize, seed: u64, index: bool) -> World {
     db.create_schema();
     let world = fixture_contacts::generate(&ContactSpec::new(contacts, seed));
     fixture_contacts::insert(&mut db.conn(), &world).unwrap();
@@ -45,7 +45,7 @@ fn load(db: &TestDb, contacts: usize, seed: u64, index: bool) -> World {
 
 /// The contract, read literally, contact by contact (in id order, so that of two contacts
 /// sharing a message key the first queues it and the second finds it queued).
-fn expected(w: &World) -> BTreeMap<String, Exp> {
+pub(crate) fn expected(w: &World) -> BTreeMap<String, Exp> {
     let mut keys: HashSet<(String, String, String)> = HashSet::new();
     // Keys whose only copy failed: the first contact to reach one re-queues it.
     let mut failed: HashSet<(String, String, String)> = HashSet::new();
@@ -99,7 +99,7 @@ fn expected(w: &World) -> BTreeMap<String, Exp> {
     out
 }
 
-fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
+pub(crate) fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
     let mut t: BTreeMap<&'static str, u64> = BTreeMap::new();
     for name in ["queued", "already_queued", "requeued", "completed", "no_step", "no_lead", "device_offline"] {
         t.insert(name, 0);
@@ -120,7 +120,7 @@ fn tally(exp: &BTreeMap<String, Exp>) -> BTreeMap<&'static str, u64> {
     t
 }
 
-fn counts(j: &serde_json::Value) -> BTreeMap<&'static str, u64> {
+pub(crate) fn counts(j: &serde_json::Value) -> BTreeMap<&'static str, u64> {
     ["queued", "already_queued", "requeued", "completed", "no_step", "no_lead", "device_offline"]
         .into_iter()
         .map(|k| (k, j[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {j}"))))
@@ -330,7 +330,7 @@ fn limit_caps_the_pass() {
 
 /// Runs the world's expected outcome forward, as the database now holds it, and makes the
 /// advanced contacts due again for the next round.
-fn advance_world(db: &TestDb, w: &mut World, exp: &BTreeMap<String, Exp>) {
+pub(crate) fn advance_world(db: &TestDb, w: &mut World, exp: &BTreeMap<String, Exp>) {
     for c in w.contacts.iter_mut() {
         match &exp[&c.id] {
             Exp::Queued(step, device) => {
@@ -395,7 +395,7 @@ fn advance_world(db: &TestDb, w: &mut World, exp: &BTreeMap<String, Exp>) {
         .unwrap();
 }
 
-fn finish(children: Vec<Child>) -> Vec<Run> {
+pub(crate) fn finish(children: Vec<Child>) -> Vec<Run> {
     children
         .into_iter()
         .map(|c| {
@@ -717,7 +717,11 @@ fn a_run_whose_lease_was_taken_commits_no_further_batch() {
     assert!(run.stderr.contains("lease lost"), "{}", run.stderr);
     assert!(run.stderr.contains("another-run on elsewhere:3306"), "says who holds it now: {}", run.stderr);
     let now_logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
-    assert_eq!((now_logs, db.count("broadcast_messages")), (logs, msgs), "no batch committed after the lease was taken");
+    assert_eq!(
+        (now_logs, db.count("broadcast_messages")),
+        (logs, msgs),
+        "no batch committed after the lease was taken"
+    );
     assert!(logs < queued, "stopped in the middle");
     let status: String = conn
         .query_first("SELECT status FROM seqfix_runs WHERE command = 'process' ORDER BY started_at DESC LIMIT 1")
@@ -733,23 +737,36 @@ fn a_run_whose_lease_was_taken_commits_no_further_batch() {
     let state = tables_checksum(&db);
     let j = db.seqfix().args(["process", "--format", "json", "--min-interval", "0s"]).run().expect_code(0).json();
     assert_eq!((j["skipped"].as_str(), j["lock_acquired"].as_bool()), (Some("locked"), Some(false)), "{j}");
-    assert_eq!((j["lease"]["holder"].as_str(), j["lease"]["node"].as_str()), (Some("another-run"), Some("elsewhere:3306")));
+    assert_eq!(
+        (j["lease"]["holder"].as_str(), j["lease"]["node"].as_str()),
+        (Some("another-run"), Some("elsewhere:3306"))
+    );
     assert_eq!(j["lock_holder"], serde_json::Value::Null);
     let j = db.seqfix().args(["process", "--format", "json", "--dry-run"]).run().expect_code(0).json();
     assert_eq!(j["skipped"].as_str(), Some("locked"), "{j}");
     let out = db.seqfix().args(["process", "--min-interval", "0s", "--busy-exit-code", "75"]).run().expect_code(75);
-    assert!(out.stdout.contains("another run holds the lease: held by run another-run on elsewhere:3306"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("another run holds the lease: held by run another-run on elsewhere:3306"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(tables_checksum(&db), state);
 
     // Once it expires, a pass claims it with the next fence; its lease then expires mid-pass.
     conn.query_drop("UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND").unwrap();
     let fence: u64 = conn.query_first("SELECT fence FROM seqfix_leases").unwrap().unwrap();
-    let (logs2, msgs2, run) =
-        take_lease_mid_run(&db, "UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE name = 'process'");
+    let (logs2, msgs2, run) = take_lease_mid_run(
+        &db,
+        "UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE name = 'process'",
+    );
     let run = run.expect_code(2);
     assert!(run.stderr.contains("lease lost"), "{}", run.stderr);
     let now_logs: u64 = conn.query_first("SELECT COUNT(*) FROM sequence_logs").unwrap().unwrap();
-    assert_eq!((now_logs, db.count("broadcast_messages")), (logs2, msgs2), "no batch committed after the lease expired");
+    assert_eq!(
+        (now_logs, db.count("broadcast_messages")),
+        (logs2, msgs2),
+        "no batch committed after the lease expired"
+    );
     assert!(logs2 > logs, "the second pass committed batches before its lease expired");
     let (holder_fence, renewals): (u64, u64) =
         conn.query_first("SELECT fence, renewals FROM seqfix_leases").unwrap().unwrap();

@@ -229,12 +229,18 @@ fn reports_the_process_lease_held_from_another_node() {
     let j = db.seqfix().args(["status", "--format", "json"]).run().expect_code(0).json();
     let lease = &j["process_lease"];
     assert_eq!((lease["holder"].as_str(), lease["node"].as_str()), (Some("r-live"), Some("node9 (db9:3306)")));
-    assert_eq!((lease["fence"].as_u64(), lease["renewals"].as_u64(), lease["held"].as_bool()), (Some(4), Some(6), Some(true)));
+    assert_eq!(
+        (lease["fence"].as_u64(), lease["renewals"].as_u64(), lease["held"].as_bool()),
+        (Some(4), Some(6), Some(true))
+    );
     let left = lease["expires_in_seconds"].as_f64().unwrap();
     assert!(left > 60.0 && left <= 120.0, "{left}");
     assert_eq!(j["process_lock"], serde_json::Value::Null, "this node's lock is free");
     let detail = check(&j, "process_lock")["detail"].as_str().unwrap().to_string();
-    assert!(detail.starts_with("lease held by run r-live on node9 (db9:3306) (seqfix on cron9, pid 77), fence 4"), "{detail}");
+    assert!(
+        detail.starts_with("lease held by run r-live on node9 (db9:3306) (seqfix on cron9, pid 77), fence 4"),
+        "{detail}"
+    );
     assert_eq!(check(&j, "last_run.process")["state"], "ok");
     assert!(check(&j, "last_run.process")["detail"].as_str().unwrap().contains("running now"));
     let table = db.seqfix().args(["status"]).run().expect_code(0);
