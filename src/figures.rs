@@ -103,9 +103,9 @@ pub fn status(r: &StatusReport, started: Instant) -> Metrics {
     }
     m.gauge(
         "seqfix_process_lock_held",
-        "1 while a seqfix process run holds its advisory lock.",
+        "1 while a seqfix process run holds its lease (on any node) or this server's advisory lock.",
         &[],
-        b(r.process_lock.is_some()),
+        b(r.process_lock.is_some() || r.process_lease.as_ref().is_some_and(|l| l.held)),
     );
     for run in &r.last_runs {
         m.gauge(
@@ -221,7 +221,7 @@ pub fn process(database: &str, table: &str, f: &ProcessFigures, started: Instant
     }
     m.gauge(
         "seqfix_process_lock_acquired",
-        "1 when the last process run got the advisory lock.",
+        "1 when the last process run got the advisory lock and the lease.",
         &[],
         b(f.lock_acquired),
     );

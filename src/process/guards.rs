@@ -139,7 +139,7 @@ pub(super) fn check_privileges(db: &mut Db, t: &Tables, dry_run: bool) -> Result
         anyhow::anyhow!(
             "user {} may not {what}: seqfix process needs SELECT on the sequence tables, INSERT on {} and \
              sequence_logs, UPDATE on sequence_contacts, CREATE TEMPORARY TABLES, and CREATE, INSERT, UPDATE on \
-             seqfix_runs (GRANT them; --dry-run needs only SELECT and CREATE TEMPORARY TABLES)",
+             seqfix_runs and seqfix_leases (GRANT them; --dry-run needs only SELECT and CREATE TEMPORARY TABLES)",
             db.user,
             t.messages
         )
