@@ -235,7 +235,8 @@ fn locked(
     } else {
         match lease::claim(&mut lock, lease::PROCESS, opts.lease_seconds, true, opts.lock_timeout)? {
             Claim::Won(l) => {
-                report.lease = Some(l.view());
+                // As the server holds it (claim time and expiry on its clock), or as claimed.
+                report.lease = lease::read(&mut lock.conn, &l.name).ok().flatten().or_else(|| Some(l.view()));
                 Some(l)
             }
             Claim::Held(view) => {
