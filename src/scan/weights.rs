@@ -47,15 +47,28 @@ impl Near {
                 w = &w[..at];
             }
         }
+        // Most phones hold none of the characters: a pattern whose first byte is not in the
+        // weight at all is passed over without a search.
+        let mut held = [false; 256];
+        for &b in w {
+            held[b as usize] = true;
+        }
         let mut out = w.to_vec();
-        for pattern in self.patterns.iter().filter(|p| !p.is_empty()) {
-            // Most phones hold a few of the characters: only those cost a copy.
-            if out.windows(pattern.len()).any(|win| win == pattern.as_slice()) {
+        for pattern in self.patterns.iter().filter(|p| !p.is_empty() && held[p[0] as usize]) {
+            if contains(&out, pattern) {
                 out = remove_all(&out, pattern);
             }
         }
         out
     }
+}
+
+/// Whether `pattern` (not empty) occurs in `s`. The first byte is compared before the
+/// rest: a phone's weight rarely holds a pattern's first byte, and a full comparison at
+/// every offset was a fifth of the scan's client time. Pure.
+fn contains(s: &[u8], pattern: &[u8]) -> bool {
+    let first = pattern[0];
+    s.windows(pattern.len()).any(|w| w[0] == first && w == pattern)
 }
 
 /// `s` without the occurrences of `pattern` (not empty), found left to right without
@@ -245,6 +258,20 @@ mod tests {
         assert_eq!(levels.weight(b"1-2\x00\x003-4", b""), b"12", "only the first level");
         assert_eq!(levels.weight(b"1\x00-2", b""), b"1\x002", "a single 0x00 is not a level separator");
         assert_eq!(Near::default().weight(b"60 1", b" "), b"60 1");
+    }
+
+    #[test]
+    fn a_pattern_is_found_at_any_offset_and_only_whole() {
+        for (s, found) in [
+            (&b"\x02\x09\x0e\x2a"[..], true),
+            (b"\x0e\x2a\x02\x09", true),
+            (b"\x0e\x02\x09\x2a", true),
+            (b"\x0e\x02\x0a\x02", false),
+            (b"\x02", false),
+            (b"", false),
+        ] {
+            assert_eq!(contains(s, b"\x02\x09"), found, "{s:?}");
+        }
     }
 
     #[test]
