@@ -309,6 +309,10 @@ pub struct MigrateArgs {
     /// Check for duplicates with a full scan before building, instead of letting the build find them (slower: one more full scan).
     #[arg(long)]
     pub check_duplicates_first: bool,
+
+    /// On a Galera cluster node, run the ALTER anyway, as Total Order Isolation: every write on every node waits for the whole index build and open transactions on other nodes are aborted. For a maintenance window; without it migrate refuses there (see docs/cluster.md).
+    #[arg(long, conflicts_with = "status")]
+    pub galera_toi: bool,
 }
 
 #[derive(Debug, Clone, Args)]

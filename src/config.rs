@@ -130,6 +130,27 @@ impl DbConfig {
         &self.display
     }
 
+    /// The same user, password, database, TLS settings and timeouts at another address: how
+    /// seqfix reaches the other nodes of a cluster (a Unix socket, if the URL named one, is
+    /// not used there).
+    pub fn at(&self, host: &str, port: u16) -> DbConfig {
+        let opts = OptsBuilder::from_opts(self.opts.clone())
+            .ip_or_hostname(Some(host.to_string()))
+            .tcp_port(port)
+            .socket(None::<String>)
+            .prefer_socket(false);
+        let user = self.opts.get_user().unwrap_or_default();
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+        DbConfig {
+            opts: Opts::from(opts),
+            display: format!("{user}@{host}:{port}/{}", self.database),
+            database: self.database.clone(),
+            connect_timeout: self.connect_timeout,
+            io_timeout: self.io_timeout,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+
     /// Parses `mysql://user:password@host:port/database?options`. Supported options:
     /// `ssl-mode` (DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY), `ssl-ca` (a CA file) and
     /// `socket` (a Unix socket path). The password is percent-decoded and never echoed.
@@ -404,6 +425,18 @@ mod tests {
             assert!(!err.contains("pa/ss") && !err.contains("pa#ss") && !err.contains("p?w"), "{raw}: {err}");
         }
         assert_eq!(encoding_hint("mysql://app:secret@db/app"), "");
+    }
+
+    #[test]
+    fn another_node_is_reached_with_the_same_credentials() {
+        let c = DbConfig::from_url("mysql://app:secret@lb.example:3306/app?socket=/run/m.sock", T).unwrap();
+        let node = c.at("10.0.0.7", 3307);
+        assert_eq!(node.display(), "app@10.0.0.7:3307/app");
+        let o = node.opts();
+        assert_eq!((o.get_ip_or_hostname().as_ref(), o.get_tcp_port()), ("10.0.0.7", 3307));
+        assert_eq!((o.get_user(), o.get_pass(), o.get_db_name()), (Some("app"), Some("secret"), Some("app")));
+        assert_eq!(o.get_socket(), None);
+        assert_eq!(c.at("::1", 3306).display(), "app@[::1]:3306/app");
     }
 
     #[test]

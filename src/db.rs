@@ -433,6 +433,156 @@ pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Galera: this node's view of the cluster (status judges it, migrate refuses or warns by
+// it), and connections to every node for the checks and the lock that must be cluster-wide.
+
+/// What a Galera node says about its cluster (`SHOW GLOBAL STATUS LIKE 'wsrep_%'`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GaleraNode {
+    /// `wsrep_cluster_size`: nodes in this node's component.
+    pub cluster_size: u64,
+    /// `wsrep_cluster_status`: `Primary` when the component has quorum.
+    pub cluster_status: String,
+    /// `wsrep_local_state_comment`: `Synced`, or `Joining`, `Donor/Desynced`, `Joined`, ...
+    pub local_state: String,
+    /// `wsrep_flow_control_paused`: the fraction of time (0 to 1) replication was paused by
+    /// flow control since the last `FLUSH STATUS`.
+    pub flow_control_paused: f64,
+    /// `wsrep_incoming_addresses`: every node's SQL address, sorted (arbitrators, which
+    /// take no SQL, left out).
+    pub addresses: Vec<String>,
+}
+
+impl GaleraNode {
+    /// Builds the facts from the status rows (name, value); unknown names are ignored,
+    /// missing ones read as empty or zero.
+    pub fn from_status(rows: &[(String, String)]) -> GaleraNode {
+        let get = |name: &str| {
+            rows.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let mut addresses: Vec<String> = get("wsrep_incoming_addresses")
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        GaleraNode {
+            cluster_size: get("wsrep_cluster_size").parse().unwrap_or(0),
+            cluster_status: get("wsrep_cluster_status"),
+            local_state: get("wsrep_local_state_comment"),
+            flow_control_paused: get("wsrep_flow_control_paused").parse().unwrap_or(0.0),
+            addresses,
+        }
+    }
+}
+
+/// This node's Galera facts, or `None` when the server is not a Galera node (wsrep_on off,
+/// or a server without Galera).
+pub fn galera_node(db: &mut Db) -> Result<Option<GaleraNode>> {
+    if node_cluster(db)? != Some(Cluster::Galera) {
+        return Ok(None);
+    }
+    let rows: Vec<(String, String)> =
+        db.conn.query(crate::sql::SERVER_WSREP_STATUS).context("cannot read the Galera status (wsrep_%)")?;
+    Ok(Some(GaleraNode::from_status(&rows)))
+}
+
+/// Splits a node's SQL address, `host:port` or `[v6]:port` (3306 when no port is given).
+pub fn split_address(address: &str) -> Option<(String, u16)> {
+    let a = address.trim();
+    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, p),
+            None if after.is_empty() => (host, "3306"),
+            None => return None,
+        }
+    } else {
+        match a.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => return None,
+            Some((h, p)) => (h, p),
+            None => (a, "3306"),
+        }
+    };
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+/// One node of a cluster, reached at its SQL address with the run's credentials.
+pub struct Node {
+    pub address: String,
+    pub db: Db,
+    /// The advisory lock this connection holds, released on drop.
+    locked: Option<String>,
+}
+
+/// Connects to every address (`wsrep_incoming_addresses`), in the order given. The error
+/// names the first node that could not be reached, and why.
+pub fn connect_nodes(cfg: &DbConfig, addresses: &[String]) -> std::result::Result<Vec<Node>, (String, String)> {
+    let mut nodes = Vec::new();
+    for address in addresses {
+        let Some((host, port)) = split_address(address) else {
+            return Err((address.clone(), "it is not a host:port address".into()));
+        };
+        match connect(&cfg.at(&host, port)) {
+            Ok(db) => nodes.push(Node { address: address.clone(), db, locked: None }),
+            Err(e) => return Err((address.clone(), crate::outcome::chain_text(&e))),
+        }
+    }
+    Ok(nodes)
+}
+
+/// Takes the advisory lock `name` on every node, in the order given (callers sort the nodes,
+/// so that two runs that both ask never hold a part each: the one that gets the first node
+/// goes on, the other waits there). Each node's session keeps its share until it closes or
+/// the nodes are dropped; it is idle meanwhile, so its `wait_timeout` is `keep` (a run that
+/// dies closes it at once; TCP keepalive finds a vanished client).
+pub fn lock_every_node(nodes: &mut [Node], name: &str, timeout: Duration, keep: Duration, what: &str) -> Result<()> {
+    for node in nodes.iter_mut() {
+        let busy = match node.db.try_lock(name, timeout)? {
+            LockAttempt::Acquired(guard) => {
+                // The node releases it on drop (`Node::drop`), after the run's work.
+                std::mem::forget(guard);
+                None
+            }
+            LockAttempt::Busy { holder } => Some(holder),
+        };
+        if let Some(holder) = busy {
+            bail!(
+                "another {what} is running: the lock {name:?} on node {} is held by connection {} there (a seqfix migrate holds it on every node of the cluster while it runs; see SHOW PROCESSLIST on that node; wait for it or stop it); nothing was changed",
+                node.address,
+                holder.map(|h| h.to_string()).unwrap_or_else(|| "unknown".into())
+            );
+        }
+        node.locked = Some(name.to_string());
+        node.db
+            .conn
+            .exec_drop(crate::sql::SERVER_LOCK_SESSION_WAIT_TIMEOUT, (keep.as_secs().max(1),))
+            .with_context(|| format!("cannot set wait_timeout on the lock's session on node {}", node.address))?;
+    }
+    Ok(())
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(name) = self.locked.take() {
+            if let Err(e) = self.db.conn.exec_drop(crate::sql::RELEASE_LOCK, (name.as_str(),)) {
+                log::warn!(
+                    "could not release the advisory lock {name:?} on node {}: {} (the node frees it when the connection closes)",
+                    self.address,
+                    error_text(&e)
+                );
+            }
+        }
+    }
+}
+
 /// Refuses, before anything is written, a server that would refuse the writes or pass
 /// them on wrongly: `read_only` / `super_read_only` / `transaction_read_only` on (a user
 /// with SUPER could still write, on a server that was made read-only on purpose), or a
@@ -496,6 +646,40 @@ mod tests {
         let debian = ServerInfo::parse("9.7.4-2");
         assert_eq!((debian.flavor, debian.major, debian.minor, debian.patch), (Flavor::MySql, 9, 7, 4));
         assert!(debian.has_show_replica_status());
+    }
+
+    #[test]
+    fn galera_facts_come_from_the_status_rows() {
+        let rows: Vec<(String, String)> = [
+            ("wsrep_cluster_size", "3"),
+            ("wsrep_cluster_status", "Primary"),
+            ("wsrep_local_state_comment", "Donor/Desynced"),
+            ("wsrep_flow_control_paused", "0.25"),
+            ("wsrep_incoming_addresses", "127.0.0.1:3308,127.0.0.1:3306,,127.0.0.1:3307"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+        let g = GaleraNode::from_status(&rows);
+        assert_eq!(g.cluster_size, 3);
+        assert_eq!(g.cluster_status, "Primary");
+        assert_eq!(g.local_state, "Donor/Desynced");
+        assert_eq!(g.flow_control_paused, 0.25);
+        // sorted, the arbitrator's empty entry left out: every node lists them in one order
+        assert_eq!(g.addresses, ["127.0.0.1:3306", "127.0.0.1:3307", "127.0.0.1:3308"]);
+        let empty = GaleraNode::from_status(&[]);
+        assert_eq!((empty.cluster_size, empty.addresses.len(), empty.flow_control_paused), (0, 0, 0.0));
+    }
+
+    #[test]
+    fn node_addresses_split_into_host_and_port() {
+        assert_eq!(split_address("10.0.0.5:3307"), Some(("10.0.0.5".into(), 3307)));
+        assert_eq!(split_address("db1.example"), Some(("db1.example".into(), 3306)));
+        assert_eq!(split_address("[fe80::1]:3310"), Some(("fe80::1".into(), 3310)));
+        assert_eq!(split_address("[::1]"), Some(("::1".into(), 3306)));
+        for bad in ["", ":3306", "h:0", "h:x", "h:70000", "::1:3306", "[::1]x"] {
+            assert_eq!(split_address(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -112,6 +112,7 @@ pub fn migrate_options(args: &crate::cli::MigrateArgs) -> crate::migrate::Option
         lock_wait_timeout: args.lock_wait_timeout,
         retries: args.retries,
         check_duplicates_first: args.check_duplicates_first,
+        galera_toi: args.galera_toi,
     }
 }
 

@@ -52,6 +52,10 @@ pub const SERVER_GROUP_REPLICATION_MEMBERS: &str = include_str!("../sql/server/g
 pub const SERVER_READ_ONLY: &str = include_str!("../sql/server/read_only.sql");
 pub const SERVER_READ_ONLY_MARIADB: &str = include_str!("../sql/server/read_only_mariadb.sql");
 pub const SERVER_SUPER_READ_ONLY: &str = include_str!("../sql/server/super_read_only.sql");
+// Galera facts (`db::galera_node`) and the session settings of migrate's DDL and locks there.
+pub const SERVER_WSREP_STATUS: &str = include_str!("../sql/server/wsrep_status.sql");
+pub const SERVER_WSREP_OSU_TOI: &str = include_str!("../sql/server/wsrep_osu_toi.sql");
+pub const SERVER_LOCK_SESSION_WAIT_TIMEOUT: &str = include_str!("../sql/server/lock_session_wait_timeout.sql");
 pub const PROCESSLIST_MARIADB: &str = include_str!("../sql/server/processlist_mariadb.sql");
 pub const PROCESSLIST_MYSQL: &str = include_str!("../sql/server/processlist_mysql.sql");
 pub const STATUS_OVERDUE_CONTACTS: &str = include_str!("../sql/status/overdue_contacts.sql");

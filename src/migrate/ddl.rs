@@ -22,6 +22,12 @@ pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
 pub fn run_ddl(db: &mut Db, sql: &str, opts: &Options, report: &mut MigrateReport) -> Result<()> {
     let secs = plan::whole_seconds(opts.lock_wait_timeout);
     db.conn.exec_drop(crate::sql::LOCK_WAIT_TIMEOUT, (secs,)).context("cannot set the session's lock_wait_timeout")?;
+    if report.galera.is_some() {
+        // Whatever the server's default: RSU would build the index one node at a time.
+        db.conn
+            .query_drop(crate::sql::SERVER_WSREP_OSU_TOI)
+            .context("cannot set the session's wsrep_OSU_method to TOI")?;
+    }
     let mut attempt = 0u32;
     loop {
         attempt += 1;

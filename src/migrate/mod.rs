@@ -8,6 +8,15 @@
 //! backoff → "finished" row. Every check before the "started" row is read-only, so a refusal
 //! there changes nothing at all; the build itself is the exact duplicate check otherwise
 //! (it fails with ER_DUP_ENTRY and the server rolls it back), leaving one failed history row.
+//!
+//! On a Galera node the DDL is the whole cluster's: it runs as Total Order Isolation, and
+//! every write on every node waits for it. So `migrate` refuses a DDL there unless
+//! `--galera-toi` accepts the stall (the refusal happens before anything else is asked or
+//! locked), and otherwise works across the cluster: it connects to every node
+//! (`wsrep_incoming_addresses`) with the run's credentials, takes its advisory lock on each of
+//! them in one order (GET_LOCK is node-local; the run that locks the first node goes on, a
+//! second waits there for `--lock-wait-timeout` and stops without a trace), and looks for long
+//! transactions on each, since TOI reaches them all. A node it cannot reach is a refusal.
 pub mod ddl;
 pub mod history;
 pub mod plan;
@@ -19,12 +28,12 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::db::{self, Db};
+use crate::db::{self, Db, GaleraNode, Node};
 use crate::ident::Ident;
 use crate::ledger::{self, RunStatus};
 use crate::schema::{self, ColumnReq, Kind, TableInfo, UNIQUE_INDEX_NAME};
 use plan::{Entry, IndexVerdict, Migration, State};
-use preflight::{Check, Trx};
+use preflight::{Check, CheckStatus, Trx};
 
 /// What `migrate` needs of the messages table: the three key columns, indexable as they are.
 pub const KEY_COLUMN_REQS: &[ColumnReq] = &[
@@ -57,7 +66,14 @@ pub struct Options {
     /// Run the exact duplicate check before building (one more full scan) instead of
     /// letting the build itself find duplicates.
     pub check_duplicates_first: bool,
+    /// On a Galera node, run the DDL as Total Order Isolation anyway (a maintenance window).
+    pub galera_toi: bool,
 }
+
+/// How long a node's share of migrate's cluster-wide lock outlives silence: the session is
+/// idle while the ALTER runs on the working connection, which can take hours on a big table.
+/// A seqfix that dies closes it at once (and TCP keepalive notices a vanished host).
+pub const GALERA_LOCK_KEEP: Duration = Duration::from_secs(24 * 3600);
 
 /// One migration as the report shows it, after this run.
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +125,11 @@ pub struct MigrateReport {
     pub preflight_ms: u64,
     pub build_ms: Option<u64>,
     pub notes: Vec<String>,
+    /// What this node says about its Galera cluster (`None`: not a Galera node, or `--status`).
+    pub galera: Option<GaleraNode>,
+    /// The nodes whose open transactions were checked (and on which the lock was taken):
+    /// every node of a Galera cluster; empty on a single server (only it was checked).
+    pub nodes_checked: Vec<String>,
     /// Why the database is not in the state the migration needs (exit 1), in one line.
     pub refusal: Option<String>,
 }
@@ -139,8 +160,18 @@ impl MigrateReport {
             preflight_ms: 0,
             build_ms: None,
             notes: vec![],
+            galera: None,
+            nodes_checked: vec![],
             refusal: None,
         }
+    }
+
+    /// Adds a reason to refuse (several are joined into the one line).
+    pub fn refuse(&mut self, line: String) {
+        self.refusal = Some(match self.refusal.take() {
+            Some(earlier) => format!("{earlier}; also, {line}"),
+            None => line,
+        });
     }
 }
 
@@ -148,17 +179,54 @@ impl MigrateReport {
 pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     let table = &cfg.table;
     let mut report = MigrateReport::new(db, table, opts);
+    let down = opts.action == Action::Down;
+    let galera = if opts.action == Action::Status { None } else { db::galera_node(db)? };
+    report.galera = galera.clone();
     if opts.action == Action::Status || opts.dry_run {
         // Read-only: no lock, nothing recorded.
         let (entries, info) = survey(db, table)?;
-        Work { db: &mut *db, table, opts, report: &mut report, run: None }.apply(&entries, &info)?;
+        let mut nodes = Vec::new();
+        if let Some(g) = &galera {
+            if plan::needs_ddl(down, &entries, &info.indexes) {
+                match reach_nodes(cfg, g, &mut report) {
+                    Some(reached) => nodes = reached,
+                    None => {
+                        finish_lines(db, table, &mut report)?;
+                        return Ok(report);
+                    }
+                }
+            }
+        }
+        Work { db: &mut *db, table, opts, report: &mut report, run: None, galera: galera.as_ref(), nodes: &mut nodes }
+            .apply(&entries, &info)?;
         finish_lines(db, table, &mut report)?;
         return Ok(report);
     }
     crate::db::refuse_read_only(db, "migrate")?;
     let name = crate::db::migrate_lock_name(&db.database);
-    let mut guard = db.lock_or_fail(&name, opts.lock_wait_timeout, "seqfix migrate on this database")?;
-    let db: &mut Db = &mut guard;
+    let what = "seqfix migrate on this database";
+    // Dropped last: the lock on this server, or each node's share of it on a Galera cluster.
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut local = None;
+    let db: &mut Db = match &galera {
+        None => &mut **local.insert(db.lock_or_fail(&name, opts.lock_wait_timeout, what)?),
+        Some(g) => {
+            // Refused before any other node is asked or locked: nothing changed, nothing held.
+            let (entries, info) = survey(db, table)?;
+            if plan::needs_ddl(down, &entries, &info.indexes) && !opts.galera_toi {
+                report.refuse(plan::galera_refusal(g.cluster_size, down, info.estimated_rows));
+                finish_lines(db, table, &mut report)?;
+                return Ok(report);
+            }
+            let Some(reached) = reach_nodes(cfg, g, &mut report) else {
+                finish_lines(db, table, &mut report)?;
+                return Ok(report);
+            };
+            nodes = reached;
+            db::lock_every_node(&mut nodes, &name, opts.lock_wait_timeout, GALERA_LOCK_KEEP, what)?;
+            db
+        }
+    };
     let (entries, info) = survey(db, table)?;
     if opts.action == Action::Down {
         // Ask before anything is written, the ledger included.
@@ -176,7 +244,8 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     }
     // The ledger row is written only once something is about to change, so a run refused by
     // the preflight leaves no trace at all.
-    let mut work = Work { db: &mut *db, table, opts, report: &mut report, run: None };
+    let mut work =
+        Work { db: &mut *db, table, opts, report: &mut report, run: None, galera: galera.as_ref(), nodes: &mut nodes };
     let result = work.apply(&entries, &info);
     let run = work.run;
     if let Some(run) = run {
@@ -198,6 +267,32 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     result?;
     finish_lines(db, table, &mut report)?;
     Ok(report)
+}
+
+/// Connects to every node of this node's Galera cluster, sorted by address (the lock's
+/// order). `None`, with the refusal in the report, when one cannot be reached: the checks
+/// and the lock must cover every node the DDL reaches.
+fn reach_nodes(cfg: &Config, g: &GaleraNode, report: &mut MigrateReport) -> Option<Vec<Node>> {
+    if g.addresses.is_empty() {
+        report.refuse(format!(
+            "this server is a node of a {}-node Galera cluster but names no node's SQL address (wsrep_incoming_addresses is empty): migrate checks every node for open transactions and locks every node, so it cannot run; set wsrep_node_incoming_address on the nodes; nothing was changed",
+            g.cluster_size
+        ));
+        return None;
+    }
+    match db::connect_nodes(&cfg.db, &g.addresses) {
+        Ok(nodes) => {
+            report.nodes_checked = g.addresses.clone();
+            Some(nodes)
+        }
+        Err((address, why)) => {
+            report.refuse(format!(
+                "cannot reach node {address} of the {}-node Galera cluster ({why}): migrate checks every node for open transactions (Total Order Isolation reaches them all) and holds its lock on every node, so it stops; make that node reachable from here with the same user and password (the addresses come from wsrep_incoming_addresses, set by wsrep_node_incoming_address), then rerun; nothing was changed",
+                g.cluster_size
+            ));
+            None
+        }
+    }
 }
 
 /// Reads and verifies the history, and checks the table. Read-only.
@@ -257,6 +352,10 @@ struct Work<'a> {
     opts: &'a Options,
     report: &'a mut MigrateReport,
     run: Option<ledger::Run>,
+    /// This node's Galera facts: the DDL would run as Total Order Isolation.
+    galera: Option<&'a GaleraNode>,
+    /// Every node of the Galera cluster (empty on a single server), for the checks.
+    nodes: &'a mut [Node],
 }
 
 impl Work<'_> {
@@ -266,6 +365,22 @@ impl Work<'_> {
             self.run = Some(ledger::start(&mut self.db.conn, "migrate", &self.db.user)?);
         }
         Ok(())
+    }
+
+    /// On a Galera node, before a DDL: refuses it (`false`) unless `--galera-toi` accepts the
+    /// stall, which the preflight then states. A dry run goes on to show the rest.
+    fn galera_gate(&mut self, down: bool, info: &TableInfo) -> bool {
+        let Some(g) = self.galera else { return true };
+        if self.opts.galera_toi {
+            let line = plan::galera_warning(g.cluster_size, down, info.estimated_rows);
+            self.report.preflight.push(Check::new("galera", CheckStatus::Warn, line));
+            self.report.sql.push(crate::sql::SERVER_WSREP_OSU_TOI.lines().filter(|l| !l.starts_with("--")).collect());
+            return true;
+        }
+        let line = plan::galera_refusal(g.cluster_size, down, info.estimated_rows);
+        self.report.preflight.push(Check::new("galera", CheckStatus::Fail, line.clone()));
+        self.report.refuse(line);
+        self.opts.dry_run
     }
 
     /// The action asked for, on the history and table `survey` read.
@@ -339,8 +454,11 @@ impl Work<'_> {
                 }
                 _ => {}
             }
+            if !self.galera_gate(false, info) {
+                return Ok(());
+            }
             let started = Instant::now();
-            if !preflight::checks_pass(self.db, self.table, self.opts, info, self.report)? {
+            if !preflight::checks_pass(self.db, self.nodes, self.table, self.opts, info, self.report)? {
                 self.report.preflight_ms = started.elapsed().as_millis() as u64;
                 return Ok(());
             }
@@ -409,6 +527,9 @@ impl Work<'_> {
             }
         }
         let sql = crate::sql::render(m.down, &[("table", self.table)]);
+        if named && !self.galera_gate(true, info) {
+            return Ok(());
+        }
         if named {
             self.report
                 .sql

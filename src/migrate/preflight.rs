@@ -1,5 +1,6 @@
 //! The checks `migrate` makes before any DDL, each read-only: key length, existing indexes,
-//! duplicates left in the table, and transactions that may hold metadata locks on it.
+//! duplicates left in the table, and transactions that may hold metadata locks on it (on
+//! Galera: on every node, which the ALTER's Total Order Isolation reaches).
 //! `checks_pass` runs them in order, cheapest first, and fills the report.
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use mysql::prelude::Queryable;
 use serde::Serialize;
 
 use super::{plan, MigrateReport, Options};
-use crate::db::Db;
+use crate::db::{Db, Node};
 use crate::ident::Ident;
 use crate::schema::TableInfo;
 
@@ -67,13 +68,17 @@ pub struct Trx {
     pub age_s: u64,
     pub command: String,
     pub query: String,
+    /// The cluster node it is open on (Galera; `None` on a single server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl Trx {
     pub fn describe(&self) -> String {
         let what = if self.query.is_empty() { self.command.clone() } else { format!("running {:?}", self.query) };
+        let on = self.node.as_deref().map(|n| format!(" on node {n}")).unwrap_or_default();
         format!(
-            "connection {} ({}@{}, db {}, open {} s, {what})",
+            "connection {}{on} ({}@{}, db {}, open {} s, {what})",
             self.connection_id, self.user, self.host, self.db, self.age_s
         )
     }
@@ -101,6 +106,7 @@ pub fn long_transactions(db: &mut Db, min_age: Duration) -> Result<Option<Vec<Tr
                     age_s: age.max(0) as u64,
                     command,
                     query: query.replace(['\n', '\r'], " "),
+                    node: None,
                 })
                 .collect(),
         )),
@@ -108,6 +114,24 @@ pub fn long_transactions(db: &mut Db, min_age: Duration) -> Result<Option<Vec<Tr
         Err(mysql::Error::MySqlError(e)) if matches!(e.code, 1227 | 1142 | 1044) => Ok(None),
         Err(e) => Err(e).context("cannot list open transactions from information_schema.INNODB_TRX"),
     }
+}
+
+/// Transactions open for at least `min_age` where the DDL reaches: on `db`'s server, or, on a
+/// Galera cluster (`nodes` not empty), on every node, each named. `None` when the user may
+/// not see them on some node.
+pub fn long_transactions_everywhere(db: &mut Db, nodes: &mut [Node], min_age: Duration) -> Result<Option<Vec<Trx>>> {
+    if nodes.is_empty() {
+        return long_transactions(db, min_age);
+    }
+    let mut all = Vec::new();
+    for node in nodes.iter_mut() {
+        let found = long_transactions(&mut node.db, min_age)
+            .with_context(|| format!("on node {} of the Galera cluster", node.address))?;
+        let Some(list) = found else { return Ok(None) };
+        all.extend(list.into_iter().map(|t| Trx { node: Some(node.address.clone()), ..t }));
+    }
+    all.sort_by(|a, b| b.age_s.cmp(&a.age_s));
+    Ok(Some(all))
 }
 
 /// Outcome of waiting for long transactions to end.
@@ -123,6 +147,7 @@ pub enum TrxWait {
 /// an ALTER queued behind one of them would block every new query on the table.
 pub fn wait_for_long_transactions(
     db: &mut Db,
+    nodes: &mut [Node],
     table: &Ident,
     max_age: Duration,
     wait: Duration,
@@ -130,7 +155,7 @@ pub fn wait_for_long_transactions(
 ) -> Result<TrxWait> {
     let start = Instant::now();
     loop {
-        let Some(list) = long_transactions(db, max_age)? else { return Ok(TrxWait::NotVisible) };
+        let Some(list) = long_transactions_everywhere(db, nodes, max_age)? else { return Ok(TrxWait::NotVisible) };
         if list.is_empty() {
             return Ok(TrxWait::Clear(start.elapsed()));
         }
@@ -140,10 +165,18 @@ pub fn wait_for_long_transactions(
         if start.elapsed() >= wait {
             let names: Vec<String> = list.iter().take(5).map(Trx::describe).collect();
             let more = if list.len() > 5 { format!(" and {} more", list.len() - 5) } else { String::new() };
+            let (harm, kill) = if nodes.is_empty() {
+                ("an ALTER queued behind them would block every query on the table", "KILL <connection>")
+            } else {
+                (
+                    "on a Galera cluster the ALTER (Total Order Isolation) waits for them with every write of every node queued behind it, or aborts them",
+                    "KILL <connection> on the node named",
+                )
+            };
             bail!(
                 "{} transaction(s) open for longer than --max-trx-age {} may hold metadata locks on {}.{}: {}{more}; \
-                 an ALTER queued behind them would block every query on the table, so nothing was changed \
-                 (waited {}); let them finish or end them (KILL <connection>), then rerun",
+                 {harm}, so nothing was changed \
+                 (waited {}); let them finish or end them ({kill}), then rerun",
                 list.len(),
                 humantime::format_duration(max_age),
                 db.database,
@@ -163,6 +196,7 @@ pub fn wait_for_long_transactions(
 /// table is not ready; errors for problems the user must fix first.
 pub fn checks_pass(
     db: &mut Db,
+    nodes: &mut [Node],
     table: &Ident,
     opts: &Options,
     info: &TableInfo,
@@ -225,7 +259,7 @@ pub fn checks_pass(
             )),
         }
         if !refusals.is_empty() {
-            report.refusal = Some(refusals.join("; also, "));
+            report.refuse(refusals.join("; also, "));
             return Ok(false);
         }
     } else {
@@ -246,7 +280,7 @@ pub fn checks_pass(
 
     let wait = if opts.dry_run { Duration::ZERO } else { opts.trx_wait };
     let waited = if opts.dry_run {
-        match long_transactions(db, opts.max_trx_age)? {
+        match long_transactions_everywhere(db, nodes, opts.max_trx_age)? {
             None => Ok(TrxWait::NotVisible),
             Some(list) if list.is_empty() => Ok(TrxWait::Clear(Duration::ZERO)),
             Some(list) => {
@@ -255,7 +289,7 @@ pub fn checks_pass(
             }
         }
     } else {
-        Ok(wait_for_long_transactions(db, table, opts.max_trx_age, wait, |list| {
+        Ok(wait_for_long_transactions(db, nodes, table, opts.max_trx_age, wait, |list| {
             log::warn!(
                 "waiting for {} transaction(s) open longer than {} to end: {}",
                 list.len(),
@@ -265,6 +299,11 @@ pub fn checks_pass(
         })?)
     };
     let limit = humantime::format_duration(opts.max_trx_age);
+    let limit = if nodes.is_empty() {
+        limit.to_string()
+    } else {
+        format!("{limit} on any of the {} nodes ({})", nodes.len(), report.nodes_checked.join(", "))
+    };
     match waited {
         Ok(TrxWait::Clear(d)) if d >= Duration::from_secs(1) => report.preflight.push(Check::new(
             "long transactions",

@@ -136,6 +136,8 @@ mod tests {
             duplicate_groups: Some(0),
             surplus_rows: Some(0),
             empty_step_collisions: None,
+            galera: None,
+            nodes_checked: vec![],
             attempts: 2,
             preflight_ms: 12,
             build_ms: Some(2000),

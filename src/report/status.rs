@@ -6,6 +6,9 @@ use super::new_table;
 pub fn status(r: &crate::status::StatusReport) -> String {
     use crate::status::State;
     let mut out = format!("seqfix status of {}.{} ({})\n", r.database, r.table, r.server);
+    if let Some(g) = &r.galera {
+        out += &galera_line(g);
+    }
     let mut t = new_table(&["check", "state", "detail"]);
     for c in &r.checks {
         let state = match c.state {
@@ -25,6 +28,17 @@ pub fn status(r: &crate::status::StatusReport) -> String {
     out
 }
 
+/// One line on the Galera cluster as this node sees it, under the title.
+fn galera_line(g: &crate::db::GaleraNode) -> String {
+    format!(
+        "Galera cluster: {} nodes, {}; this node {}; flow control paused {:.1}% of the time\n",
+        g.cluster_size,
+        g.cluster_status,
+        g.local_state,
+        g.flow_control_paused * 100.0
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +53,7 @@ mod tests {
             server: "10.11.6-MariaDB".into(),
             flavor: Flavor::MariaDb,
             cluster: Cluster::Standalone,
+            galera: None,
             unique_index: None,
             duplicate_groups: None,
             surplus_rows: None,
@@ -89,5 +104,29 @@ mod tests {
             "healthy\n",
         );
         assert_eq!(status(&report(vec![check("server", State::Ok, "up")])), want);
+    }
+
+    #[test]
+    fn a_galera_node_says_its_cluster_under_the_title() {
+        let mut r = report(vec![check("galera.node", State::Fail, "Donor/Desynced")]);
+        r.cluster = Cluster::Galera;
+        r.galera = Some(crate::db::GaleraNode {
+            cluster_size: 3,
+            cluster_status: "Primary".into(),
+            local_state: "Donor/Desynced".into(),
+            flow_control_paused: 0.0125,
+            addresses: vec!["127.0.0.1:3306".into()],
+        });
+        let want = concat!(
+            "seqfix status of app.msgs (10.11.6-MariaDB)\n",
+            "Galera cluster: 3 nodes, Primary; this node Donor/Desynced; flow control paused 1.2% of the time\n",
+            "┌─────────────┬───────┬────────────────┐\n",
+            "│ check       ┆ state ┆ detail         │\n",
+            "╞═════════════╪═══════╪════════════════╡\n",
+            "│ galera.node ┆ FAIL  ┆ Donor/Desynced │\n",
+            "└─────────────┴───────┴────────────────┘\n",
+            "UNHEALTHY: galera.node failed\n",
+        );
+        assert_eq!(status(&r), want);
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{check, Check, Cluster, LastRun, LockHolder, Migrations, State, RUN_DEAD_AFTER};
+use crate::db::GaleraNode;
 use crate::lease::LeaseView;
 use crate::migrate::plan::{self as migrate_plan, HistoryRow, Migration, State as MigrationState};
 
@@ -120,6 +121,65 @@ pub fn classify_cluster(c: &Cluster) -> Check {
         }
         Cluster::Unknown { reason } => check("cluster", State::Warn, reason.clone()),
     }
+}
+
+/// Flow control that paused replication for more than this fraction of the time (since the
+/// last `FLUSH STATUS`) warns: some node cannot keep up, and every node's writes wait for it.
+pub const FLOW_CONTROL_WARN: f64 = 0.1;
+
+/// Judges a Galera node's view of its cluster, in three checks. A component without quorum
+/// (not `Primary`) refuses queries; a node that is not `Synced` (a donor, desynced, still
+/// joining) lags the cluster and is no node to run seqfix against: both fail. Flow control
+/// pauses only warn: the cluster works, slowly.
+pub fn galera_checks(g: &GaleraNode) -> Vec<Check> {
+    let nodes = if g.cluster_size == 1 { "1 node".to_string() } else { format!("{} nodes", g.cluster_size) };
+    let cluster = if g.cluster_status == "Primary" {
+        check("galera.cluster", State::Ok, format!("{nodes}, Primary component (has quorum)"))
+    } else {
+        check(
+            "galera.cluster",
+            State::Fail,
+            format!(
+                "this node's component ({nodes}) is {} (wsrep_cluster_status), not Primary: it has lost quorum and refuses queries until it rejoins a Primary component",
+                if g.cluster_status.is_empty() { "unknown" } else { &g.cluster_status }
+            ),
+        )
+    };
+    let state = g.local_state.as_str();
+    let node = match state {
+        "Synced" => check("galera.node", State::Ok, "Synced"),
+        "Donor/Desynced" => check(
+            "galera.node",
+            State::Fail,
+            "Donor/Desynced (wsrep_local_state_comment): the node is serving a state transfer or was desynced (wsrep_desync), so it lags the cluster and flow control ignores it; point seqfix at a Synced node",
+        ),
+        _ => check(
+            "galera.node",
+            State::Fail,
+            format!(
+                "{} (wsrep_local_state_comment), not Synced: the node has not caught up with the cluster; point seqfix at a Synced node",
+                if state.is_empty() { "unknown" } else { state }
+            ),
+        ),
+    };
+    let paused = g.flow_control_paused;
+    let share = format!("{:.1}%", paused * 100.0);
+    let flow = if paused > FLOW_CONTROL_WARN {
+        check(
+            "galera.flow_control",
+            State::Warn,
+            format!(
+                "replication paused {share} of the time since the last FLUSH STATUS (wsrep_flow_control_paused {paused}): a node cannot keep up, and writes on every node wait for it"
+            ),
+        )
+    } else {
+        check(
+            "galera.flow_control",
+            State::Ok,
+            format!("replication paused {share} of the time since the last FLUSH STATUS"),
+        )
+    };
+    vec![cluster, node, flow]
 }
 
 pub fn human(secs: i64) -> String {
@@ -389,5 +449,56 @@ mod tests {
         assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: true }).state, State::Ok);
         assert_eq!(classify_cluster(&Cluster::GroupReplication { single_primary: false }).state, State::Warn);
         assert_eq!(classify_cluster(&Cluster::Replica { source: "p".into() }).state, State::Warn);
+    }
+
+    fn galera(size: u64, status: &str, state: &str, paused: f64) -> GaleraNode {
+        GaleraNode {
+            cluster_size: size,
+            cluster_status: status.into(),
+            local_state: state.into(),
+            flow_control_paused: paused,
+            addresses: vec![],
+        }
+    }
+
+    fn states(checks: &[Check]) -> Vec<(&str, State)> {
+        checks.iter().map(|c| (c.name.as_str(), c.state)).collect()
+    }
+
+    #[test]
+    fn a_synced_node_of_a_primary_component_passes_and_names_the_size() {
+        let c = galera_checks(&galera(3, "Primary", "Synced", 0.0));
+        assert_eq!(
+            states(&c),
+            [("galera.cluster", State::Ok), ("galera.node", State::Ok), ("galera.flow_control", State::Ok)]
+        );
+        assert_eq!(c[0].detail, "3 nodes, Primary component (has quorum)");
+        assert_eq!(c[2].detail, "replication paused 0.0% of the time since the last FLUSH STATUS");
+    }
+
+    #[test]
+    fn a_node_that_is_not_synced_fails() {
+        for state in ["Donor/Desynced", "Joining", "Joined", "Initialized", ""] {
+            let c = galera_checks(&galera(3, "Primary", state, 0.0));
+            assert_eq!(c[1].state, State::Fail, "{state:?}");
+            assert!(c[1].detail.contains("point seqfix at a Synced node"), "{}", c[1].detail);
+        }
+        let donor = galera_checks(&galera(3, "Primary", "Donor/Desynced", 0.0));
+        assert!(donor[1].detail.starts_with("Donor/Desynced"), "{}", donor[1].detail);
+    }
+
+    #[test]
+    fn a_component_without_quorum_fails() {
+        let c = galera_checks(&galera(1, "non-Primary", "Initialized", 0.0));
+        assert_eq!((c[0].state, c[1].state), (State::Fail, State::Fail));
+        assert!(c[0].detail.starts_with("this node's component (1 node) is non-Primary"), "{}", c[0].detail);
+    }
+
+    #[test]
+    fn flow_control_pauses_above_a_tenth_of_the_time_warn() {
+        assert_eq!(galera_checks(&galera(3, "Primary", "Synced", 0.1))[2].state, State::Ok);
+        let c = galera_checks(&galera(3, "Primary", "Synced", 0.25));
+        assert_eq!(c[2].state, State::Warn);
+        assert!(c[2].detail.starts_with("replication paused 25.0% of the time"), "{}", c[2].detail);
     }
 }

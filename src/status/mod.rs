@@ -5,8 +5,9 @@
 //!
 //! What fails the status (exit 1): the unique index missing, duplicate groups present, a
 //! failed migration, the last run of a command failed or died without finishing, contacts
-//! overdue. What only warns: a replica, pending migrations, an interrupted last run, a check
-//! skipped. Who holds the lease of `seqfix process` is information, never a failure.
+//! overdue; on Galera, a node that is not Synced or a component that is not Primary. What
+//! only warns: a replica, pending migrations, an interrupted last run, a check skipped, Galera
+//! flow control pauses. Who holds the lease of `seqfix process` is information, never a failure.
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,12 +16,12 @@ use serde::Serialize;
 
 use crate::config::Config;
 pub use crate::db::{cluster_mode, Cluster};
-use crate::db::{Db, Flavor};
+use crate::db::{Db, Flavor, GaleraNode};
 use crate::ident::Ident;
 use crate::schema;
 
 mod judge;
-pub use judge::{classify_cluster, classify_run, migrations_of};
+pub use judge::{classify_cluster, classify_run, galera_checks, migrations_of};
 
 /// A `running` run older than this, whose lock seqfix cannot check, has died without finishing.
 pub const RUN_DEAD_AFTER: Duration = Duration::from_secs(6 * 3600);
@@ -99,6 +100,8 @@ pub struct StatusReport {
     pub server: String,
     pub flavor: Flavor,
     pub cluster: Cluster,
+    /// A Galera node's view of its cluster: size, quorum, its own state, flow control.
+    pub galera: Option<GaleraNode>,
     /// None when the table does not exist.
     pub unique_index: Option<bool>,
     /// None when not checked.
@@ -169,6 +172,8 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
 
     let cluster = cluster_mode(db)?;
     checks.push(classify_cluster(&cluster));
+    let galera = galera_facts(db, &cluster)?;
+    checks.extend(galera.iter().flat_map(galera_checks));
 
     let found = table_findings(db, cfg, opts, &mut checks)?;
 
@@ -200,6 +205,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
         server: db.server.version.clone(),
         flavor: db.server.flavor,
         cluster,
+        galera,
         unique_index: found.exists.then_some(found.index.is_some()),
         duplicate_groups: found.duplicate_groups,
         surplus_rows: found.surplus_rows,
@@ -211,6 +217,14 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
         stale_after_seconds: opts.stale_after.as_secs(),
         checks,
     })
+}
+
+/// What a Galera node says about its cluster (`None` on any other server).
+fn galera_facts(db: &mut Db, cluster: &Cluster) -> Result<Option<GaleraNode>> {
+    if *cluster != Cluster::Galera {
+        return Ok(None);
+    }
+    crate::db::galera_node(db)
 }
 
 /// The `unique_index` and `duplicates` checks. Duplicates are cheap when the index exists
