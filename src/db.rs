@@ -471,7 +471,6 @@ impl GaleraNode {
             .map(str::to_string)
             .collect();
         addresses.sort();
-        addresses.dedup();
         GaleraNode {
             cluster_size: get("wsrep_cluster_size").parse().unwrap_or(0),
             cluster_status: get("wsrep_cluster_status"),
@@ -527,6 +526,12 @@ pub struct Node {
 pub fn connect_nodes(cfg: &DbConfig, addresses: &[String]) -> std::result::Result<Vec<Node>, (String, String)> {
     let mut nodes = Vec::new();
     for address in addresses {
+        if address.eq_ignore_ascii_case("AUTO") {
+            return Err((
+                address.clone(),
+                "the node could not tell its own SQL address: set wsrep_node_incoming_address = host:port on every node".into(),
+            ));
+        }
         let Some((host, port)) = split_address(address) else {
             return Err((address.clone(), "it is not a host:port address".into()));
         };
@@ -669,6 +674,18 @@ mod tests {
         assert_eq!(g.addresses, ["127.0.0.1:3306", "127.0.0.1:3307", "127.0.0.1:3308"]);
         let empty = GaleraNode::from_status(&[]);
         assert_eq!((empty.cluster_size, empty.addresses.len(), empty.flow_control_paused), (0, 0, 0.0));
+    }
+
+    #[test]
+    fn a_node_that_announces_no_address_is_named_with_the_fix() {
+        let cfg = DbConfig::from_url("mysql://app@db1:3306/app", Duration::from_secs(1)).unwrap();
+        for bad in ["AUTO", "db2:notaport"] {
+            let Err((address, why)) = connect_nodes(&cfg, &["db1:3306".into(), bad.into()][1..]) else {
+                panic!("{bad} connected")
+            };
+            assert_eq!(address, bad);
+            assert!(why.contains(if bad == "AUTO" { "wsrep_node_incoming_address" } else { "host:port" }), "{why}");
+        }
     }
 
     #[test]

@@ -118,6 +118,9 @@ impl Cluster {
                 ),
                 format!("--wsrep-sst-receive-address=127.0.0.1:{}", p.sst),
                 format!("--wsrep-node-address=127.0.0.1:{}", p.gcomm),
+                // The SQL address the node announces in wsrep_incoming_addresses (its own port is
+                // added): bound to loopback, a node cannot guess it and announces "AUTO".
+                "--wsrep-node-incoming-address=127.0.0.1".into(),
                 format!("--wsrep-node-name=node{}", i + 1),
                 "--wsrep-cluster-name=seqfix-test".into(),
                 "--wsrep-sst-method=rsync".into(),

@@ -1,7 +1,7 @@
 //! The 3-node Galera cluster: seqfix against every node of a real cluster (MariaDB pass only).
 use std::collections::BTreeMap;
 use std::process::Child;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
@@ -184,4 +184,313 @@ fn process_runs_at_once_on_every_node_queue_each_message_once() {
             i + 1
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// `migrate` on Galera: refused by default, applied with --galera-toi, long transactions
+// looked for on every node, one migrate at a time across the cluster; `status` on the nodes.
+
+/// A connection to node `i` whose reads wait until the node has applied every write the
+/// cluster committed before (DDL included): what "visible on every node" is checked with.
+fn synced_conn(db: &ClusterDb, i: usize) -> mysql::Conn {
+    let mut c = db.conn_on(i);
+    c.query_drop("SET SESSION wsrep_sync_wait = 1").unwrap();
+    c
+}
+
+/// Whether node `i` has the unique index on the messages table.
+fn has_index_on(db: &ClusterDb, i: usize) -> bool {
+    let n: u64 = synced_conn(db, i)
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = 'broadcast_messages' AND INDEX_NAME = 'unique_sequence_message'",
+        )
+        .unwrap()
+        .unwrap();
+    n > 0
+}
+
+/// The messages table's definition as node `i` has it.
+fn definition_on(db: &ClusterDb, i: usize) -> String {
+    let row: (String, String) =
+        synced_conn(db, i).query_first("SHOW CREATE TABLE broadcast_messages").unwrap().unwrap();
+    row.1
+}
+
+/// (version, success, finished) of every history row as node `i` has them; none without the table.
+fn history_on(db: &ClusterDb, i: usize) -> Vec<(u32, bool, bool)> {
+    let mut c = synced_conn(db, i);
+    let exists: u64 = c
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = 'seqfix_schema_history'",
+        )
+        .unwrap()
+        .unwrap();
+    if exists == 0 {
+        return vec![];
+    }
+    let rows: Vec<(u32, i64, Option<String>)> = c
+        .query("SELECT version, success, CAST(finished_at AS CHAR) FROM seqfix_schema_history ORDER BY version")
+        .unwrap();
+    rows.into_iter().map(|(v, s, f)| (v, s != 0, f.is_some())).collect()
+}
+
+/// (command, status) of every run in the ledger, as node `i` has it; none without the table.
+fn ledger_on(db: &ClusterDb, i: usize) -> Vec<(String, String)> {
+    let mut c = synced_conn(db, i);
+    let exists: u64 = c
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'seqfix_runs'",
+        )
+        .unwrap()
+        .unwrap();
+    if exists == 0 {
+        return vec![];
+    }
+    c.query("SELECT command, status FROM seqfix_runs ORDER BY started_at").unwrap()
+}
+
+/// Node `i`'s SQL address as the cluster lists it (`wsrep_incoming_addresses`), found by its port.
+fn address_of(db: &ClusterDb, i: usize) -> String {
+    let mut c = db.conn_on(i);
+    let port: u16 = c.query_first("SELECT @@port").unwrap().unwrap();
+    let (_, list): (String, String) = c.query_first("SHOW STATUS LIKE 'wsrep_incoming_addresses'").unwrap().unwrap();
+    list.split(',')
+        .find(|a| a.ends_with(&format!(":{port}")))
+        .unwrap_or_else(|| panic!("node {} (port {port}) is not in wsrep_incoming_addresses {list:?}", i + 1))
+        .to_string()
+}
+
+/// A clean messages table (no duplicates) on the cluster.
+fn clean_messages(db: &ClusterDb, rows: usize, seed: u64) {
+    crate::migrate::clean_table(&db.db, rows, seed);
+}
+
+/// `seqfix migrate` through node `i`, blind to other tests' transactions unless told otherwise.
+fn migrate_on(db: &ClusterDb, i: usize) -> crate::common::Seqfix {
+    db.seqfix_on(i).args(["migrate", "--max-trx-age", "1h"])
+}
+
+#[test]
+fn migrate_refuses_a_galera_node_by_default_and_changes_nothing_on_any_node() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let db = cluster.fresh_db("galera_migrate_refuses");
+    clean_messages(&db, 500, 181);
+    let before: Vec<String> = (0..3).map(|i| definition_on(&db, i)).collect();
+    let needles = [
+        "this server is a node of a 3-node Galera cluster",
+        "Total Order Isolation",
+        "every write on every node waits for the whole index build",
+        "--galera-toi",
+        "docs/cluster.md",
+        "never uses RSU",
+        "nothing was changed",
+    ];
+    for i in [0, 1] {
+        crate::migrate::expect_refusal(migrate_on(&db, i).run(), &needles);
+    }
+    // The dry run says the same (and shows what it would run), changing nothing either.
+    let dry =
+        crate::migrate::expect_refusal(migrate_on(&db, 2).args(["--dry-run", "--format", "json"]).run(), &needles);
+    let report = dry.json();
+    let galera = report["preflight"].as_array().unwrap().iter().find(|c| c["name"] == "galera").unwrap().clone();
+    assert_eq!(galera["status"], "fail", "{report}");
+    assert_eq!(report["galera"]["cluster_size"], 3, "{report}");
+    for i in 0..3 {
+        assert!(!has_index_on(&db, i), "node {} has the index", i + 1);
+        assert_eq!(definition_on(&db, i), before[i], "node {} changed the table", i + 1);
+        assert!(history_on(&db, i).is_empty(), "node {}: a history row after a refusal", i + 1);
+        assert!(ledger_on(&db, i).is_empty(), "node {}: a ledger row after a refusal", i + 1);
+    }
+}
+
+#[test]
+fn migrate_with_galera_toi_builds_the_index_on_every_node_and_down_drops_it() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let db = cluster.fresh_db("galera_migrate_toi");
+    clean_messages(&db, 500, 182);
+    let addresses: Vec<String> = {
+        let mut all: Vec<String> = (0..3).map(|i| address_of(&db, i)).collect();
+        all.sort();
+        all
+    };
+    let run = migrate_on(&db, 1).args(["--galera-toi", "--format", "json"]).run().expect_code(0);
+    let report = run.json();
+    assert_eq!(report["applied"], serde_json::json!([1]), "{report}");
+    let checked: Vec<String> =
+        report["nodes_checked"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    assert_eq!(checked, addresses, "every node was checked");
+    let galera = report["preflight"].as_array().unwrap().iter().find(|c| c["name"] == "galera").unwrap().clone();
+    assert_eq!(galera["status"], "warn", "{report}");
+    assert!(galera["detail"].as_str().unwrap().contains("every write on every node waits"), "{galera}");
+    assert!(report["sql"].as_array().unwrap().iter().any(|s| s == "SET SESSION wsrep_OSU_method = 'TOI'"), "{report}");
+    for i in 0..3 {
+        assert!(has_index_on(&db, i), "node {} lacks the index", i + 1);
+        assert_eq!(history_on(&db, i), [(1, true, true)], "node {}", i + 1);
+    }
+    // Again: nothing to build, so nothing to refuse, even without the flag.
+    let again = migrate_on(&db, 0).args(["--format", "json"]).run().expect_code(0).json();
+    assert_eq!(again["already_applied"], serde_json::json!([1]), "{again}");
+
+    // --down refuses the same way without the flag, and drops the index everywhere with it.
+    crate::migrate::expect_refusal(
+        migrate_on(&db, 2).args(["--down", "--yes"]).run(),
+        &["3-node Galera cluster", "DROP INDEX runs as Total Order Isolation", "--galera-toi", "nothing was changed"],
+    );
+    for i in 0..3 {
+        assert!(has_index_on(&db, i), "node {} lost the index to a refused --down", i + 1);
+    }
+    let down = migrate_on(&db, 2).args(["--down", "--yes", "--galera-toi", "--format", "json"]).run().expect_code(0);
+    assert_eq!(down.json()["reverted"], serde_json::json!([1]), "{}", down.stdout);
+    for i in 0..3 {
+        assert!(!has_index_on(&db, i), "node {} kept the index after --down", i + 1);
+        assert!(history_on(&db, i).is_empty(), "node {}", i + 1);
+    }
+}
+
+#[test]
+fn a_transaction_open_on_another_node_stops_migrate_naming_that_node() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let db = cluster.fresh_db("galera_migrate_trx");
+    clean_messages(&db, 200, 183);
+    let mut open = db.conn_on(1);
+    open.query_drop("START TRANSACTION").unwrap();
+    let _: Option<u64> = open.query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap();
+    let id = open.connection_id();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let node2 = address_of(&db, 1);
+    let out = db
+        .seqfix_on(0)
+        .args(["migrate", "--galera-toi", "--max-trx-age", "1s", "--trx-wait", "0s"])
+        .run()
+        .expect_error("may hold metadata locks");
+    assert!(out.stderr.contains(&format!("connection {id} on node {node2} ")), "{}", out.stderr);
+    for i in 0..3 {
+        assert!(!has_index_on(&db, i), "node {}", i + 1);
+        assert!(history_on(&db, i).is_empty(), "node {}", i + 1);
+    }
+    open.query_drop("COMMIT").unwrap();
+}
+
+#[test]
+fn two_migrates_started_at_once_on_two_nodes_apply_once_and_the_other_says_why() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let db = cluster.fresh_db("galera_migrate_two");
+    clean_messages(&db, 500, 184);
+    // A transaction open on node 3 holds whichever run gets the cluster's lock first in its
+    // preflight (it waits up to --trx-wait for it), so the other one surely finds the lock
+    // taken; the transaction is committed once that one has given up.
+    let mut open = db.conn_on(2);
+    open.query_drop("START TRANSACTION").unwrap();
+    let _: Option<u64> = open.query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    let args = ["migrate", "--galera-toi", "--max-trx-age", "1s", "--trx-wait", "60s", "--lock-wait-timeout", "1s"];
+    let mut runs: Vec<(usize, std::process::Child)> =
+        [0, 1].into_iter().map(|i| (i, db.seqfix_on(i).args(args).args(["--format", "json"]).spawn())).collect();
+    let start = Instant::now();
+    let (loser, out) = loop {
+        if let Some(k) = runs.iter_mut().position(|(_, c)| c.try_wait().unwrap().is_some()) {
+            let (i, child) = runs.remove(k);
+            break (i, crate::common::Run::from_output(child.wait_with_output().unwrap()));
+        }
+        assert!(start.elapsed() < Duration::from_secs(50), "neither migrate finished");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    open.query_drop("COMMIT").unwrap();
+    let (winner, child) = runs.pop().unwrap();
+    let won = crate::common::Run::from_output(child.wait_with_output().unwrap()).expect_code(0);
+    assert_eq!(won.json()["applied"], serde_json::json!([1]), "node {}: {}", winner + 1, won.stdout);
+    let lost = out.expect_error("another seqfix migrate on this database is running");
+    assert!(
+        lost.stderr.contains("on node 127.0.0.1:") && lost.stderr.contains("nothing was changed"),
+        "{}",
+        lost.stderr
+    );
+    assert_ne!(loser, winner);
+    for i in 0..3 {
+        assert!(has_index_on(&db, i), "node {}", i + 1);
+        assert_eq!(history_on(&db, i), [(1, true, true)], "node {}: one row, applied", i + 1);
+        assert_eq!(ledger_on(&db, i), [("migrate".to_string(), "succeeded".to_string())], "node {}", i + 1);
+    }
+}
+
+/// Sets `wsrep_desync` on one node, and resets it when dropped (the cluster is shared), waiting
+/// until the node is Synced again.
+struct Desynced<'a>(&'a crate::common::Server);
+
+impl<'a> Desynced<'a> {
+    fn on(node: &'a crate::common::Server) -> Desynced<'a> {
+        node.admin_conn().query_drop("SET GLOBAL wsrep_desync = ON").unwrap();
+        Desynced(node)
+    }
+}
+
+impl Drop for Desynced<'_> {
+    fn drop(&mut self) {
+        let mut c = self.0.admin_conn();
+        c.query_drop("SET GLOBAL wsrep_desync = OFF").unwrap();
+        let start = Instant::now();
+        while local_state(&mut c) != "Synced" && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn local_state(c: &mut mysql::Conn) -> String {
+    let (_, v): (String, String) = c.query_first("SHOW STATUS LIKE 'wsrep_local_state_comment'").unwrap().unwrap();
+    v
+}
+
+#[test]
+fn status_fails_on_a_desynced_node_and_passes_on_a_synced_one_with_the_cluster_size() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let db = cluster.fresh_db("galera_status");
+    db.db.create_schema();
+    db.conn_on(0)
+        .query_drop(
+            "ALTER TABLE broadcast_messages ADD UNIQUE INDEX unique_sequence_message (sequence_stepid, recipient_phone, device_id)",
+        )
+        .unwrap();
+    let check = |report: &serde_json::Value, name: &str| -> serde_json::Value {
+        report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap_or_else(|| {
+            panic!("no check {name} in {report}");
+        })
+    };
+    {
+        let _desynced = Desynced::on(&cluster.nodes[2]);
+        let mut c = cluster.nodes[2].admin_conn();
+        let start = Instant::now();
+        while local_state(&mut c) != "Donor/Desynced" {
+            assert!(start.elapsed() < Duration::from_secs(30), "node 3 never desynced");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let run = db.seqfix_on(2).args(["status", "--format", "json"]).run().expect_code(1);
+        let report = run.json();
+        assert_eq!(report["healthy"], false);
+        assert_eq!(report["galera"]["local_state"], "Donor/Desynced", "{report}");
+        let node = check(&report, "galera.node");
+        assert_eq!(node["state"], "fail", "{node}");
+        assert!(node["detail"].as_str().unwrap().starts_with("Donor/Desynced"), "{node}");
+        let failing: Vec<&str> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["state"] == "fail")
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(failing, ["galera.node"], "only the node's state fails: {report}");
+    }
+    let run = db.seqfix_on(0).args(["status", "--format", "json"]).run().expect_code(0);
+    let report = run.json();
+    assert_eq!(report["healthy"], true, "{report}");
+    assert_eq!(report["galera"]["cluster_size"], 3, "{report}");
+    assert_eq!(report["galera"]["local_state"], "Synced", "{report}");
+    assert_eq!(report["galera"]["cluster_status"], "Primary", "{report}");
+    assert_eq!(check(&report, "galera.cluster")["detail"], "3 nodes, Primary component (has quorum)");
+    assert_eq!(check(&report, "galera.node")["state"], "ok");
+    let flow = check(&report, "galera.flow_control");
+    assert!(flow["detail"].as_str().unwrap().starts_with("replication paused "), "{flow}");
+    let human = db.seqfix_on(0).args(["status"]).run().expect_code(0);
+    assert!(human.stdout.contains("Galera cluster: 3 nodes, Primary; this node Synced"), "{}", human.stdout);
 }
