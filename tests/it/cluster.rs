@@ -494,3 +494,48 @@ fn status_fails_on_a_desynced_node_and_passes_on_a_synced_one_with_the_cluster_s
     let human = db.seqfix_on(0).args(["status"]).run().expect_code(0);
     assert!(human.stdout.contains("Galera cluster: 3 nodes, Primary; this node Synced"), "{}", human.stdout);
 }
+
+/// Not a check but the measurement docs/cluster.md quotes (run it with `--ignored
+/// --nocapture`, ROWS=n): how long a single-row insert on node 2, into another table, waits
+/// while `migrate --galera-toi` builds the index through node 1.
+#[test]
+#[ignore]
+fn measure_galera_toi_stall() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let db = cluster.fresh_db("galera_measure");
+    let n: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let t = Instant::now();
+    clean_messages(&db, n, 7);
+    eprintln!("loaded {n} rows in {:.1} s", t.elapsed().as_secs_f64());
+    db.conn_on(1).query_drop("CREATE TABLE w (id INT AUTO_INCREMENT PRIMARY KEY, v INT)").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut c = db.conn_on(1);
+        std::thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let t = Instant::now();
+                c.query_drop("INSERT INTO w (v) VALUES (1)").unwrap();
+                worst = worst.max(t.elapsed());
+                n += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (worst, n)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let run = migrate_on(&db, 0).args(["--galera-toi", "--format", "json"]).run().expect_code(0);
+    let took = t.elapsed();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (worst, writes) = writer.join().unwrap();
+    eprintln!(
+        "MEASURE rows={n} migrate={:.2}s build_ms={} worst_insert_on_node2={:.2}s writes={writes}",
+        took.as_secs_f64(),
+        run.json()["build_ms"],
+        worst.as_secs_f64()
+    );
+}
