@@ -44,18 +44,7 @@ pub fn migrate(r: &crate::migrate::MigrateReport) -> String {
         out += &format!("\n{p}\n");
     }
     if !r.long_transactions.is_empty() {
-        let mut lt = new_table(&["connection", "user", "host", "db", "open (s)", "query"]);
-        for x in &r.long_transactions {
-            lt.add_row(vec![
-                Cell::new(x.connection_id),
-                Cell::new(&x.user),
-                Cell::new(&x.host),
-                Cell::new(&x.db),
-                num(x.age_s),
-                Cell::new(if x.query.is_empty() { &x.command } else { &x.query }),
-            ]);
-        }
-        out += &format!("\nLong transactions\n{lt}\n");
+        out += &format!("\nLong transactions\n{}\n", long_transactions(&r.long_transactions));
     }
     if !r.sql.is_empty() {
         out += &format!("\n{}\n", if r.dry_run { "SQL that would run:" } else { "SQL run:" });
@@ -93,6 +82,32 @@ pub fn migrate(r: &crate::migrate::MigrateReport) -> String {
         out += &format!("preflight {} ms, DDL {} ms in {} attempt(s)\n", r.preflight_ms, ms, r.attempts);
     }
     out
+}
+
+/// The transactions the preflight found, with the node each is open on when it ran on a
+/// Galera cluster (every node is checked there).
+fn long_transactions(list: &[crate::migrate::preflight::Trx]) -> comfy_table::Table {
+    let on_nodes = list.iter().any(|x| x.node.is_some());
+    let mut head = vec!["connection", "user", "host", "db", "open (s)", "query"];
+    if on_nodes {
+        head.insert(0, "node");
+    }
+    let mut lt = new_table(&head);
+    for x in list {
+        let mut row = vec![
+            Cell::new(x.connection_id),
+            Cell::new(&x.user),
+            Cell::new(&x.host),
+            Cell::new(&x.db),
+            num(x.age_s),
+            Cell::new(if x.query.is_empty() { &x.command } else { &x.query }),
+        ];
+        if on_nodes {
+            row.insert(0, Cell::new(x.node.as_deref().unwrap_or("")));
+        }
+        lt.add_row(row);
+    }
+    lt
 }
 
 #[cfg(test)]
@@ -168,5 +183,30 @@ mod tests {
             "preflight 12 ms, DDL 2000 ms in 2 attempt(s)\n",
         );
         assert_eq!(migrate(&r), want);
+    }
+
+    #[test]
+    fn long_transactions_on_a_cluster_name_their_node() {
+        use crate::migrate::preflight::Trx;
+        let trx = |node: Option<&str>| Trx {
+            connection_id: 42,
+            user: "app".into(),
+            host: "10.0.0.9:5000".into(),
+            db: "app".into(),
+            age_s: 13,
+            command: "Sleep".into(),
+            query: String::new(),
+            node: node.map(str::to_string),
+        };
+        let want = concat!(
+            "┌───────────────┬────────────┬──────┬───────────────┬─────┬──────────┬───────┐\n",
+            "│ node          ┆ connection ┆ user ┆ host          ┆ db  ┆ open (s) ┆ query │\n",
+            "╞═══════════════╪════════════╪══════╪═══════════════╪═════╪══════════╪═══════╡\n",
+            "│ 10.0.0.2:3306 ┆ 42         ┆ app  ┆ 10.0.0.9:5000 ┆ app ┆       13 ┆ Sleep │\n",
+            "└───────────────┴────────────┴──────┴───────────────┴─────┴──────────┴───────┘",
+        );
+        assert_eq!(long_transactions(&[trx(Some("10.0.0.2:3306"))]).to_string(), want);
+        let single = long_transactions(&[trx(None)]).to_string();
+        assert!(single.starts_with("┌────────────┬") && !single.contains("node"), "{single}");
     }
 }

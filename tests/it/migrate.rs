@@ -376,6 +376,7 @@ fn bad_tables_flags_and_key_lengths() {
         (&["migrate", "--status", "--down"], "--status"),
         (&["migrate", "--lock-wait-timeout", "soon"], "--lock-wait-timeout"),
         (&["migrate", "--max-trx-age", "ten"], "--max-trx-age"),
+        (&["migrate", "--status", "--galera-toi"], "--galera-toi"),
     ] {
         let out = db.seqfix().args(args).run().expect_code(2);
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
