@@ -207,9 +207,9 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<MigrateReport> {
     let what = "seqfix migrate on this database";
     // Dropped last: the lock on this server, or each node's share of it on a Galera cluster.
     let mut nodes: Vec<Node> = Vec::new();
-    let mut local = None;
+    let mut local: Option<db::LockGuard> = None;
     let db: &mut Db = match &galera {
-        None => &mut **local.insert(db.lock_or_fail(&name, opts.lock_wait_timeout, what)?),
+        None => local.insert(db.lock_or_fail(&name, opts.lock_wait_timeout, what)?),
         Some(g) => {
             // Refused before any other node is asked or locked: nothing changed, nothing held.
             let (entries, info) = survey(db, table)?;

@@ -488,15 +488,16 @@ mod tests {
         let ours = [ix(UNIQUE_INDEX_NAME, true, &KEY_COLUMNS)];
         let by_hand = [ix("uq_by_hand", true, &KEY_COLUMNS)];
         // up: builds only when the index is absent
-        assert!(needs_ddl(false, &[pending.clone()], &[]));
-        assert!(!needs_ddl(false, &[pending.clone()], &ours), "present: only recorded");
-        assert!(!needs_ddl(false, &[pending.clone()], &by_hand), "present under another name: only recorded");
-        assert!(needs_ddl(false, &[applied.clone()], &[]), "recorded but dropped: built again");
+        let (pending, applied) = (std::slice::from_ref(&pending), std::slice::from_ref(&applied));
+        assert!(needs_ddl(false, pending, &[]));
+        assert!(!needs_ddl(false, pending, &ours), "present: only recorded");
+        assert!(!needs_ddl(false, pending, &by_hand), "present under another name: only recorded");
+        assert!(needs_ddl(false, applied, &[]), "recorded but dropped: built again");
         assert!(!needs_ddl(false, &[], &[]));
         // down: drops seqfix's own index of an applied migration
-        assert!(needs_ddl(true, &[applied.clone()], &ours));
-        assert!(!needs_ddl(true, &[applied.clone()], &[]), "already gone: only the history row goes");
-        assert!(!needs_ddl(true, &[pending], &ours), "nothing applied: nothing to revert");
+        assert!(needs_ddl(true, applied, &ours));
+        assert!(!needs_ddl(true, applied, &[]), "already gone: only the history row goes");
+        assert!(!needs_ddl(true, pending, &ours), "nothing applied: nothing to revert");
     }
 
     #[test]

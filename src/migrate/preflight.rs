@@ -130,7 +130,7 @@ pub fn long_transactions_everywhere(db: &mut Db, nodes: &mut [Node], min_age: Du
         let Some(list) = found else { return Ok(None) };
         all.extend(list.into_iter().map(|t| Trx { node: Some(node.address.clone()), ..t }));
     }
-    all.sort_by(|a, b| b.age_s.cmp(&a.age_s));
+    all.sort_by_key(|t| std::cmp::Reverse(t.age_s));
     Ok(Some(all))
 }
 

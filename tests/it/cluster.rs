@@ -297,9 +297,9 @@ fn migrate_refuses_a_galera_node_by_default_and_changes_nothing_on_any_node() {
     let galera = report["preflight"].as_array().unwrap().iter().find(|c| c["name"] == "galera").unwrap().clone();
     assert_eq!(galera["status"], "fail", "{report}");
     assert_eq!(report["galera"]["cluster_size"], 3, "{report}");
-    for i in 0..3 {
+    for (i, definition) in before.iter().enumerate() {
         assert!(!has_index_on(&db, i), "node {} has the index", i + 1);
-        assert_eq!(definition_on(&db, i), before[i], "node {} changed the table", i + 1);
+        assert_eq!(&definition_on(&db, i), definition, "node {} changed the table", i + 1);
         assert!(history_on(&db, i).is_empty(), "node {}: a history row after a refusal", i + 1);
         assert!(ledger_on(&db, i).is_empty(), "node {}: a ledger row after a refusal", i + 1);
     }
