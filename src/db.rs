@@ -405,6 +405,67 @@ pub fn node_cluster(db: &mut Db) -> Result<Option<Cluster>> {
     Ok(None)
 }
 
+/// What a server limit on one transaction's write set counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteSetUnit {
+    Rows,
+    Bytes,
+}
+
+/// A server's limit on one transaction's write set: a batch whose write set is larger fails
+/// at COMMIT (Galera: error 1180), every time it is retried.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WriteSetLimit {
+    /// The system variable, e.g. `wsrep_max_ws_rows`.
+    pub variable: &'static str,
+    pub value: u64,
+    pub unit: WriteSetUnit,
+}
+
+/// The write-set limits of this node's cluster: Galera's `wsrep_max_ws_rows` (0: none) and
+/// `wsrep_max_ws_size`, Group Replication's `group_replication_transaction_size_limit` (0:
+/// none). None on a standalone server or a replica, whose transactions have no such limit.
+pub fn write_set_limits(db: &mut Db, cluster: Option<&Cluster>) -> Result<Vec<WriteSetLimit>> {
+    let asked: &[(&'static str, &str, WriteSetUnit)] = match cluster {
+        Some(Cluster::Galera) => &[
+            ("wsrep_max_ws_rows", crate::sql::SERVER_WSREP_MAX_WS_ROWS, WriteSetUnit::Rows),
+            ("wsrep_max_ws_size", crate::sql::SERVER_WSREP_MAX_WS_SIZE, WriteSetUnit::Bytes),
+        ],
+        Some(Cluster::GroupReplication { .. }) => &[(
+            "group_replication_transaction_size_limit",
+            crate::sql::SERVER_GROUP_REPLICATION_SIZE_LIMIT,
+            WriteSetUnit::Bytes,
+        )],
+        _ => &[],
+    };
+    let mut limits = Vec::new();
+    for (variable, sql, unit) in asked {
+        let value = variable_u64(db, sql).with_context(|| format!("cannot read {variable}"))?;
+        if let Some(value) = value.filter(|v| *v > 0) {
+            limits.push(WriteSetLimit { variable, value, unit: *unit });
+        }
+    }
+    Ok(limits)
+}
+
+/// A numeric system variable (None: unknown to the server).
+fn variable_u64(db: &mut Db, sql: &str) -> Result<Option<u64>> {
+    match variable(db, sql)? {
+        None | Some(mysql::Value::NULL) => Ok(None),
+        Some(v) => mysql::from_value_opt::<u64>(v.clone())
+            .map(Some)
+            .map_err(|_| anyhow!("the server answered {v:?}, not a number")),
+    }
+}
+
+/// Whether the session's sql_mode has NO_BACKSLASH_ESCAPES: how a string literal is written
+/// in a statement sent as text (`sql::inline`).
+pub fn no_backslash_escapes(db: &mut Db) -> Result<bool> {
+    let mode: Option<String> = db.conn.query_first(crate::sql::SERVER_SQL_MODE).context("cannot read the sql_mode")?;
+    Ok(mode.unwrap_or_default().split(',').any(|m| m.trim().eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES")))
+}
+
 /// Galera, Group Replication, replica or standalone.
 pub fn cluster_mode(db: &mut Db) -> Result<Cluster> {
     if let Some(cluster) = node_cluster(db)? {

@@ -16,7 +16,10 @@
 //!    re-check that each victim still shares its survivor's key, copy to the archive,
 //!    delete, commit. When nothing changed since the plan, one statement locks, re-checks
 //!    and copies; otherwise the batch is redone with a locking read and `decide` (pure)
-//!    first. A crash loses at most the open transaction, which the server rolls back; the
+//!    first. The delete is joined to the archive and must remove exactly as many rows as
+//!    were copied, else the batch rolls back; on Galera its statements are plain text and
+//!    the transaction is checked to be open before COMMIT (`txn`), and the batch size is
+//!    capped so a batch's write set fits the cluster's limits. A crash loses at most the open transaction, which the server rolls back; the
 //!    next run's scan finds exactly the victims that are left.
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -44,6 +47,7 @@ use crate::{confirm, interrupt};
 mod batch;
 pub mod empty;
 pub mod guards;
+pub mod txn;
 pub use batch::{
     by_victim, decide, execute_batch, execute_batch_with_retry, max_placeholders, plan_records, plan_rows,
     prepare_session, BatchResult, BatchTimes, Decision, Locked, PlanRecord, PlanRow, SkippedGroup, Target, NOW_UNKNOWN,
@@ -120,7 +124,10 @@ pub struct DedupeReport {
     pub batches: u64,
     /// Batches redone with a locking read because a row changed since the plan.
     pub redone_batches: u64,
+    /// The batch size used: `--batch-size`, or less when `batch_cap` lowered it.
     pub batch_size: usize,
+    /// The write-set limit that lowered `--batch-size` (Galera, Group Replication), if any.
+    pub batch_cap: Option<txn::BatchCap>,
     pub batch_retries: u64,
     pub batch_times: BatchTimes,
     pub replica_wait_ms: u64,
@@ -324,10 +331,19 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     // Fails early, before anything changes, on a table whose columns cannot be archived.
     archive::copy_columns(&info)?;
     let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
+    // The cluster's facts, once per run: how the batches send their statements, and how
+    // many victims fit one batch's write set (a dry run states the cap too).
+    let server = txn::BatchServer::read(&mut db, &cfg.table)?;
+    let (batch_size, batch_cap) = server.batch_size(opts.batch_size)?;
+    if let Some(cap) = &batch_cap {
+        log::info!("{cap}");
+    }
 
     if opts.dry_run {
         let planned = plan(&mut db, cfg, &info, &opts.rule, false, opts.plan_file.as_ref(), opts.mask_phones)?;
         let mut report = base_report(&db, cfg, opts, &planned);
+        report.batch_size = batch_size;
+        report.batch_cap = batch_cap;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok((report, Outcome::Ok));
     }
@@ -349,6 +365,9 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let planned = plan(&mut guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref(), opts.mask_phones)?;
     let mut report = base_report(&guard, cfg, opts, &planned);
     report.dry_run = false;
+    report.batch_size = batch_size;
+    report.batch_cap = batch_cap;
+    let batches = Batches { size: batch_size, statements: server.statements };
     if report.planned_rows > 0 {
         confirm::confirm(
             &format!(
@@ -366,7 +385,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
 
     // From here on the database changes: the ledger first, so every later failure is recorded.
     let outcome = ledger::recorded(&mut guard, "dedupe", started, &mut report, |guard, report, run| {
-        execute(guard, cfg, opts, &info, archive_exists, planned.spool, &mut replicas, report, &run.id)
+        execute(guard, cfg, opts, batches, &info, archive_exists, planned.spool, &mut replicas, report, &run.id)
     })?;
     Ok((report, outcome))
 }
@@ -391,12 +410,21 @@ impl ledger::Recorded for DedupeReport {
     }
 }
 
+/// How phase 2 runs its batches on this server.
+#[derive(Debug, Clone, Copy)]
+struct Batches {
+    /// Victims per batch (`--batch-size`, capped by the write-set limits).
+    size: usize,
+    statements: txn::Statements,
+}
+
 /// Phase 2: the batches.
 #[allow(clippy::too_many_arguments)]
 fn execute(
     db: &mut Db,
     cfg: &Config,
     opts: &Options,
+    batches: Batches,
     info: &TableInfo,
     archive_exists: bool,
     spool: Option<SortedPlan>,
@@ -412,16 +440,17 @@ fn execute(
     }
     crate::dedupe::prepare_session(&mut db.conn, opts.lock_wait_timeout.as_secs())?;
     interrupt::install();
-    let target = Target::new(info, opts.archive.clone(), run_id, opts.rule.clone())?;
+    let target =
+        Target::new(info, opts.archive.clone(), run_id, opts.rule.clone())?.with_statements(batches.statements);
     let progress = Progress::bar(cfg.progress, "deleting", report.planned_rows);
     let mut times: Vec<Duration> = Vec::new();
-    let mut batch: Vec<PlanRow> = Vec::with_capacity(opts.batch_size);
+    let mut batch: Vec<PlanRow> = Vec::with_capacity(batches.size);
     let mut rows = spool.context("no plan to execute")?;
     // Kept ids of the groups skipped so far: a group's victims may fall into several batches.
     let mut skipped_groups: HashSet<String> = HashSet::new();
     loop {
         batch.clear();
-        for row in rows.by_ref().take(opts.batch_size) {
+        for row in rows.by_ref().take(batches.size) {
             batch.push(row.map_err(spool_error)?);
         }
         if batch.is_empty() {

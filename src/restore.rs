@@ -1,6 +1,11 @@
 //! `seqfix restore --run RUN_ID`: put the rows a dedupe run archived back into the source
 //! table, in batches, each one transaction that inserts the rows and removes them from the
-//! archive together (so a row is live or archived, never both). Refuses while the unique
+//! archive together (so a row is live or archived, never both): the insert takes only what
+//! the archive holds for the run, and the archive rows are removed only for rows now
+//! present in the table as archived, exactly as many as were put back, else the batch rolls
+//! back. On Galera the statements are plain text and the transaction is checked to be open
+//! before COMMIT, and the batch size fits the cluster's write-set limits
+//! (`dedupe::txn`). Refuses while the unique
 //! index exists: the restored rows are exactly the duplicates it forbids. A run of
 //! `dedupe --empty-steps-to-null` changed rows in place instead: restoring it sets their
 //! empty steps back, on the rows whose step is still NULL.
@@ -8,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{TxOpts, Value};
+use mysql::Value;
 use serde::Serialize;
 
 use crate::archive;
 use crate::audit::KeyCount;
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::dedupe::txn::{BatchCap, BatchServer, BatchTx, Statements};
 use crate::dedupe::BatchTimes;
 use crate::ident::Ident;
 use crate::ledger;
@@ -54,6 +60,10 @@ pub struct RestoreReport {
     /// NULL): left as they are, and in the archive.
     pub left_rows: u64,
     pub batches: u64,
+    /// The batch size used: `--batch-size`, or less when `batch_cap` lowered it.
+    pub batch_size: usize,
+    /// The write-set limit that lowered `--batch-size` (Galera, Group Replication), if any.
+    pub batch_cap: Option<BatchCap>,
     pub batch_times: BatchTimes,
     pub by_status: Vec<KeyCount>,
     pub elapsed_ms: u64,
@@ -70,22 +80,35 @@ struct Restored {
     last: String,
 }
 
+/// How the batches run on this server.
+#[derive(Debug, Clone, Copy)]
+struct Batches {
+    /// Archived rows per batch (`--batch-size`, capped by the write-set limits).
+    size: usize,
+    statements: Statements,
+}
+
 /// Restores the batch of archived rows after `after`; `None` when none is left. A deleted
 /// row (dedupe) is inserted again; a row changed in place (--empty-steps-to-null) gets its
 /// empty step back when its step is still NULL.
+#[allow(clippy::too_many_arguments)]
 fn restore_batch(
     db: &mut Db,
     table: &Ident,
     archive: &Ident,
     columns: &[Ident],
     opts: &Options,
+    batches: Batches,
     after: &str,
 ) -> Result<Option<Restored>> {
-    let mut tx = db.conn.start_transaction(TxOpts::default())?;
+    let mut tx = BatchTx::start(&mut db.conn, batches.statements)?;
     let next = sql::render(sql::RESTORE_NEXT_IDS, &[("archive", archive)]);
-    let batch: Vec<(String, bool)> =
-        tx.exec(next, (opts.run_id.as_str(), after, opts.batch_size as u64)).context("cannot read the next batch")?;
-    let Some(last) = batch.last().map(|(id, _)| id.clone()) else { return Ok(None) };
+    let params = vec![Value::from(opts.run_id.as_str()), Value::from(after), Value::from(batches.size as u64)];
+    let batch: Vec<(String, bool)> = tx.read(&next, params).context("cannot read the next batch")?;
+    let Some(last) = batch.last().map(|(id, _)| id.clone()) else {
+        tx.rollback()?;
+        return Ok(None);
+    };
     let ids = |rows: &[&str]| -> Vec<Value> { rows.iter().map(|i| Value::from(*i)).collect() };
     let run_and = |rows: &[&str]| -> Vec<Value> {
         let mut params = vec![Value::from(opts.run_id.as_str())];
@@ -101,17 +124,15 @@ fn restore_batch(
             &[("table", table), ("archive", archive)],
             &[("columns", &Fragment::columns(columns)), ("ids", &Fragment::placeholders(n))],
         );
-        tx.exec_drop(insert, run_and(&moved)).map_err(|e| {
-            let hint = match &e {
-                mysql::Error::MySqlError(m) if m.code == 1062 => {
-                    " (a row with one of these ids, or with the same key under a unique index, is live again)"
-                }
+        let inserted = tx.write(&insert, run_and(&moved)).map_err(|e| {
+            let hint = match crate::db::server_error_code(&e) {
+                Some(1062) => " (a row with one of these ids, or with the same key under a unique index, is live again)",
                 _ => "",
             };
-            anyhow::Error::new(e).context(format!("cannot put archived rows back into {table}{hint}"))
+            e.context(format!("cannot put archived rows back into {table}{hint}"))
         })?;
-        if tx.affected_rows() != n as u64 {
-            bail!("restoring inserted {} rows where {n} were archived; rolled back", tx.affected_rows());
+        if inserted != n as u64 {
+            return Err(tx.mismatch(format!("restoring inserted {inserted} rows where {n} were archived")));
         }
     }
     let mut back: Vec<String> = Vec::new();
@@ -121,7 +142,7 @@ fn restore_batch(
             &[("table", table)],
             &[("ids", &Fragment::placeholders(in_place.len()))],
         );
-        back = tx.exec(find, ids(&in_place)).context("cannot lock the rows whose empty step is to be set back")?;
+        back = tx.read(&find, ids(&in_place)).context("cannot lock the rows whose empty step is to be set back")?;
     }
     let back: Vec<&str> = back.iter().map(String::as_str).collect();
     if !back.is_empty() {
@@ -130,21 +151,29 @@ fn restore_batch(
             &[("table", table), ("archive", archive)],
             &[("ids", &Fragment::placeholders(back.len()))],
         );
-        tx.exec_drop(set, run_and(&back)).with_context(|| format!("cannot set the empty steps back in {table}"))?;
-        if tx.affected_rows() != back.len() as u64 {
-            bail!("setting back changed {} rows where {} were locked; rolled back", tx.affected_rows(), back.len());
+        let set_back =
+            tx.write(&set, run_and(&back)).with_context(|| format!("cannot set the empty steps back in {table}"))?;
+        if set_back != back.len() as u64 {
+            return Err(tx.mismatch(format!("setting back changed {set_back} rows where {} were locked", back.len())));
         }
     }
     let done: Vec<&str> = moved.iter().chain(back.iter()).copied().collect();
     if !done.is_empty() {
         let delete = sql::render_parts(
             sql::RESTORE_DELETE,
-            &[("archive", archive)],
+            &[("archive", archive), ("table", table)],
             &[("ids", &Fragment::placeholders(done.len()))],
         );
-        tx.exec_drop(delete, run_and(&done)).with_context(|| format!("cannot remove restored rows from {archive}"))?;
+        let removed =
+            tx.write(&delete, run_and(&done)).with_context(|| format!("cannot remove restored rows from {archive}"))?;
+        if removed != done.len() as u64 {
+            return Err(tx.mismatch(format!(
+                "removing the restored rows from {archive} removed {removed} where {} are live again",
+                done.len()
+            )));
+        }
     }
-    tx.commit().context("cannot commit the batch")?;
+    tx.commit()?;
     Ok(Some(Restored { rows: done.len() as u64, left: (in_place.len() - back.len()) as u64, last }))
 }
 
@@ -175,6 +204,14 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         );
     }
     let columns = archive::restore_columns(&info)?;
+    // The cluster's facts, once per run: how the batches send their statements, and how
+    // many rows fit one batch's write set.
+    let server = BatchServer::read(&mut db, &cfg.table)?;
+    let (batch_size, batch_cap) = server.batch_size(opts.batch_size)?;
+    if let Some(cap) = &batch_cap {
+        log::info!("{cap}");
+    }
+    let batches = Batches { size: batch_size, statements: server.statements };
     let count = sql::render(sql::RESTORE_COUNT, &[("archive", &opts.archive)]);
     let by_status: Vec<(Option<String>, u64)> = db.conn.exec(count, (opts.run_id.as_str(),))?;
     let archived_rows: u64 = by_status.iter().map(|(_, n)| n).sum();
@@ -198,6 +235,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         restored_rows: 0,
         left_rows: 0,
         batches: 0,
+        batch_size,
+        batch_cap,
         batch_times: BatchTimes::default(),
         by_status: by_status
             .into_iter()
@@ -223,7 +262,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
         crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
         interrupt::install();
         let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
-        let result = batches(guard, cfg, opts, &columns, &progress, report);
+        let result = run_batches(guard, cfg, opts, batches, &columns, &progress, report);
         progress.finish();
         result
     })?;
@@ -231,10 +270,11 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
 }
 
 /// The batches, each under the batch retry policy, until the run's archive is empty.
-fn batches(
+fn run_batches(
     guard: &mut Db,
     cfg: &Config,
     opts: &Options,
+    batches: Batches,
     columns: &[Ident],
     progress: &Progress,
     report: &mut RestoreReport,
@@ -248,7 +288,7 @@ fn batches(
         let t = Instant::now();
         let (done, _retries) = retry::batch(
             || format!("restore batch {}", report.batches + 1),
-            || restore_batch(guard, &cfg.table, &opts.archive, columns, opts, &after),
+            || restore_batch(guard, &cfg.table, &opts.archive, columns, opts, batches, &after),
         )
         .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
         let Some(done) = done else {

@@ -6,7 +6,10 @@
 //! transaction back itself, and after a lock wait timeout (which the server rolls back only
 //! per statement, unless `innodb_rollback_on_timeout`) the batch drops its `Transaction`,
 //! which rolls back the rest. A retry therefore starts clean and decides again from what it
-//! reads then. Any other error is returned at once.
+//! reads then. A batch transaction on Galera that the server no longer had open when the
+//! batch checked before COMMIT (`TransactionLost`, `dedupe::txn`) is retried alike: its
+//! writes are gone, as after a deadlock, and it was never counted. Any other error is
+//! returned at once.
 //! See <https://dev.mysql.com/doc/refman/8.4/en/innodb-deadlocks.html>.
 use std::time::Duration;
 
@@ -23,9 +26,28 @@ pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// Deadlock: the server chose this batch's transaction as the victim.
 pub const ER_LOCK_DEADLOCK: u16 = 1213;
 
+/// A batch transaction the server no longer had open when the batch asked before its next
+/// statement or its COMMIT: on Galera, another node's conflicting write aborted it and the
+/// abort was lost, so statements went on returning OK while its writes were gone. Treated
+/// like a deadlock: retried, never counted as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionLost;
+
+impl std::fmt::Display for TransactionLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the batch's transaction was no longer open on the server (aborted by a conflicting write on another \
+             Galera node); its writes are gone and nothing of it was counted",
+        )
+    }
+}
+
+impl std::error::Error for TransactionLost {}
+
 /// True for the errors a batch is retried on.
 pub fn is_retryable(err: &anyhow::Error) -> bool {
     matches!(db::server_error_code(err), Some(ER_LOCK_WAIT_TIMEOUT | ER_LOCK_DEADLOCK))
+        || err.chain().any(|e| e.is::<TransactionLost>())
 }
 
 /// The pause before retry `retry` (1-based): 100 ms more for each one, so the application's
@@ -83,6 +105,25 @@ mod tests {
         assert!(is_retryable(&server_error(1213)));
         assert!(!is_retryable(&server_error(1062)));
         assert!(!is_retryable(&anyhow::anyhow!("not a server error")));
+    }
+
+    #[test]
+    fn retries_a_transaction_the_server_lost_like_a_deadlock() {
+        assert!(is_retryable(&anyhow::Error::new(TransactionLost).context("commit")));
+        let mut tries = 0;
+        let (v, retries) = batch(
+            || "batch".into(),
+            || {
+                tries += 1;
+                if tries == 1 {
+                    Err(anyhow::Error::new(TransactionLost))
+                } else {
+                    Ok(tries)
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!((v, retries), (2, 1));
     }
 
     #[test]

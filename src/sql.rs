@@ -56,6 +56,15 @@ pub const SERVER_SUPER_READ_ONLY: &str = include_str!("../sql/server/super_read_
 pub const SERVER_WSREP_STATUS: &str = include_str!("../sql/server/wsrep_status.sql");
 pub const SERVER_WSREP_OSU_TOI: &str = include_str!("../sql/server/wsrep_osu_toi.sql");
 pub const SERVER_LOCK_SESSION_WAIT_TIMEOUT: &str = include_str!("../sql/server/lock_session_wait_timeout.sql");
+// Batch transactions on a cluster (`dedupe::txn`, `db::write_set_limits`).
+pub const SERVER_SQL_MODE: &str = include_str!("../sql/server/sql_mode.sql");
+pub const SERVER_IN_TRANSACTION: &str = include_str!("../sql/server/in_transaction.sql");
+pub const SERVER_IN_TRANSACTION_MYSQL: &str = include_str!("../sql/server/in_transaction_mysql.sql");
+pub const SERVER_WSREP_MAX_WS_ROWS: &str = include_str!("../sql/server/wsrep_max_ws_rows.sql");
+pub const SERVER_WSREP_MAX_WS_SIZE: &str = include_str!("../sql/server/wsrep_max_ws_size.sql");
+pub const SERVER_GROUP_REPLICATION_SIZE_LIMIT: &str =
+    include_str!("../sql/server/group_replication_transaction_size_limit.sql");
+pub const DEDUPE_AVG_ROW_LENGTH: &str = include_str!("../sql/dedupe/avg_row_length.sql");
 pub const PROCESSLIST_MARIADB: &str = include_str!("../sql/server/processlist_mariadb.sql");
 pub const PROCESSLIST_MYSQL: &str = include_str!("../sql/server/processlist_mysql.sql");
 pub const STATUS_OVERDUE_CONTACTS: &str = include_str!("../sql/status/overdue_contacts.sql");
@@ -260,6 +269,87 @@ pub fn render_parts(template: &str, idents: &[(&str, &Ident)], parts: &[(&str, &
     }
     out
 }
+/// `statement` with each `?` mark replaced by its value written as an SQL literal: for the
+/// batch transactions on Galera, whose statements are sent as plain text queries, never
+/// prepared on the server (a transaction that another node's write aborted while one of its
+/// statements was being prepared can lose the abort: issue 18, docs/cluster.md). Marks in
+/// comments (`-- `, `#`, `/* */`), in quoted strings and in backtick-quoted names are text,
+/// not marks. Numbers are written as digits; strings by the driver's own escaping
+/// (`mysql::Value::as_sql`), which must know whether the session's sql_mode has
+/// NO_BACKSLASH_ESCAPES. A string literal takes the connection's character set and
+/// collation exactly as a bound value does, so comparisons behave alike. Fails when the
+/// marks and the values differ in number. Pure.
+pub fn inline(statement: &str, values: &[mysql::Value], no_backslash_escapes: bool) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(statement.len() + values.len() * 40);
+    let mut next = values.iter();
+    let mut marks = 0usize;
+    let mut chars = statement.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '?' => {
+                out.pop();
+                marks += 1;
+                match next.next() {
+                    Some(v) => out += &v.as_sql(no_backslash_escapes),
+                    None => anyhow::bail!("statement has more ? marks than the {} values given", values.len()),
+                }
+            }
+            '\'' | '"' | '`' => {
+                // Copy up to the closing quote; a doubled quote stays inside, and so does a
+                // backslash-escaped one in a string unless NO_BACKSLASH_ESCAPES.
+                while let Some(d) = chars.next() {
+                    out.push(d);
+                    if d == '\\' && c != '`' && !no_backslash_escapes {
+                        if let Some(e) = chars.next() {
+                            out.push(e);
+                        }
+                    } else if d == c {
+                        if chars.peek() == Some(&c) {
+                            out.push(chars.next().unwrap());
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '#' => copy_line(&mut chars, &mut out),
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(chars.next().unwrap());
+                if chars.peek().is_none_or(|n| n.is_whitespace()) {
+                    copy_line(&mut chars, &mut out);
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                out.push(chars.next().unwrap());
+                let mut last = ' ';
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if last == '*' && d == '/' {
+                        break;
+                    }
+                    last = d;
+                }
+            }
+            _ => {}
+        }
+    }
+    if marks != values.len() {
+        anyhow::bail!("statement has {marks} ? marks for {} values", values.len());
+    }
+    Ok(out)
+}
+
+/// Copies the rest of a line comment, its newline included.
+fn copy_line(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) {
+    for d in chars.by_ref() {
+        out.push(d);
+        if d == '\n' {
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +383,33 @@ mod tests {
     fn repeat_fills_marks() {
         assert_eq!(repeat("x IN ({ids})", "ids", "?", 3), "x IN (?, ?, ?)");
         assert_eq!(repeat("VALUES {rows}", "rows", "(?, NOW())", 2), "VALUES (?, NOW()), (?, NOW())");
+    }
+
+    #[test]
+    fn inline_writes_each_value_as_a_literal_and_leaves_comments_and_quotes_alone() {
+        use mysql::Value;
+        let sql = "-- why? because\nSELECT ? AS a, '?' AS b, `c?` # ?\nFROM t /* ? */ WHERE id IN (?, ?) AND x = ?";
+        let values = [Value::from("r'1"), Value::from(7u64), Value::from(-3i64), Value::NULL];
+        assert_eq!(
+            inline(sql, &values, false).unwrap(),
+            "-- why? because\nSELECT 'r\\'1' AS a, '?' AS b, `c?` # ?\nFROM t /* ? */ WHERE id IN (7, -3) AND x = NULL"
+        );
+        // Under NO_BACKSLASH_ESCAPES a quote is doubled and a backslash is a plain character.
+        let values = [Value::from("a\\'b?")];
+        assert_eq!(inline("x = ?", &values, true).unwrap(), "x = 'a\\''b?'");
+        assert_eq!(inline("x = ?", &values, false).unwrap(), "x = 'a\\\\\\'b?'");
+        // A quoted string holding escapes does not end early.
+        assert_eq!(inline("'it\\'s ?' = ?", &[Value::from(1u64)], false).unwrap(), "'it\\'s ?' = 1");
+        assert_eq!(inline("'it''s ?' = ?", &[Value::from(1u64)], true).unwrap(), "'it''s ?' = 1");
+        // `--` without a space is not a comment (`1--?` is 1 minus minus a value).
+        assert_eq!(inline("SELECT 1--?", &[Value::from(2u64)], false).unwrap(), "SELECT 1--2");
+    }
+
+    #[test]
+    fn inline_refuses_marks_and_values_that_do_not_pair_up() {
+        use mysql::Value;
+        assert!(inline("a = ? AND b = ?", &[Value::from(1u64)], false).is_err());
+        assert!(inline("a = ?", &[Value::from(1u64), Value::from(2u64)], false).is_err());
+        assert!(inline("-- ?\na = 1", &[Value::from(1u64)], false).is_err());
     }
 }

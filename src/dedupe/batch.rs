@@ -2,15 +2,18 @@
 //! may go (`decide`, which chooses the survivor again from the locked rows with the same
 //! rule as the plan), and the transaction that locks, re-checks, archives and deletes them
 //! (`execute_batch`: in two statements when nothing changed since the plan, else with a
-//! locking read first). Kept apart from the run loop so tests can drive a batch directly,
+//! locking read first; the delete joined to the archive, so only rows whose copy the
+//! transaction sees there go, and exactly as many as were copied). Its statements are sent
+//! as `txn` says (plain text on Galera, the transaction checked to be still open before
+//! COMMIT). Kept apart from the run loop so tests can drive a batch directly,
 //! e.g. with a plan whose survivor someone deleted, or whose victim was sent, after planning.
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, Transaction, TxOpts, Value};
+use mysql::{Conn, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::ident::Ident;
@@ -19,6 +22,8 @@ use crate::scan::ExactGroup;
 use crate::schema::TableInfo;
 use crate::sql::{self, Fragment};
 use crate::survivor::{Candidate, Keep, Reason, Rule, Verdict};
+
+use super::txn::{BatchTx, Statements};
 
 /// One victim of the plan: the row to delete, the row kept in its place, and the key they
 /// share. Also the CSV record of `--plan-file`.
@@ -268,6 +273,9 @@ pub struct Target {
     pub columns: Vec<Ident>,
     pub run_id: String,
     pub rule: Rule,
+    /// How the batch transactions send their statements (`txn::Statements`; prepared
+    /// unless `with_statements` says otherwise).
+    pub statements: Statements,
     /// `created_at` in microseconds (`scan::created_us`) unqualified, of the survivor (`k`)
     /// and of the victim (`s`): what the scan ordered by, so the batch orders alike.
     created_us: [Fragment; 3],
@@ -283,12 +291,19 @@ impl Target {
             columns: crate::archive::copy_columns(info)?,
             run_id: run_id.to_string(),
             rule,
+            statements: Statements::Prepared,
             created_us: [
                 crate::scan::created_us(info, None)?,
                 crate::scan::created_us(info, Some("k"))?,
                 crate::scan::created_us(info, Some("s"))?,
             ],
         })
+    }
+
+    /// The same target, its batches sending their statements as `statements` says.
+    pub fn with_statements(mut self, statements: Statements) -> Target {
+        self.statements = statements;
+        self
     }
 
     /// The fast path's test that the survivor `k` still comes before the victim `s` under
@@ -417,22 +432,30 @@ fn copy_params(run_id: &str, pairs: &[(&str, &str)]) -> Vec<Value> {
     params
 }
 
-/// Deletes the archived victims; exactly `n` rows must go (they are locked).
+/// Deletes the victims whose copy this run put in the archive and this transaction sees
+/// there (`delete_batch.sql`, joined to the archive by run id and id); exactly `n` rows,
+/// the number archived, must go (they are locked), else the batch fails and is rolled back
+/// (retried when the server no longer had the transaction open).
 fn delete_victims<'a>(
-    tx: &mut Transaction<'_>,
+    tx: &mut BatchTx<'_>,
     target: &Target,
     victims: impl Iterator<Item = &'a str>,
     n: usize,
 ) -> Result<()> {
     let delete = sql::render_parts(
         sql::DEDUPE_DELETE_BATCH,
-        &[("table", &target.table)],
+        &[("table", &target.table), ("archive", &target.archive)],
         &[("ids", &Fragment::placeholders(n))],
     );
-    tx.exec_drop(delete, victims.map(Value::from).collect::<Vec<_>>())
-        .with_context(|| format!("cannot delete the batch from {}", target.table))?;
-    if tx.affected_rows() != n as u64 {
-        bail!("deleting removed {} rows where {n} were archived; rolled back", tx.affected_rows());
+    let mut params = vec![Value::from(target.run_id.as_str())];
+    params.extend(victims.map(Value::from));
+    let deleted =
+        tx.write(&delete, params).with_context(|| format!("cannot delete the batch from {}", target.table))?;
+    if deleted != n as u64 {
+        return Err(tx.mismatch(format!(
+            "deleting removed {deleted} rows of {} where {n} were archived in this transaction",
+            target.table
+        )));
     }
     Ok(())
 }
@@ -446,20 +469,21 @@ fn execute_as_planned(
     started: Instant,
 ) -> Result<Option<BatchResult>> {
     let n = batch.len();
-    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
+    let mut tx = BatchTx::start(conn, target.statements)?;
     let pairs = sorted_pairs(batch.iter().map(|r| (r.victim_id.as_str(), r.kept_id.as_str())));
     let mut params = copy_params(&target.run_id, &pairs);
     params.extend(target.rank_params());
-    tx.exec_drop(copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, target, n), params)
+    let copied = tx
+        .write(&copy_statement(sql::DEDUPE_LOCK_AND_ARCHIVE, target, n), params)
         .with_context(|| format!("cannot lock the batch's rows and copy them into {}", target.archive))?;
-    if tx.affected_rows() != n as u64 {
-        tx.rollback().context("cannot roll back the batch")?;
+    if copied != n as u64 {
+        tx.rollback()?;
         return Ok(None);
     }
     let copied_at = started.elapsed();
     delete_victims(&mut tx, target, pairs.iter().map(|(v, _)| *v), n)?;
     let written_at = started.elapsed();
-    tx.commit().context("cannot commit the batch")?;
+    tx.commit()?;
     log::debug!(
         "batch of {n} rows: lock and copy {copied_at:?}, delete {:?}, commit {:?}",
         written_at - copied_at,
@@ -478,7 +502,7 @@ fn execute_as_planned(
 /// A batch some of whose rows changed since the plan: lock every victim and survivor and
 /// read their keys' ranks, `decide`, then copy and delete the victims that may go.
 fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started: Instant) -> Result<BatchResult> {
-    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
+    let mut tx = BatchTx::start(conn, target.statements)?;
     let mut ids: Vec<String> = Vec::with_capacity(batch.len() * 2);
     let mut seen = std::collections::HashSet::new();
     for r in batch {
@@ -495,7 +519,7 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
     );
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, i64, u64, Option<String>, Option<i64>)> =
-        tx.exec(lock, values(ids)).context("cannot lock the batch's rows (SELECT ... FOR UPDATE)")?;
+        tx.read(&lock, values(ids)).context("cannot lock the batch's rows (SELECT ... FOR UPDATE)")?;
     let locked: HashMap<String, Locked> = rows
         .into_iter()
         .map(|(id, not_seq, rank, status, created_us)| {
@@ -506,14 +530,15 @@ fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started:
     let n = decision.delete.len();
     if n > 0 {
         let pairs = sorted_pairs(decision.delete.iter().map(|(v, k)| (v.as_str(), k.as_str())));
-        tx.exec_drop(copy_statement(sql::DEDUPE_ARCHIVE_BATCH, target, n), copy_params(&target.run_id, &pairs))
+        let copied = tx
+            .write(&copy_statement(sql::DEDUPE_ARCHIVE_BATCH, target, n), copy_params(&target.run_id, &pairs))
             .with_context(|| format!("cannot copy the batch into {}", target.archive))?;
-        if tx.affected_rows() != n as u64 {
-            bail!("archiving copied {} rows where {n} were locked; rolled back", tx.affected_rows());
+        if copied != n as u64 {
+            return Err(tx.mismatch(format!("archiving copied {copied} rows where {n} were locked")));
         }
         delete_victims(&mut tx, target, pairs.iter().map(|(v, _)| *v), n)?;
     }
-    tx.commit().context("cannot commit the batch")?;
+    tx.commit()?;
     Ok(BatchResult { archived: n as u64, decision, retries: 0, duration: started.elapsed(), redone: true })
 }
 

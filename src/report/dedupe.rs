@@ -40,6 +40,9 @@ pub fn dedupe(r: &DedupeReport) -> String {
             rows.push(("waited for replicas", format!("{:.1} s", r.replica_wait_ms as f64 / 1000.0)));
         }
     }
+    if let Some(cap) = &r.batch_cap {
+        rows.push(("batch size (write-set limit)", cap.to_string()));
+    }
     rows.push(("elapsed", format!("{:.1} s (scan {:.1} s)", r.elapsed_ms as f64 / 1000.0, r.scan_ms as f64 / 1000.0)));
     rows.push(("scan", scan_line(&r.scan)));
     if let Some(p) = &r.plan_file {
@@ -176,5 +179,27 @@ mod tests {
             "Next: `seqfix dedupe` deletes these rows (archived, in batches).\n",
         );
         assert_eq!(dedupe(&r), want);
+    }
+
+    #[test]
+    fn a_batch_size_capped_by_a_write_set_limit_is_stated() {
+        use crate::db::{WriteSetLimit, WriteSetUnit};
+        let limit = WriteSetLimit { variable: "wsrep_max_ws_rows", value: 1500, unit: WriteSetUnit::Rows };
+        let (batch_size, batch_cap) = crate::dedupe::txn::cap_batch_size(1000, &[limit], 1000).unwrap();
+        let r = DedupeReport { status: "succeeded".into(), batch_size, batch_cap, batches: 3, ..DedupeReport::default() };
+        let text = dedupe(&r);
+        let line = text.lines().find(|l| l.contains("batch size (write-set limit)")).expect(&text);
+        assert!(
+            line.contains("batch size 1000 capped to 700 by wsrep_max_ws_rows = 1500 (2 write-set rows per victim)"),
+            "{line}"
+        );
+        assert!(text.contains("3 of up to 700"), "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["batch_size"], 700);
+        assert_eq!(json["batch_cap"]["requested"], 1000);
+        assert_eq!(json["batch_cap"]["capped_to"], 700);
+        assert_eq!(json["batch_cap"]["variable"], "wsrep_max_ws_rows");
+        assert_eq!(json["batch_cap"]["value"], 1500);
+        assert!(!dedupe(&DedupeReport::default()).contains("write-set limit"));
     }
 }
