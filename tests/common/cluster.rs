@@ -15,7 +15,7 @@
 //! silently.
 
 use std::path::Path;
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
@@ -46,6 +46,53 @@ struct NodePorts {
 }
 
 static SHARED: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// Who uses the cluster now: how many tests share it, and whether one has it to itself
+/// (a test that changes a global setting, such as `wsrep_max_ws_rows`, which every
+/// transaction started on that node obeys).
+struct Users {
+    sharing: usize,
+    exclusive: bool,
+}
+
+static USERS: (Mutex<Users>, Condvar) = (Mutex::new(Users { sharing: 0, exclusive: false }), Condvar::new());
+
+/// A test's hold on the cluster, released when dropped (a failing test's too).
+pub struct Hold {
+    exclusive: bool,
+}
+
+impl Hold {
+    /// Waits until no test has the cluster to itself (`exclusive`: until no other test
+    /// uses it at all), then holds it. A shared hold never waits for an exclusive one that
+    /// is only waiting, so a test holding two databases cannot deadlock.
+    fn take(exclusive: bool) -> Hold {
+        let (lock, changed) = &USERS;
+        let mut users = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while users.exclusive || (exclusive && users.sharing > 0) {
+            users = changed.wait(users).unwrap_or_else(|e| e.into_inner());
+        }
+        if exclusive {
+            users.exclusive = true;
+        } else {
+            users.sharing += 1;
+        }
+        Hold { exclusive }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let (lock, changed) = &USERS;
+        let mut users = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.exclusive {
+            users.exclusive = false;
+        } else {
+            users.sharing -= 1;
+        }
+        changed.notify_all();
+    }
+}
 
 impl Cluster {
     /// The cluster shared by the cluster tests of this process (3 nodes), started on first use.
@@ -148,8 +195,20 @@ impl Cluster {
         Ok(Cluster { nodes })
     }
 
-    /// A fresh database for one test, created on node 1 (replicated to every node).
+    /// A fresh database for one test, created on node 1 (replicated to every node). The
+    /// test shares the cluster with the other cluster tests until it drops the database.
     pub fn fresh_db(&self, label: &str) -> ClusterDb {
+        self.fresh_db_held(label, Hold::take(false))
+    }
+
+    /// A fresh database for a test that changes global settings: it has the cluster to
+    /// itself (no other cluster test runs) until it drops the database, and must put the
+    /// settings back before.
+    pub fn exclusive_db(&self, label: &str) -> ClusterDb {
+        self.fresh_db_held(label, Hold::take(true))
+    }
+
+    fn fresh_db_held(&self, label: &str, hold: Hold) -> ClusterDb {
         let db = self.nodes[0].fresh_db(label);
         // DDL is replicated in total order, but a node applies it asynchronously: wait until
         // every node has the database before the test uses it there.
@@ -160,7 +219,11 @@ impl Cluster {
                 .exec_first("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (&db.name,))
                 .unwrap();
         }
-        ClusterDb { urls: self.nodes.iter().map(|n| format!("{}{}", n.admin_url(), db.name)).collect(), db }
+        ClusterDb {
+            urls: self.nodes.iter().map(|n| format!("{}{}", n.admin_url(), db.name)).collect(),
+            db,
+            _hold: hold,
+        }
     }
 }
 
@@ -170,6 +233,9 @@ pub struct ClusterDb {
     pub db: TestDb,
     /// Its URL through each node, node 1 first.
     pub urls: Vec<String>,
+    /// Dropped after `db`, so the database is gone before another test may have the
+    /// cluster to itself.
+    _hold: Hold,
 }
 
 impl ClusterDb {

@@ -1,13 +1,20 @@
-//! The 3-node Galera cluster: seqfix against every node of a real cluster (MariaDB pass only).
-use std::collections::BTreeMap;
+//! The 3-node Galera cluster: seqfix against every node of a real cluster (MariaDB pass only):
+//! replication itself, `process` runs on several nodes at once, `migrate` and `status` on
+//! Galera, and dedupe and restore batches under another node's writes and under the
+//! cluster's write-set limit.
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
 use seqfix_fixture::contacts::{self as fixture_contacts, ContactSpec, World};
+use seqfix_fixture::messages::Spec;
 
 use crate::common::cluster::{Cluster, ClusterDb};
+use crate::common::Expected;
 use crate::process;
 
 /// The harness's cluster is real: three Synced nodes, and a row written through one node is
@@ -537,5 +544,263 @@ fn measure_galera_toi_stall() {
         took.as_secs_f64(),
         run.json()["build_ms"],
         worst.as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// `dedupe` and `restore` batches on Galera: under another node's writes, and under the
+// cluster's write-set limit.
+
+/// The ids of a table through `c`, sorted.
+fn ids(c: &mut mysql::Conn, table: &str) -> BTreeSet<String> {
+    c.query(format!("SELECT id FROM `{table}`")).unwrap().into_iter().collect()
+}
+
+fn server_code(e: &mysql::Error) -> Option<u16> {
+    match e {
+        mysql::Error::MySqlError(m) => Some(m.code),
+        _ => None,
+    }
+}
+
+/// `seqfix dedupe` on node 1 while a writer on node 2 changes the statuses of rows in the
+/// duplicate groups (so the batches conflict with it: certification failures, groups whose
+/// kept row a victim now outranks) and inserts new messages. Whatever the timing, the
+/// result is checked exactly against what the data says: every row, old or new, is live or
+/// archived (never both, never neither); nothing is archived twice; every status the writer
+/// committed is in the row, live or archived; each duplicate group has one live copy, which
+/// every archived copy names as kept, or else kept several and is counted as skipped; and
+/// the report's counts are those.
+#[test]
+fn dedupe_under_a_writer_on_another_node_loses_nothing_and_counts_exactly() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let cdb = cluster.fresh_db("cluster_dedupe_writer");
+    let rows = cdb.db.load_messages(&Spec::new(3_000, 41));
+    let exp = Expected::of(&rows);
+    let groups: Vec<Vec<String>> =
+        exp.decided_groups().iter().map(|g| g.iter().map(|m| m.id.clone()).collect()).collect();
+    assert!(groups.len() > 50, "the sample has duplicate groups ({})", groups.len());
+    let targets: Vec<String> = groups.iter().flatten().cloned().collect();
+    let template = rows.iter().find(|m| m.sequence_stepid.is_some()).unwrap().clone();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writer_conn = synced_conn(&cdb, 1);
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Last status each row was committed with; ids inserted; conflicts lost to dedupe.
+            let mut updated: BTreeMap<String, String> = BTreeMap::new();
+            let mut inserted: Vec<String> = Vec::new();
+            let mut conflicts = 0u64;
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) || n < 100 {
+                n += 1;
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let result = if n % 5 == 0 {
+                    // A new message: fresh id and fresh step, a duplicate of nothing.
+                    let id = format!("c1c1c1c1-0000-4000-8000-{n:012}");
+                    let step = format!("5e9e5e9e-0000-4000-8000-{n:012}");
+                    writer_conn
+                        .exec_drop(
+                            "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, recipient_phone, \
+                             message_type, content, status, created_at, sequence_stepid) \
+                             VALUES (?, ?, ?, ?, ?, 'text', 'hi', 'pending', NOW(), ?)",
+                            (&id, &template.user_id, &template.device_id, &template.sequence_id, &template.recipient_phone, &step),
+                        )
+                        .map(|_| {
+                            inserted.push(id);
+                        })
+                } else {
+                    // A row of a duplicate group marked sent (its group's kept row may now be
+                    // outranked), failed (it ranks last) or queued.
+                    let id = &targets[(x >> 33) as usize % targets.len()];
+                    let status = ["sent", "failed", "queued"][(x >> 20) as usize % 3];
+                    writer_conn
+                        .exec_drop("UPDATE broadcast_messages SET status = ? WHERE id = ?", (status, id))
+                        .map(|_| {
+                            if writer_conn.affected_rows() == 1 {
+                                updated.insert(id.clone(), status.to_string());
+                            }
+                        })
+                };
+                match result {
+                    Ok(()) => {}
+                    // Certification failed: this write lost to a batch and did not commit.
+                    Err(e) if server_code(&e) == Some(1213) => conflicts += 1,
+                    Err(e) => panic!("the writer failed: {e}"),
+                }
+            }
+            (updated, inserted, conflicts, n)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let run = cdb
+        .seqfix_on(0)
+        .args(["dedupe", "--yes", "--batch-size", "10", "--format", "json", "--no-progress"])
+        .run()
+        .expect_code(0);
+    stop.store(true, Ordering::Relaxed);
+    let (updated, inserted, conflicts, writes) = writer.join().unwrap();
+    let j = run.json();
+    let run_id = j["run_id"].as_str().unwrap().to_string();
+
+    let mut c = synced_conn(&cdb, 0);
+    let live = ids(&mut c, "broadcast_messages");
+    let archived: Vec<(String, String, String)> = c
+        .exec("SELECT id, seqfix_kept_id, status FROM seqfix_archive WHERE seqfix_run_id = ?", (&run_id,))
+        .unwrap();
+    let (archive_rows, archive_ids): (u64, u64) =
+        c.query_first("SELECT COUNT(*), COUNT(DISTINCT id) FROM seqfix_archive").unwrap().unwrap();
+    assert_eq!(archive_rows, archive_ids, "a row was archived twice");
+    assert_eq!(archive_rows, archived.len() as u64, "every archived row is of this run");
+    let arch: BTreeMap<String, (String, String)> =
+        archived.into_iter().map(|(id, kept, status)| (id, (kept, status))).collect();
+
+    // Nothing lost: every row, old or new, live or archived, never both.
+    let all: BTreeSet<String> = rows.iter().map(|m| m.id.clone()).chain(inserted.iter().cloned()).collect();
+    let both: Vec<&String> = live.iter().filter(|id| arch.contains_key(*id)).collect();
+    assert!(both.is_empty(), "rows both live and archived: {both:?}");
+    let union: BTreeSet<String> = live.iter().cloned().chain(arch.keys().cloned()).collect();
+    assert_eq!(union, all, "every row is live or archived");
+    for id in &inserted {
+        assert!(live.contains(id), "the writer's new message {id} must stay");
+    }
+    // Every status the writer committed is the row's, wherever it is now.
+    let live_status: BTreeMap<String, String> =
+        c.query("SELECT id, status FROM broadcast_messages").unwrap().into_iter().collect();
+    for (id, status) in &updated {
+        let now = live_status.get(id).or_else(|| arch.get(id).map(|(_, s)| s)).unwrap();
+        assert_eq!(now, status, "the writer's update of {id} was lost");
+    }
+
+    // Each group: one live copy that every archived copy names, or several live copies
+    // (left alone by a batch, so counted as skipped), whose archived copies name a live one.
+    let (mut skipped_groups, mut skipped_rows) = (0u64, 0u64);
+    for g in &groups {
+        let kept: Vec<&String> = g.iter().filter(|id| live.contains(*id)).collect();
+        assert!(!kept.is_empty(), "group of {} lost every copy", g[0]);
+        for id in g.iter().filter(|id| arch.contains_key(*id)) {
+            assert!(kept.contains(&&arch[id].0), "archived {id} names {} as kept, which is not live in its group", arch[id].0);
+        }
+        if kept.len() > 1 {
+            skipped_groups += 1;
+            skipped_rows += kept.len() as u64 - 1;
+        }
+    }
+    let deleted = (all.len() - live.len()) as u64;
+    assert_eq!(j["status"], "succeeded");
+    assert_eq!(j["deleted_rows"], deleted);
+    assert_eq!(j["archived_rows"], deleted);
+    assert_eq!(arch.len() as u64, deleted);
+    assert_eq!(j["skipped_groups"], skipped_groups);
+    assert_eq!(j["skipped_rows"], skipped_rows);
+    assert_eq!((j["vanished_rows"].as_u64(), j["changed_rows"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(j["planned_rows"].as_u64().unwrap(), deleted + skipped_rows, "every planned victim went or stayed with its group");
+    assert!(updated.len() > 10, "the writer changed rows during the run ({} of {writes} writes)", updated.len());
+    eprintln!(
+        "cluster dedupe under a writer: {} batches, {} retried, {} redone, {deleted} deleted, {skipped_groups} groups skipped; \
+         writer: {writes} writes, {} rows updated, {} inserted, {conflicts} lost to certification",
+        j["batches"], j["batch_retries"], j["redone_batches"], updated.len(), inserted.len()
+    );
+}
+
+/// A global setting on every node of the cluster, put back (each node's own value) when
+/// dropped, a failed test's included: the cluster is shared by the tests.
+struct GlobalSetting<'c> {
+    cluster: &'c Cluster,
+    name: &'static str,
+    before: Vec<String>,
+}
+
+impl<'c> GlobalSetting<'c> {
+    fn set(cluster: &'c Cluster, name: &'static str, value: &str) -> GlobalSetting<'c> {
+        let mut before = Vec::new();
+        for node in &cluster.nodes {
+            let mut c = node.admin_conn();
+            before.push(c.query_first::<String, _>(format!("SELECT CAST(@@GLOBAL.{name} AS CHAR)")).unwrap().unwrap());
+            c.query_drop(format!("SET GLOBAL {name} = {value}")).unwrap();
+        }
+        GlobalSetting { cluster, name, before }
+    }
+}
+
+impl Drop for GlobalSetting<'_> {
+    fn drop(&mut self) {
+        for (node, value) in self.cluster.nodes.iter().zip(&self.before) {
+            node.admin_conn().query_drop(format!("SET GLOBAL {} = {value}", self.name)).unwrap();
+        }
+    }
+}
+
+/// With `wsrep_max_ws_rows = 1500` on every node (issue 18: default batches of 1000 failed
+/// with error 1180, each victim being two rows of the write set), a default `dedupe`
+/// succeeds in batches capped to 700 and says so, and so does `restore`: the exact victims
+/// go, then every row comes back as it was.
+#[test]
+fn batches_fit_wsrep_max_ws_rows_and_the_report_states_the_cap() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let cdb = cluster.exclusive_db("cluster_ws_rows");
+    let rows = cdb.db.load_messages(&Spec { dup_fraction: 0.6, ..Spec::new(3_000, 43) });
+    let exp = Expected::of(&rows);
+    let victims = exp.victims().len();
+    assert!(victims > 1_000, "more victims than one default batch ({victims})");
+    let before = cdb.db.checksum("broadcast_messages");
+    let _limit = GlobalSetting::set(cluster, "wsrep_max_ws_rows", "1500");
+
+    // The limit is in force: one transaction of 1,600 rows fails.
+    let mut c = synced_conn(&cdb, 0);
+    c.query_drop("CREATE TABLE ws_probe (id INT PRIMARY KEY)").unwrap();
+    let err = c.query_drop("INSERT INTO ws_probe SELECT seq FROM seq_1_to_1600").unwrap_err();
+    eprintln!("a 1,600-row transaction under wsrep_max_ws_rows = 1500: {err}");
+    assert!(server_code(&err).is_some(), "{err}");
+    c.query_drop("DROP TABLE ws_probe").unwrap();
+
+    let cap = "batch size 1000 capped to 700 by wsrep_max_ws_rows = 1500";
+    let dry = cdb.seqfix_on(0).args(["dedupe", "--dry-run", "--no-progress"]).run().expect_code(0);
+    assert!(dry.stdout.contains(cap), "{}", dry.stdout);
+
+    let started = Instant::now();
+    let j = cdb.seqfix_on(0).args(["dedupe", "--yes", "--format", "json", "--no-progress"]).run().expect_code(0).json();
+    let dedupe_time = started.elapsed();
+    assert_eq!(j["deleted_rows"], victims as u64);
+    assert_eq!(j["batch_size"], 700);
+    assert_eq!(j["batch_cap"]["requested"], 1000);
+    assert_eq!(j["batch_cap"]["capped_to"], 700);
+    assert_eq!(j["batch_cap"]["variable"], "wsrep_max_ws_rows");
+    assert_eq!(j["batch_cap"]["value"], 1500);
+    assert_eq!(j["batches"], victims.div_ceil(700) as u64);
+    let mut c = synced_conn(&cdb, 0);
+    let want_live: BTreeSet<String> =
+        rows.iter().map(|m| m.id.clone()).filter(|id| exp.victims().binary_search(id).is_err()).collect();
+    assert_eq!(ids(&mut c, "broadcast_messages"), want_live);
+    let archived: BTreeMap<String, String> =
+        c.query("SELECT id, seqfix_kept_id FROM seqfix_archive").unwrap().into_iter().collect();
+    assert_eq!(archived, exp.survivor_of());
+
+    let run_id = j["run_id"].as_str().unwrap();
+    let started = Instant::now();
+    let r = cdb
+        .seqfix_on(0)
+        .args(["restore", "--run", run_id, "--yes", "--format", "json", "--no-progress"])
+        .run()
+        .expect_code(0)
+        .json();
+    let restore_time = started.elapsed();
+    assert_eq!(r["restored_rows"], victims as u64);
+    assert_eq!(r["batch_size"], 700);
+    assert_eq!(r["batch_cap"]["capped_to"], 700);
+    assert_eq!(r["batch_cap"]["variable"], "wsrep_max_ws_rows");
+    assert_eq!(r["batches"], victims.div_ceil(700) as u64);
+    let mut c = synced_conn(&cdb, 0);
+    let left: u64 = c.query_first("SELECT COUNT(*) FROM seqfix_archive").unwrap().unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(cdb.db.checksum("broadcast_messages"), before, "every row is back as it was");
+    eprintln!(
+        "wsrep_max_ws_rows = 1500: {victims} victims, dedupe {} batches in {:.1} s, restore {} batches in {:.1} s",
+        j["batches"],
+        dedupe_time.as_secs_f64(),
+        r["batches"],
+        restore_time.as_secs_f64()
     );
 }
