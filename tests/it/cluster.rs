@@ -748,12 +748,11 @@ fn batches_fit_wsrep_max_ws_rows_and_the_report_states_the_cap() {
     let before = cdb.db.checksum("broadcast_messages");
     let _limit = GlobalSetting::set(cluster, "wsrep_max_ws_rows", "1500");
 
-    // The limit is in force: one transaction of 1,600 rows fails.
+    // The limit is in force: one transaction of 1,600 rows fails (error 1180).
     let mut c = synced_conn(&cdb, 0);
     c.query_drop("CREATE TABLE ws_probe (id INT PRIMARY KEY)").unwrap();
     let err = c.query_drop("INSERT INTO ws_probe SELECT seq FROM seq_1_to_1600").unwrap_err();
-    eprintln!("a 1,600-row transaction under wsrep_max_ws_rows = 1500: {err}");
-    assert!(server_code(&err).is_some(), "{err}");
+    assert_eq!(server_code(&err), Some(1180), "{err}");
     c.query_drop("DROP TABLE ws_probe").unwrap();
 
     let cap = "batch size 1000 capped to 700 by wsrep_max_ws_rows = 1500";

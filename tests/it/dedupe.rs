@@ -401,6 +401,88 @@ fn rows_changed_after_the_plan_are_left_alone() {
     assert_eq!((r.decision.vanished, r.decision.changed), (1, 2));
 }
 
+/// The batch's statements sent as plain text with the values written as literals, as the
+/// batches do on Galera (`txn::Statements::Text`), here on a plain server: ids that need
+/// escaping (quotes, backslashes, a question mark) under either sql_mode, the one-statement
+/// path and the locking-read path, and the check before COMMIT that the transaction is
+/// still open, with the result written down here.
+#[test]
+fn text_statements_archive_and_delete_exactly_the_victims() {
+    use seqfix::dedupe::txn::Statements;
+    use seqfix::dedupe::{execute_batch, PlanRow, Target, OUTRANKED};
+    let db = TestDb::new("dedupe_text_statements");
+    db.create_schema();
+    let mut c = db.conn();
+    for (id, group, status, day) in [
+        ("a'1\\", "a", "sent", 1),
+        ("a'2\\", "a", "pending", 2),
+        ("a\"3?", "a", "pending", 3),
+        ("b-1", "b", "pending", 1),
+        ("b-2", "b", "pending", 2),
+        ("c-1", "c", "pending", 1),
+        ("c-2", "c", "pending", 2),
+        ("c-3", "c", "pending", 3),
+        ("d\\'1", "d", "pending", 1),
+        ("d\\'2", "d", "pending", 2),
+    ] {
+        put(&mut c, id, group, Some(status), Some(&format!("2024-01-0{day} 00:00:00")));
+    }
+    let plan = |group: &str, kept: &str, victims: &[&str]| -> Vec<PlanRow> {
+        victims
+            .iter()
+            .map(|v| PlanRow {
+                victim_id: v.to_string(),
+                kept_id: kept.to_string(),
+                sequence_stepid: format!("step-{group}"),
+                recipient_phone: "60100000000".into(),
+                device_id: "dev".into(),
+            })
+            .collect()
+    };
+    let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
+    let mut sdb = seqfix::db::connect(&cfg).unwrap();
+    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
+    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
+    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
+    seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+    let text = |db: &mut seqfix::db::Db| Statements::Text {
+        no_backslash_escapes: seqfix::db::no_backslash_escapes(db).unwrap(),
+        flavor: db.server.flavor,
+    };
+    let statements = text(&mut sdb);
+    assert!(matches!(statements, Statements::Text { no_backslash_escapes: false, .. }));
+    let target = Target::new(&info, archive.clone(), &"t".repeat(36), seqfix::survivor::Rule::sent_first())
+        .unwrap()
+        .with_statements(statements);
+
+    // Nothing changed since the plan: the one-statement path.
+    let first = [plan("a", "a'1\\", &["a'2\\", "a\"3?"]), plan("b", "b-1", &["b-2"])].concat();
+    let r = execute_batch(&mut sdb.conn, &target, &first).unwrap();
+    assert_eq!((r.archived, r.redone), (3, false));
+    let mut want: BTreeMap<String, String> =
+        [("a'2\\", "a'1\\"), ("a\"3?", "a'1\\"), ("b-2", "b-1")].map(|(v, k)| (v.into(), k.into())).into();
+    assert_eq!(archived(&db), want);
+
+    // A victim sent since the plan, under NO_BACKSLASH_ESCAPES: the locking-read path
+    // leaves its group alone and takes the other.
+    c.exec_drop("UPDATE broadcast_messages SET status = 'sent' WHERE id = 'c-3'", ()).unwrap();
+    sdb.conn.query_drop("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')").unwrap();
+    let statements = text(&mut sdb);
+    assert!(matches!(statements, Statements::Text { no_backslash_escapes: true, .. }));
+    let target = target.with_statements(statements);
+    let second = [plan("c", "c-1", &["c-2", "c-3"]), plan("d", "d\\'1", &["d\\'2"])].concat();
+    let r = execute_batch(&mut sdb.conn, &target, &second).unwrap();
+    assert_eq!((r.archived, r.redone), (1, true));
+    let skipped: Vec<(&str, u64, &str)> =
+        r.decision.skipped.iter().map(|s| (s.kept_id.as_str(), s.rows_kept, s.reason.as_str())).collect();
+    assert_eq!(skipped, [("c-1", 2, OUTRANKED)]);
+    want.insert("d\\'2".into(), "d\\'1".into());
+    assert_eq!(archived(&db), want);
+    let live = set(db.ids("broadcast_messages"));
+    let want_live: BTreeSet<String> = ["a'1\\", "b-1", "c-1", "c-2", "c-3", "d\\'1"].map(String::from).into();
+    assert_eq!(live, want_live);
+}
+
 /// Two groups whose kept rows are deleted while the run is under way, their victims
 /// interleaved in primary-key order (a1 < b1 < a2 < b2) so that batches of one victim
 /// alternate between them: both groups are left alone and each is counted once.
