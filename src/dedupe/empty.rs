@@ -4,15 +4,19 @@
 //! in batches like dedupe's: each batch one transaction that locks its rows, copies those
 //! still empty into the archive (marked as changed in place: `seqfix_kept_id` is the row's
 //! own id) and sets them to NULL, so a row is always either unchanged or archived and
-//! changed. A crash loses at most the open batch, which the server rolls back; running the
+//! changed: the update is joined to the archive copy and must change exactly as many rows
+//! as were copied. On Galera the batches are sent as `txn` says (plain text, checked open
+//! before COMMIT) and sized to the write-set limits (each row is two write-set rows: the
+//! archive insert and the update). A crash loses at most the open batch, which the server rolls back; running the
 //! command again finds the rows still empty. `restore --run ID` sets them back.
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, TxOpts, Value};
+use mysql::{Conn, Value};
 use serde::Serialize;
 
+use super::txn::{BatchCap, BatchServer, BatchTx, Statements};
 use super::{BatchTimes, Options};
 use crate::archive;
 use crate::config::Config;
@@ -48,7 +52,10 @@ pub struct EmptyStepsReport {
     /// Rows whose step was no longer empty (or that were gone) when their batch came.
     pub changed_rows: u64,
     pub batches: u64,
+    /// The batch size used: `--batch-size`, or less when `batch_cap` lowered it.
     pub batch_size: usize,
+    /// The write-set limit that lowered `--batch-size` (Galera, Group Replication), if any.
+    pub batch_cap: Option<BatchCap>,
     pub batch_retries: u64,
     pub batch_times: BatchTimes,
     pub elapsed_ms: u64,
@@ -57,6 +64,7 @@ pub struct EmptyStepsReport {
 /// One batch: archive and set to NULL those of `ids` still empty. Returns how many.
 fn batch(
     conn: &mut Conn,
+    statements: Statements,
     table: &Ident,
     archive: &Ident,
     columns: &[Ident],
@@ -64,7 +72,7 @@ fn batch(
     ids: &[String],
 ) -> Result<u64> {
     let n = ids.len();
-    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start the batch transaction")?;
+    let mut tx = BatchTx::start(conn, statements)?;
     let copy = sql::render_parts(
         sql::EMPTY_STEPS_ARCHIVE,
         &[("table", table), ("archive", archive)],
@@ -72,15 +80,21 @@ fn batch(
     );
     let mut params: Vec<Value> = vec![Value::from(run_id)];
     params.extend(ids.iter().map(|i| Value::from(i.as_str())));
-    tx.exec_drop(copy, params).with_context(|| format!("cannot lock the batch's rows and copy them into {archive}"))?;
-    let copied = tx.affected_rows();
-    let null = sql::render_parts(sql::EMPTY_STEPS_NULL, &[("table", table)], &[("ids", &Fragment::placeholders(n))]);
-    tx.exec_drop(null, ids.iter().map(|i| Value::from(i.as_str())).collect::<Vec<_>>())
-        .with_context(|| format!("cannot set the batch's empty steps to NULL in {table}"))?;
-    if tx.affected_rows() != copied {
-        bail!("the batch set {} steps to NULL where {copied} were archived; rolled back", tx.affected_rows());
+    let copied =
+        tx.write(&copy, params).with_context(|| format!("cannot lock the batch's rows and copy them into {archive}"))?;
+    let null = sql::render_parts(
+        sql::EMPTY_STEPS_NULL,
+        &[("table", table), ("archive", archive)],
+        &[("ids", &Fragment::placeholders(n))],
+    );
+    let mut params: Vec<Value> = vec![Value::from(run_id)];
+    params.extend(ids.iter().map(|i| Value::from(i.as_str())));
+    let nulled =
+        tx.write(&null, params).with_context(|| format!("cannot set the batch's empty steps to NULL in {table}"))?;
+    if nulled != copied {
+        return Err(tx.mismatch(format!("the batch set {nulled} steps to NULL where {copied} were archived")));
     }
-    tx.commit().context("cannot commit the batch")?;
+    tx.commit()?;
     Ok(copied)
 }
 
@@ -94,6 +108,13 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
     let info = schema::check(&mut db, &cfg.table, schema::MESSAGE_COLUMNS)?;
     let columns = archive::copy_columns(&info)?;
     let archive_exists = archive::check_existing(&mut db, &info, &opts.archive)?;
+    // The cluster's facts, once per run (`txn`): how the batches send their statements, and
+    // how many rows fit one batch's write set.
+    let server = BatchServer::read(&mut db, &cfg.table)?;
+    let (batch_size, batch_cap) = server.batch_size(opts.batch_size)?;
+    if let Some(cap) = &batch_cap {
+        log::info!("{cap}");
+    }
     let empty = crate::empty_steps::collisions(&mut db, &cfg.table, None)?;
     let ids: Vec<String> =
         db.conn.query(sql::render(sql::EMPTY_STEPS_IDS, &[("table", &cfg.table)])).with_context(|| {
@@ -111,7 +132,8 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
         nulled_rows: 0,
         changed_rows: 0,
         batches: 0,
-        batch_size: opts.batch_size,
+        batch_size,
+        batch_cap,
         batch_retries: 0,
         batch_times: BatchTimes::default(),
         elapsed_ms: 0,
@@ -142,7 +164,7 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
         db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
     let outcome = ledger::recorded(&mut guard, COMMAND, started, &mut report, |guard, report, run| {
-        execute(guard, cfg, opts, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id)
+        execute(guard, cfg, opts, server.statements, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id)
     })?;
     Ok((report, outcome))
 }
@@ -171,6 +193,7 @@ fn execute(
     db: &mut Db,
     cfg: &Config,
     opts: &Options,
+    statements: Statements,
     info: &schema::TableInfo,
     columns: &[Ident],
     archive_exists: bool,
@@ -186,7 +209,7 @@ fn execute(
     interrupt::install();
     let progress = Progress::bar(cfg.progress, "setting empty steps to NULL", ids.len() as u64);
     let mut times = Vec::new();
-    for chunk in ids.chunks(opts.batch_size) {
+    for chunk in ids.chunks(report.batch_size) {
         if interrupt::requested() {
             return Ok(Outcome::Interrupted);
         }
@@ -199,7 +222,7 @@ fn execute(
         let t = Instant::now();
         let (n, retries) = retry::batch(
             || format!("batch {} ({} rows)", report.batches + 1, chunk.len()),
-            || batch(&mut db.conn, &cfg.table, &opts.archive, columns, run_id, chunk),
+            || batch(&mut db.conn, statements, &cfg.table, &opts.archive, columns, run_id, chunk),
         )
         .with_context(|| format!("batch {} ({} rows) failed and was rolled back", report.batches + 1, chunk.len()))?;
         times.push(t.elapsed());

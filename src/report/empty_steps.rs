@@ -20,6 +20,9 @@ pub fn empty_steps(r: &EmptyStepsReport) -> String {
             ("batches", r.batches.to_string()),
         ]);
     }
+    if let Some(cap) = &r.batch_cap {
+        rows.push(("batch size (write-set limit)", cap.to_string()));
+    }
     out += &facts(&rows).to_string();
     out.push('\n');
     if r.dry_run && r.empty_step_rows > 0 {
@@ -50,6 +53,7 @@ mod tests {
             changed_rows: if dry_run { 0 } else { 1 },
             batches: if dry_run { 0 } else { 2 },
             batch_size: 1000,
+            batch_cap: None,
             batch_retries: 0,
             batch_times: Default::default(),
             elapsed_ms: 0,
