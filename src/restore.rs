@@ -126,7 +126,9 @@ fn restore_batch(
         );
         let inserted = tx.write(&insert, run_and(&moved)).map_err(|e| {
             let hint = match crate::db::server_error_code(&e) {
-                Some(1062) => " (a row with one of these ids, or with the same key under a unique index, is live again)",
+                Some(1062) => {
+                    " (a row with one of these ids, or with the same key under a unique index, is live again)"
+                }
                 _ => "",
             };
             e.context(format!("cannot put archived rows back into {table}{hint}"))

@@ -80,8 +80,9 @@ fn batch(
     );
     let mut params: Vec<Value> = vec![Value::from(run_id)];
     params.extend(ids.iter().map(|i| Value::from(i.as_str())));
-    let copied =
-        tx.write(&copy, params).with_context(|| format!("cannot lock the batch's rows and copy them into {archive}"))?;
+    let copied = tx
+        .write(&copy, params)
+        .with_context(|| format!("cannot lock the batch's rows and copy them into {archive}"))?;
     let null = sql::render_parts(
         sql::EMPTY_STEPS_NULL,
         &[("table", table), ("archive", archive)],
@@ -164,7 +165,19 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
         db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
     let outcome = ledger::recorded(&mut guard, COMMAND, started, &mut report, |guard, report, run| {
-        execute(guard, cfg, opts, server.statements, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id)
+        execute(
+            guard,
+            cfg,
+            opts,
+            server.statements,
+            &info,
+            &columns,
+            archive_exists,
+            &ids,
+            &mut replicas,
+            report,
+            &run.id,
+        )
     })?;
     Ok((report, outcome))
 }

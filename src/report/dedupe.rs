@@ -186,7 +186,8 @@ mod tests {
         use crate::db::{WriteSetLimit, WriteSetUnit};
         let limit = WriteSetLimit { variable: "wsrep_max_ws_rows", value: 1500, unit: WriteSetUnit::Rows };
         let (batch_size, batch_cap) = crate::dedupe::txn::cap_batch_size(1000, &[limit], 1000).unwrap();
-        let r = DedupeReport { status: "succeeded".into(), batch_size, batch_cap, batches: 3, ..DedupeReport::default() };
+        let r =
+            DedupeReport { status: "succeeded".into(), batch_size, batch_cap, batches: 3, ..DedupeReport::default() };
         let text = dedupe(&r);
         let line = text.lines().find(|l| l.contains("batch size (write-set limit)")).expect(&text);
         assert!(

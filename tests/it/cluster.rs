@@ -606,7 +606,14 @@ fn dedupe_under_a_writer_on_another_node_loses_nothing_and_counts_exactly() {
                             "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, recipient_phone, \
                              message_type, content, status, created_at, sequence_stepid) \
                              VALUES (?, ?, ?, ?, ?, 'text', 'hi', 'pending', NOW(), ?)",
-                            (&id, &template.user_id, &template.device_id, &template.sequence_id, &template.recipient_phone, &step),
+                            (
+                                &id,
+                                &template.user_id,
+                                &template.device_id,
+                                &template.sequence_id,
+                                &template.recipient_phone,
+                                &step,
+                            ),
                         )
                         .map(|_| {
                             inserted.push(id);
@@ -616,13 +623,13 @@ fn dedupe_under_a_writer_on_another_node_loses_nothing_and_counts_exactly() {
                     // outranked), failed (it ranks last) or queued.
                     let id = &targets[(x >> 33) as usize % targets.len()];
                     let status = ["sent", "failed", "queued"][(x >> 20) as usize % 3];
-                    writer_conn
-                        .exec_drop("UPDATE broadcast_messages SET status = ? WHERE id = ?", (status, id))
-                        .map(|_| {
+                    writer_conn.exec_drop("UPDATE broadcast_messages SET status = ? WHERE id = ?", (status, id)).map(
+                        |_| {
                             if writer_conn.affected_rows() == 1 {
                                 updated.insert(id.clone(), status.to_string());
                             }
-                        })
+                        },
+                    )
                 };
                 match result {
                     Ok(()) => {}
@@ -647,9 +654,8 @@ fn dedupe_under_a_writer_on_another_node_loses_nothing_and_counts_exactly() {
 
     let mut c = synced_conn(&cdb, 0);
     let live = ids(&mut c, "broadcast_messages");
-    let archived: Vec<(String, String, String)> = c
-        .exec("SELECT id, seqfix_kept_id, status FROM seqfix_archive WHERE seqfix_run_id = ?", (&run_id,))
-        .unwrap();
+    let archived: Vec<(String, String, String)> =
+        c.exec("SELECT id, seqfix_kept_id, status FROM seqfix_archive WHERE seqfix_run_id = ?", (&run_id,)).unwrap();
     let (archive_rows, archive_ids): (u64, u64) =
         c.query_first("SELECT COUNT(*), COUNT(DISTINCT id) FROM seqfix_archive").unwrap().unwrap();
     assert_eq!(archive_rows, archive_ids, "a row was archived twice");
@@ -681,7 +687,11 @@ fn dedupe_under_a_writer_on_another_node_loses_nothing_and_counts_exactly() {
         let kept: Vec<&String> = g.iter().filter(|id| live.contains(*id)).collect();
         assert!(!kept.is_empty(), "group of {} lost every copy", g[0]);
         for id in g.iter().filter(|id| arch.contains_key(*id)) {
-            assert!(kept.contains(&&arch[id].0), "archived {id} names {} as kept, which is not live in its group", arch[id].0);
+            assert!(
+                kept.contains(&&arch[id].0),
+                "archived {id} names {} as kept, which is not live in its group",
+                arch[id].0
+            );
         }
         if kept.len() > 1 {
             skipped_groups += 1;
@@ -696,7 +706,11 @@ fn dedupe_under_a_writer_on_another_node_loses_nothing_and_counts_exactly() {
     assert_eq!(j["skipped_groups"], skipped_groups);
     assert_eq!(j["skipped_rows"], skipped_rows);
     assert_eq!((j["vanished_rows"].as_u64(), j["changed_rows"].as_u64()), (Some(0), Some(0)));
-    assert_eq!(j["planned_rows"].as_u64().unwrap(), deleted + skipped_rows, "every planned victim went or stayed with its group");
+    assert_eq!(
+        j["planned_rows"].as_u64().unwrap(),
+        deleted + skipped_rows,
+        "every planned victim went or stayed with its group"
+    );
     assert!(updated.len() > 10, "the writer changed rows during the run ({} of {writes} writes)", updated.len());
     eprintln!(
         "cluster dedupe under a writer: {} batches, {} retried, {} redone, {deleted} deleted, {skipped_groups} groups skipped; \
