@@ -212,8 +212,12 @@ impl<'c> BatchTx<'c> {
             Flavor::MariaDb => sql::SERVER_IN_TRANSACTION,
             Flavor::MySql => sql::SERVER_IN_TRANSACTION_MYSQL,
         };
-        let open: Option<u64> =
-            self.tx.query_first(query).context("cannot ask whether the batch's transaction is still open")?;
+        let open: Option<u64> = self.tx.query_first(query).with_context(|| match flavor {
+            Flavor::MariaDb => "cannot ask whether the batch's transaction is still open".to_string(),
+            Flavor::MySql => "cannot ask whether the batch's transaction is still open (on a MySQL-based Galera node \
+                              seqfix reads information_schema.INNODB_TRX, which needs the PROCESS privilege)"
+                .to_string(),
+        })?;
         if open.unwrap_or(0) == 0 {
             log::warn!("the batch's transaction was no longer open on the server; retrying it");
             return Err(TransactionLost.into());
