@@ -10,9 +10,10 @@
 //!   lets exactly one commit; the other gets a deadlock / certification error at some
 //!   statement or at COMMIT, and has lost the race: it skips as if the lease were held.
 //! - **Renewal**: every batch's transaction renews the lease with an update naming holder
-//!   and fence (`renew`) that must change exactly one row, or the batch is rolled back. A run
-//!   whose lease expired or was claimed by another can therefore never commit a batch: the
-//!   fence is what keeps two runs apart, not the clock.
+//!   and fence (`renew_in`, sent as the batch's other statements are: `txn`) that must
+//!   change exactly one row, or the batch is rolled back. A run whose lease expired or was
+//!   claimed by another can therefore never commit a batch: the fence is what keeps two
+//!   runs apart, not the clock.
 //! - **Release**: at the end of the run the lease expires now; the row and its fence stay.
 //!
 //! Expiry is on the server's clock (`NOW(6)`); on a cluster each node uses its own, so
@@ -21,11 +22,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, TxOpts};
+use mysql::{Conn, TxOpts, Value};
 use serde::Serialize;
 
 use crate::db::Db;
 use crate::sql;
+use crate::txn::BatchTx;
 
 /// The lease `seqfix process` holds (one per database: the table lives in it).
 pub const PROCESS: &str = "process";
@@ -286,6 +288,25 @@ impl Lease {
         let changed = conn
             .exec_iter(sql::LEASE_RENEW, (self.seconds, &self.name, &self.holder, self.fence))
             .map(|r| r.affected_rows())
+            .with_context(|| format!("cannot renew the lease {:?} in seqfix_leases", self.name))?;
+        if changed != 1 {
+            return Err(anyhow::Error::new(LeaseLost { name: self.name.clone(), fence: self.fence, now: None }));
+        }
+        Ok(())
+    }
+
+    /// Renews the lease as the first statement of a batch transaction, sent as the batch
+    /// sends its statements (plain text on Galera, `txn`): exactly one row must change, or
+    /// the lease is lost and the error says so; the batch, dropped, rolls back.
+    pub fn renew_in(&self, tx: &mut BatchTx<'_>) -> Result<()> {
+        let params = vec![
+            Value::from(self.seconds),
+            Value::from(self.name.as_str()),
+            Value::from(self.holder.as_str()),
+            Value::from(self.fence),
+        ];
+        let changed = tx
+            .write(sql::LEASE_RENEW, params)
             .with_context(|| format!("cannot renew the lease {:?} in seqfix_leases", self.name))?;
         if changed != 1 {
             return Err(anyhow::Error::new(LeaseLost { name: self.name.clone(), fence: self.fence, now: None }));

@@ -31,6 +31,7 @@ pub mod retry;
 pub mod scan;
 pub mod schema;
 pub mod spill;
+pub mod txn;
 
 // The operations, one per command; each returns a report and an `Outcome`.
 pub mod audit;

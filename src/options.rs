@@ -128,5 +128,6 @@ pub fn process_options(args: &crate::cli::ProcessArgs) -> crate::process::Option
         lease_seconds: u64::from(args.lease_seconds),
         allow_node_local_lock: args.allow_node_local_lock,
         allow_without_index: args.allow_without_index,
+        statements: None,
     }
 }

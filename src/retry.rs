@@ -7,7 +7,7 @@
 //! per statement, unless `innodb_rollback_on_timeout`) the batch drops its `Transaction`,
 //! which rolls back the rest. A retry therefore starts clean and decides again from what it
 //! reads then. A batch transaction on Galera that the server no longer had open when the
-//! batch checked before COMMIT (`TransactionLost`, `dedupe::txn`) is retried alike: its
+//! batch checked before COMMIT (`TransactionLost`, `txn`) is retried alike: its
 //! writes are gone, as after a deadlock, and it was never counted. Any other error is
 //! returned at once.
 //! See <https://dev.mysql.com/doc/refman/8.4/en/innodb-deadlocks.html>.

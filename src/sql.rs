@@ -56,7 +56,7 @@ pub const SERVER_SUPER_READ_ONLY: &str = include_str!("../sql/server/super_read_
 pub const SERVER_WSREP_STATUS: &str = include_str!("../sql/server/wsrep_status.sql");
 pub const SERVER_WSREP_OSU_TOI: &str = include_str!("../sql/server/wsrep_osu_toi.sql");
 pub const SERVER_LOCK_SESSION_WAIT_TIMEOUT: &str = include_str!("../sql/server/lock_session_wait_timeout.sql");
-// Batch transactions on a cluster (`dedupe::txn`, `db::write_set_limits`).
+// Batch transactions on a cluster (`txn`, `dedupe::txn`, `db::write_set_limits`).
 pub const SERVER_SQL_MODE: &str = include_str!("../sql/server/sql_mode.sql");
 pub const SERVER_IN_TRANSACTION: &str = include_str!("../sql/server/in_transaction.sql");
 pub const SERVER_IN_TRANSACTION_MYSQL: &str = include_str!("../sql/server/in_transaction_mysql.sql");

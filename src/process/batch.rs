@@ -1,14 +1,18 @@
 //! One batch of a pass: read the contacts with everything the rules need in one query,
 //! classify them with `plan`, and apply the result in one transaction (or, for a dry run,
-//! only count it).
+//! only count it). The transaction is a `txn::BatchTx`: on Galera its statements (the
+//! lease's renewal, the contact updates, the message inserts, the log inserts) are plain
+//! text and it is checked to be still open before each later statement and COMMIT, so a
+//! batch cannot half-commit there either.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, Row, Transaction, TxOpts, Value};
+use mysql::{Conn, Row, Value};
 
 use crate::lease::Lease;
 use crate::sql;
+use crate::txn::{BatchTx, Statements};
 
 use super::guards::Tables;
 use super::plan::{plan, Candidate, Decision, DeviceRow, StepRow};
@@ -91,20 +95,22 @@ fn row_key(step: Option<String>, phone: Option<String>, device: Option<String>) 
     )
 }
 
-/// Keys of `queue` that already exist in the messages table (one query for the batch).
-fn existing_keys(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashSet<Key>> {
-    Ok(existing(conn, t, queue)?.into_keys().collect())
-}
+/// A message's key and status, as `PROCESS_EXISTING` reads them.
+type KeyStatus = (Option<String>, Option<String>, Option<String>, Option<String>);
 
-/// Keys of `queue` that already exist in the messages table, with whether that copy is
-/// `failed` (one query for the batch).
-fn existing(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashMap<Key, bool>> {
+/// Keys of `queue` that already exist in the messages table (one query, in the batch's
+/// transaction).
+fn existing_keys(tx: &mut BatchTx<'_>, t: &Tables, queue: &[(&Candidate, String)]) -> Result<HashSet<Key>> {
     if queue.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(HashSet::new());
     }
     let (stmt, params) = by_keys(t, sql::PROCESS_EXISTING, queue);
-    type KeyStatus = (Option<String>, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<KeyStatus> = conn.exec(stmt, params).context("cannot look up existing messages")?;
+    let rows: Vec<KeyStatus> = tx.read(&stmt, params).context("cannot look up existing messages")?;
+    Ok(existing(rows).into_keys().collect())
+}
+
+/// The existing messages `rows`, by key, with whether that copy is `failed`.
+fn existing(rows: Vec<KeyStatus>) -> HashMap<Key, bool> {
     let mut out: HashMap<Key, bool> = HashMap::new();
     for (s, p, d, status) in rows {
         let k = row_key(s, p, d);
@@ -113,7 +119,7 @@ fn existing(conn: &mut impl Queryable, t: &Tables, queue: &[(&Candidate, String)
         let e = out.entry(k).or_insert(failed);
         *e = *e && failed;
     }
-    Ok(out)
+    out
 }
 
 /// Splits a batch by decision, counting the ones that change nothing.
@@ -140,7 +146,12 @@ pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> 
     let mut counts = Counts::default();
     let (complete, queue) = classify(candidates, &mut counts);
     counts.completed = complete.len() as u64;
-    let found = existing(conn, t, &queue)?;
+    let found = if queue.is_empty() {
+        HashMap::new()
+    } else {
+        let (stmt, params) = by_keys(t, sql::PROCESS_EXISTING, &queue);
+        existing(conn.exec(stmt, params).context("cannot look up existing messages")?)
+    };
     let mut seen: HashSet<Key> = HashSet::new();
     for (c, device_id) in &queue {
         let k = key(c, device_id);
@@ -159,8 +170,12 @@ pub(super) fn dry_run(conn: &mut Conn, t: &Tables, candidates: &[Candidate]) -> 
 /// messages, write log rows, commit. A crash at any point leaves all or nothing.
 ///
 /// The lease's fenced renewal is the transaction's first statement: a run that lost its
-/// lease (expired, or claimed by another run) commits nothing (`Lease::renew`). A batch with
-/// nothing to write renews it on its own.
+/// lease (expired, or claimed by another run) commits nothing (`Lease::renew_in`). A batch
+/// with nothing to write commits the renewal alone.
+///
+/// The statements are sent as `statements` says (`txn`: plain text on Galera, the
+/// transaction checked to be still open before each later statement and COMMIT, a lost
+/// one retried like a deadlock).
 ///
 /// The guarded updates come next and are the batch's locks: each changes only contacts still
 /// active, due and at the step that was read. When they change every contact asked for (the
@@ -174,24 +189,28 @@ pub(super) fn apply(
     step_secs: u64,
     has_index: bool,
     lease: &Lease,
+    statements: Statements,
 ) -> Result<Counts> {
     let mut counts = Counts::default();
     let (complete, queue) = classify(candidates, &mut counts);
+    let mut tx = BatchTx::start(conn, statements)?;
+    lease.renew_in(&mut tx)?;
     if complete.is_empty() && queue.is_empty() {
-        lease.renew(conn)?;
+        tx.commit()?;
         return Ok(counts);
     }
-    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
-    lease.renew(&mut tx)?;
     let moved = move_contacts(&mut tx, t, &complete, &queue, step_secs)?;
     if moved != (complete.len() + queue.len()) as u64 {
-        tx.rollback().context("cannot roll back the batch")?;
+        // On Galera a transaction aborted by another node's write would also change fewer
+        // rows than asked: that is a lost transaction (retried), not a changed contact.
+        tx.check_open()?;
+        tx.rollback()?;
         log::debug!(
             "{} of {} contacts changed since the batch's read; locking them",
             moved,
             complete.len() + queue.len()
         );
-        return apply_after_lock(conn, t, complete, queue, step_secs, has_index, lease, counts);
+        return apply_after_lock(conn, t, complete, queue, step_secs, has_index, lease, statements, counts);
     }
     finish(tx, t, &complete, &queue, has_index, counts)
 }
@@ -208,18 +227,19 @@ fn apply_after_lock(
     step_secs: u64,
     has_index: bool,
     lease: &Lease,
+    statements: Statements,
     mut counts: Counts,
 ) -> Result<Counts> {
-    let mut tx = conn.start_transaction(TxOpts::default()).context("cannot start a transaction")?;
-    lease.renew(&mut tx)?;
+    let mut tx = BatchTx::start(conn, statements)?;
+    lease.renew_in(&mut tx)?;
     let ids: Vec<&str> = complete
         .iter()
         .map(|c| c.contact_id.as_str())
         .chain(queue.iter().map(|(c, _)| c.contact_id.as_str()))
         .collect();
     let stmt = sql::repeat(&t.render(sql::PROCESS_LOCK_CONTACTS), "ids", "?", ids.len());
-    let locked: Vec<(String, i64, Option<i64>)> =
-        tx.exec(stmt, ids.clone()).context("cannot lock the batch's contacts")?;
+    let params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+    let locked: Vec<(String, i64, Option<i64>)> = tx.read(&stmt, params).context("cannot lock the batch's contacts")?;
     let current: HashMap<String, (i64, bool)> =
         locked.into_iter().map(|(id, step, due)| (id, (step, due == Some(1)))).collect();
     let unchanged = |c: &Candidate| current.get(&c.contact_id) == Some(&(c.current_step, true));
@@ -229,7 +249,7 @@ fn apply_after_lock(
     let wanted = (complete.len() + queue.len()) as u64;
     let moved = move_contacts(&mut tx, t, &complete, &queue, step_secs)?;
     if moved != wanted {
-        bail!("moving {wanted} locked contacts changed {moved} rows; rolled back");
+        return Err(tx.mismatch(format!("moving {wanted} locked contacts changed {moved} rows")));
     }
     finish(tx, t, &complete, &queue, has_index, counts)
 }
@@ -246,7 +266,7 @@ fn by_step<'a>(contacts: impl Iterator<Item = &'a Candidate>) -> BTreeMap<i64, V
 /// The guarded updates: advance every contact whose message is to be queued (queued now or
 /// already there), complete those past their last day. Returns how many rows changed.
 fn move_contacts(
-    tx: &mut Transaction<'_>,
+    tx: &mut BatchTx<'_>,
     t: &Tables,
     complete: &[&Candidate],
     queue: &[(&Candidate, String)],
@@ -258,15 +278,13 @@ fn move_contacts(
         let mut params: Vec<Value> = vec![Value::from(step + 1), Value::from(step_secs)];
         params.extend(ids.iter().map(|id| Value::from(*id)));
         params.push(Value::from(*step));
-        tx.exec_drop(stmt, params).context("cannot advance contacts")?;
-        moved += tx.affected_rows();
+        moved += tx.write(&stmt, params).context("cannot advance contacts")?;
     }
     for (step, ids) in &by_step(complete.iter().copied()) {
         let stmt = sql::repeat(&t.render(sql::PROCESS_COMPLETE), "ids", "?", ids.len());
         let mut params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
         params.push(Value::from(*step));
-        tx.exec_drop(stmt, params).context("cannot complete contacts")?;
-        moved += tx.affected_rows();
+        moved += tx.write(&stmt, params).context("cannot complete contacts")?;
     }
     Ok(moved)
 }
@@ -282,7 +300,7 @@ struct Requeue<'a> {
 
 /// Puts the `failed` copies among `existed` back to `pending`, each at most `MAX_REQUEUES`
 /// times (counted by its `requeued` log rows), under the row locks of the batch.
-fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Candidate, &str)]) -> Result<Requeue<'a>> {
+fn requeue_failed<'a>(tx: &mut BatchTx<'_>, t: &Tables, existed: &[(&'a Candidate, &str)]) -> Result<Requeue<'a>> {
     let mut out = Requeue::default();
     if existed.is_empty() {
         return Ok(out);
@@ -290,7 +308,7 @@ fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Cand
     let queue: Vec<(&Candidate, String)> = existed.iter().map(|(c, d)| (*c, d.to_string())).collect();
     let (stmt, params) = by_keys(t, sql::PROCESS_FAILED_COPIES, &queue);
     type Copy = (String, Option<String>, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<Copy> = tx.exec(stmt, params).context("cannot look up failed copies")?;
+    let rows: Vec<Copy> = tx.read(&stmt, params).context("cannot look up failed copies")?;
     // Per key: the smallest failed id, unless some copy of the key is not failed (a pending
     // or sent copy means the message is already on its way: nothing to re-queue).
     let mut copies: HashMap<Key, Option<String>> = HashMap::new();
@@ -317,8 +335,9 @@ fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Cand
     }
     let ids: Vec<&str> = hits.iter().map(|(_, id)| id.as_str()).collect();
     let stmt = sql::repeat(&t.render(sql::PROCESS_REQUEUE_COUNTS), "ids", "?", ids.len());
+    let params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
     let before: HashMap<String, u64> = tx
-        .exec::<(String, u64), _, _>(stmt, ids.clone())
+        .read::<(String, u64)>(&stmt, params)
         .context("cannot count earlier re-queues")?
         .into_iter()
         .collect();
@@ -332,14 +351,15 @@ fn requeue_failed<'a>(tx: &mut Transaction<'_>, t: &Tables, existed: &[(&'a Cand
     if !out.requeued.is_empty() {
         let ids: Vec<&str> = out.requeued.iter().map(|(_, id)| id.as_str()).collect();
         let stmt = sql::repeat(&t.render(sql::PROCESS_REQUEUE), "ids", "?", ids.len());
-        tx.exec_drop(stmt, ids).context("cannot re-queue failed messages")?;
+        let params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        tx.write(&stmt, params).context("cannot re-queue failed messages")?;
     }
     Ok(out)
 }
 
 /// With the contacts moved: queue the messages, write a log row per message queued, commit.
 fn finish(
-    mut tx: Transaction<'_>,
+    mut tx: BatchTx<'_>,
     t: &Tables,
     complete: &[&Candidate],
     queue: &[(&Candidate, String)],
@@ -393,16 +413,17 @@ fn finish(
                 step.media_url.as_deref().map(Value::from).unwrap_or(Value::NULL),
             ]);
         }
-        tx.exec_drop(stmt, params).with_context(|| format!("cannot insert messages into {}", t.messages))?;
+        let inserted =
+            tx.write(&stmt, params).with_context(|| format!("cannot insert messages into {}", t.messages))?;
         // A new row counts 1, a key that existed 0 (its no-op update changes nothing; the
         // connection does not ask for found rows). All new: no need to ask which.
-        let present: Option<HashSet<String>> = if tx.affected_rows() == to_insert.len() as u64 {
+        let present: Option<HashSet<String>> = if inserted == to_insert.len() as u64 {
             None
         } else {
-            let new_ids: Vec<&str> = to_insert.iter().map(|(_, _, id)| id.as_str()).collect();
+            let new_ids: Vec<Value> = to_insert.iter().map(|(_, _, id)| Value::from(id.as_str())).collect();
             let stmt = sql::repeat(&t.render(sql::PROCESS_INSERTED), "ids", "?", new_ids.len());
             Some(
-                tx.exec::<String, _, _>(stmt, new_ids)
+                tx.read::<String>(&stmt, new_ids)
                     .context("cannot read back the queued messages")?
                     .into_iter()
                     .collect(),
@@ -435,9 +456,9 @@ fn finish(
                 Value::from(*message_id),
             ]);
         }
-        tx.exec_drop(stmt, params).context("cannot write sequence_logs rows")?;
+        tx.write(&stmt, params).context("cannot write sequence_logs rows")?;
     }
-    tx.commit().context("cannot commit the batch")?;
+    tx.commit()?;
     counts.queued = queued.len() as u64;
     counts.requeued = requeue.requeued.len() as u64;
     counts.requeue_limit = requeue.at_limit.len() as u64;

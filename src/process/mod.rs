@@ -5,7 +5,8 @@
 //! one), a minimum interval read from the run ledger with the server's clock under the
 //! lease, and the unique index that makes each message insert atomic. The pass is set-based: one snapshot of the due contacts and of their first leads
 //! per run, then per batch one read, a pure classification (`plan`) and one transaction
-//! holding the messages, the contacts' progress and the log rows together.
+//! holding the messages, the contacts' progress and the log rows together (`txn`: plain
+//! text statements, checked open, on Galera).
 //!
 //! Layout: `plan` (the rules and other pure decisions, unit-tested), `guards` (the checks
 //! before any work), `batch` (one batch: read, classify, apply in a transaction), and here
@@ -29,6 +30,7 @@ use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::retry;
 use crate::sql;
+use crate::txn::Statements;
 
 pub use plan::{plan, Candidate, Decision, DeviceRow, StepRow};
 
@@ -50,6 +52,9 @@ pub struct Options {
     /// every node).
     pub allow_node_local_lock: bool,
     pub allow_without_index: bool,
+    /// How the batch transactions send their statements (`txn`); None: as the server
+    /// calls for (plain text, checked open, on a Galera node; prepared elsewhere).
+    pub statements: Option<Statements>,
 }
 
 /// Why a run did nothing.
@@ -161,6 +166,12 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<ProcessReport> {
         );
     }
     guards::tune_session(&mut db.conn, db.server.flavor)?;
+    // After the session's settings: text statements are written for its sql_mode.
+    let statements = match opts.statements {
+        Some(s) => s,
+        None => Statements::of(db)?,
+    };
+    let opts = &Options { statements: Some(statements), ..opts.clone() };
     let name = crate::db::process_lock_name(&db.database);
     let mut report = ProcessReport {
         run_id: None,
@@ -379,7 +390,15 @@ fn pass(
             || {
                 let candidates = batch::read(&mut lock.conn, &batch_read, &cursor, &last)?;
                 match held {
-                    Some(l) => batch::apply(&mut lock.conn, t, &candidates, opts.step_interval_secs, has_index, l),
+                    Some(l) => batch::apply(
+                        &mut lock.conn,
+                        t,
+                        &candidates,
+                        opts.step_interval_secs,
+                        has_index,
+                        l,
+                        opts.statements.unwrap_or(Statements::Prepared),
+                    ),
                     None => batch::dry_run(&mut lock.conn, t, &candidates),
                 }
             },

@@ -1027,3 +1027,115 @@ fn a_message_that_keeps_failing_is_re_queued_a_bounded_number_of_times() {
         conn.exec_first("SELECT current_step FROM sequence_contacts WHERE id = ?", (&c.id,)).unwrap().unwrap();
     assert_eq!(step_now, c.current_step + 1, "the contact advances past the step it gave up");
 }
+
+/// The world of `load`, with values that need escaping when written as SQL literals: some
+/// contact ids end in a quote, a backslash and a question mark, names and step contents
+/// hold quotes, backslashes, `?` and `%`.
+fn load_with_awkward_values(db: &TestDb, contacts: usize, seed: u64) -> World {
+    db.create_schema();
+    let mut world = fixture_contacts::generate(&ContactSpec::new(contacts, seed));
+    for (i, c) in world.contacts.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            c.id = format!("{}'\\?", &c.id[..33]);
+        }
+        if i % 2 == 0 {
+            c.name = format!("O'Brien \\\"{i}\\\" ? -- #");
+        }
+    }
+    for (i, s) in world.steps.iter_mut().enumerate() {
+        if i % 2 == 0 {
+            s.content = format!("it's \\ 100% \"day {}\" ?", s.day_number);
+        }
+    }
+    fixture_contacts::insert(&mut db.conn(), &world).unwrap();
+    db.conn().query_drop(ADD_INDEX).unwrap();
+    world
+}
+
+/// Every row a pass writes or changes, without the ids and times it generates: contacts'
+/// step and status, messages by key with everything the pass copies into them, log rows.
+fn pass_result(db: &TestDb) -> (Vec<(String, i32, String)>, Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>) {
+    let mut c = db.conn();
+    let contacts = c.query("SELECT id, current_step, status FROM sequence_contacts ORDER BY id").unwrap();
+    let messages = c
+        .query::<mysql::Row, _>(
+            "SELECT sequence_stepid, recipient_phone, device_id, user_id, sequence_id, recipient_name, message_type, \
+             content, media_url, status FROM broadcast_messages ORDER BY sequence_stepid, recipient_phone, device_id",
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i).unwrap()).collect())
+        .collect();
+    let logs = c
+        .query::<mysql::Row, _>(
+            "SELECT l.contact_id, l.sequence_id, l.step_id, CAST(l.day AS CHAR), l.status, m.sequence_stepid, \
+             m.recipient_phone FROM sequence_logs l LEFT JOIN broadcast_messages m ON m.id = l.message_id \
+             ORDER BY l.contact_id, l.status",
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i).unwrap()).collect())
+        .collect();
+    (contacts, messages, logs)
+}
+
+/// The batch statements sent as plain text with their values written as literals, as
+/// process's batches do on Galera (`txn::Statements::Text`, with the still-open check before
+/// each later statement and COMMIT), here on a plain server and under either sql_mode: the
+/// same world processed by the binary (prepared statements) and, in two more databases, by
+/// `seqfix::process::run` forced onto the text path. Each ends exactly as the rules say
+/// (`verify_state`, computed from the world), the three are row for row alike, and the
+/// counts are the rules' counts.
+#[test]
+fn text_statements_process_exactly_as_prepared_ones() {
+    use clap::Parser;
+    use seqfix::txn::Statements;
+    let (contacts, seed) = (500, 23);
+    let prepared = TestDb::new("process_text_prepared");
+    let w = load_with_awkward_values(&prepared, contacts, seed);
+    let exp = expected(&w);
+    let want = tally(&exp);
+    assert!(want.values().all(|&n| n > 0), "the scenario covers every category: {want:?}");
+    assert!(w.contacts.iter().any(|c| c.id.ends_with("'\\?") && matches!(exp[&c.id], Exp::Queued(..))));
+    let before = server_now(&prepared);
+    let j = prepared.seqfix().args(["process", "--format", "json", "--batch-size", "40"]).run().expect_code(0).json();
+    verify_state(&prepared, &w, &exp, before, server_now(&prepared));
+    assert_eq!(counts(&j), want);
+    let reference = pass_result(&prepared);
+
+    for (name, no_backslash_escapes) in [("process_text_plain", false), ("process_text_nobackslash", true)] {
+        let db = TestDb::new(name);
+        let w2 = load_with_awkward_values(&db, contacts, seed);
+        assert_eq!(expected(&w2), exp, "the same world");
+        let cli = seqfix::cli::Cli::try_parse_from([
+            "seqfix",
+            "--database-url",
+            &db.url,
+            "--no-progress",
+            "process",
+            "--batch-size",
+            "40",
+        ])
+        .unwrap();
+        let seqfix::cli::Command::Process(args) = &cli.command else { unreachable!() };
+        let cfg = seqfix::config::Config::from_args(&cli.global).unwrap();
+        let mut sdb = seqfix::db::connect(&cfg.db).unwrap();
+        if no_backslash_escapes {
+            sdb.conn.query_drop("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')").unwrap();
+        }
+        let statements = Statements::for_galera(&mut sdb).unwrap();
+        assert!(
+            matches!(statements, Statements::Text { no_backslash_escapes: n, .. } if n == no_backslash_escapes),
+            "{statements:?}"
+        );
+        let mut opts = seqfix::options::process_options(args);
+        opts.statements = Some(statements);
+        let before = server_now(&db);
+        let report = seqfix::process::run(&mut sdb, &cfg, &opts).unwrap();
+        verify_state(&db, &w2, &exp, before, server_now(&db));
+        let j = serde_json::to_value(&report).unwrap();
+        assert_eq!(counts(&j), want, "{name}");
+        assert_eq!((report.skipped, report.interrupted, report.batches), (None, false, j["due"].as_u64().unwrap().div_ceil(40)));
+        assert_eq!(pass_result(&db), reference, "{name}: the text path wrote what the prepared path wrote");
+    }
+}
