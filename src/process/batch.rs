@@ -336,11 +336,8 @@ fn requeue_failed<'a>(tx: &mut BatchTx<'_>, t: &Tables, existed: &[(&'a Candidat
     let ids: Vec<&str> = hits.iter().map(|(_, id)| id.as_str()).collect();
     let stmt = sql::repeat(&t.render(sql::PROCESS_REQUEUE_COUNTS), "ids", "?", ids.len());
     let params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-    let before: HashMap<String, u64> = tx
-        .read::<(String, u64)>(&stmt, params)
-        .context("cannot count earlier re-queues")?
-        .into_iter()
-        .collect();
+    let before: HashMap<String, u64> =
+        tx.read::<(String, u64)>(&stmt, params).context("cannot count earlier re-queues")?.into_iter().collect();
     for (c, id) in hits {
         if before.get(&id).copied().unwrap_or(0) >= super::MAX_REQUEUES {
             out.at_limit.push((c, id));

@@ -1054,7 +1054,9 @@ fn load_with_awkward_values(db: &TestDb, contacts: usize, seed: u64) -> World {
 
 /// Every row a pass writes or changes, without the ids and times it generates: contacts'
 /// step and status, messages by key with everything the pass copies into them, log rows.
-fn pass_result(db: &TestDb) -> (Vec<(String, i32, String)>, Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>) {
+type PassResult = (Vec<(String, i32, String)>, Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>);
+
+fn pass_result(db: &TestDb) -> PassResult {
     let mut c = db.conn();
     let contacts = c.query("SELECT id, current_step, status FROM sequence_contacts ORDER BY id").unwrap();
     let messages = c
@@ -1135,7 +1137,10 @@ fn text_statements_process_exactly_as_prepared_ones() {
         verify_state(&db, &w2, &exp, before, server_now(&db));
         let j = serde_json::to_value(&report).unwrap();
         assert_eq!(counts(&j), want, "{name}");
-        assert_eq!((report.skipped, report.interrupted, report.batches), (None, false, j["due"].as_u64().unwrap().div_ceil(40)));
+        assert_eq!(
+            (report.skipped, report.interrupted, report.batches),
+            (None, false, j["due"].as_u64().unwrap().div_ceil(40))
+        );
         assert_eq!(pass_result(&db), reference, "{name}: the text path wrote what the prepared path wrote");
     }
 }
