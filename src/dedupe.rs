@@ -35,6 +35,7 @@ use crate::audit::{KeyCount, ReportHead, SurvivorSummary, Tally};
 use crate::config::{Config, DbConfig};
 use crate::db::{self, Db};
 use crate::ident::Ident;
+use crate::lease::{self, Lease};
 use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
@@ -320,6 +321,10 @@ fn probe(db: &mut Db, table: &Ident, statement: &str, verb: &str) -> Result<()> 
     })
 }
 
+/// The commands that exclude each other on one table (node lock and lease), as the line
+/// that says one is running names them.
+pub const WHAT: &str = "seqfix dedupe or restore";
+
 /// Runs `dedupe`. Returns the report and how the run ended.
 pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let started = Instant::now();
@@ -361,33 +366,48 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(DedupeReport, Outcome)> {
     let mut guard =
         db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
     probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_DELETE, "delete from")?;
+    // The node's lock keeps runs on this node apart; the lease, the cluster's nodes.
+    let lease = lease::claim_or_fail(&mut guard, &lease::dedupe_name(&cfg.table), lease::DEDUPE_SECONDS, WHAT)?;
+    lease::holding(&mut guard, &lease, |guard| {
+        let planned = plan(guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref(), opts.mask_phones)?;
+        let mut report = base_report(guard, cfg, opts, &planned);
+        report.dry_run = false;
+        report.batch_size = batch_size;
+        report.batch_cap = batch_cap;
+        let batches = Batches { size: batch_size, statements: server.statements };
+        if report.planned_rows > 0 {
+            confirm::confirm(
+                &format!(
+                    "delete {} surplus rows of {} duplicate groups from {}.{} (archiving them in {}; survivors by --keep {})",
+                    report.planned_rows,
+                    report.duplicate_groups - report.survivor.left_alone_groups,
+                    database,
+                    cfg.table,
+                    opts.archive,
+                    opts.rule.name()
+                ),
+                opts.yes,
+            )?;
+        }
 
-    let planned = plan(&mut guard, cfg, &info, &opts.rule, true, opts.plan_file.as_ref(), opts.mask_phones)?;
-    let mut report = base_report(&guard, cfg, opts, &planned);
-    report.dry_run = false;
-    report.batch_size = batch_size;
-    report.batch_cap = batch_cap;
-    let batches = Batches { size: batch_size, statements: server.statements };
-    if report.planned_rows > 0 {
-        confirm::confirm(
-            &format!(
-                "delete {} surplus rows of {} duplicate groups from {}.{} (archiving them in {}; survivors by --keep {})",
-                report.planned_rows,
-                report.duplicate_groups - report.survivor.left_alone_groups,
-                database,
-                cfg.table,
-                opts.archive,
-                opts.rule.name()
-            ),
-            opts.yes,
-        )?;
-    }
-
-    // From here on the database changes: the ledger first, so every later failure is recorded.
-    let outcome = ledger::recorded(&mut guard, "dedupe", started, &mut report, |guard, report, run| {
-        execute(guard, cfg, opts, batches, &info, archive_exists, planned.spool, &mut replicas, report, &run.id)
-    })?;
-    Ok((report, outcome))
+        // From here on the database changes: the ledger first, so every later failure is recorded.
+        let outcome = ledger::recorded(guard, "dedupe", started, &mut report, |guard, report, run| {
+            execute(
+                guard,
+                cfg,
+                opts,
+                batches,
+                &lease,
+                &info,
+                archive_exists,
+                planned.spool,
+                &mut replicas,
+                report,
+                &run.id,
+            )
+        })?;
+        Ok((report, outcome))
+    })
 }
 
 impl ledger::Recorded for DedupeReport {
@@ -425,6 +445,7 @@ fn execute(
     cfg: &Config,
     opts: &Options,
     batches: Batches,
+    lease: &Lease,
     info: &TableInfo,
     archive_exists: bool,
     spool: Option<SortedPlan>,
@@ -440,8 +461,12 @@ fn execute(
     }
     crate::dedupe::prepare_session(&mut db.conn, opts.lock_wait_timeout.as_secs())?;
     interrupt::install();
-    let target =
-        Target::new(info, opts.archive.clone(), run_id, opts.rule.clone())?.with_statements(batches.statements);
+    // The plan and the confirmation may have outlasted the lease: extended now (unless
+    // another run claimed it meanwhile), then renewed by every batch.
+    lease.extend(&mut db.conn)?;
+    let target = Target::new(info, opts.archive.clone(), run_id, opts.rule.clone())?
+        .with_statements(batches.statements)
+        .with_lease(lease.clone());
     let progress = Progress::bar(cfg.progress, "deleting", report.planned_rows);
     let mut times: Vec<Duration> = Vec::new();
     let mut batch: Vec<PlanRow> = Vec::with_capacity(batches.size);
@@ -465,7 +490,10 @@ fn execute(
             let mut pinged = Instant::now();
             let waited = replica::wait_for(replicas, opts.max_replica_lag, &progress, || {
                 if pinged.elapsed() >= Duration::from_secs(5) {
-                    let _ = db.conn.ping();
+                    // The lease too: a lost one stops the next batch at its renewal.
+                    if let Err(e) = lease.extend(&mut db.conn) {
+                        log::warn!("{}", crate::outcome::chain_text(&e));
+                    }
                     pinged = Instant::now();
                 }
                 interrupt::requested()

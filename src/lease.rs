@@ -1,7 +1,8 @@
 //! The cluster-wide lease: a row of `seqfix_leases` that lets one `seqfix process` run at a
-//! time work, whichever server or cluster node each run is pointed at. `GET_LOCK` cannot do
-//! that on Galera or multi-primary Group Replication (it is local to one node); a row can,
-//! because every node certifies writes to it in one order.
+//! time work (and one of `dedupe`, `restore` and `dedupe --empty-steps-to-null` per table),
+//! whichever server or cluster node each run is pointed at. `GET_LOCK` cannot do that on
+//! Galera or multi-primary Group Replication (it is local to one node); a row can, because
+//! every node certifies writes to it in one order.
 //!
 //! - **Claim**: one transaction that reads the row `FOR UPDATE` (on Galera after
 //!   `wsrep_sync_wait = 1`, so the read is the cluster's latest), decides with `verdict`, and
@@ -20,17 +21,31 @@
 //! their clocks must agree to well under the lease's length (NTP does).
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 use serde::Serialize;
 
 use crate::db::Db;
+use crate::ident::Ident;
 use crate::sql;
 use crate::txn::BatchTx;
 
 /// The lease `seqfix process` holds (one per database: the table lives in it).
 pub const PROCESS: &str = "process";
+
+/// The lease `dedupe`, `restore` and `dedupe --empty-steps-to-null` hold on `table` (one
+/// name for the three: they move the same rows between the table and its archive), named
+/// like their node-local lock: `seqfix.dedupe.<table>` (hashed past 64 characters).
+pub fn dedupe_name(table: &Ident) -> String {
+    crate::db::lock_name("dedupe", table.as_str())
+}
+
+/// How long the dedupe family's lease lasts from its claim and from each renewal: how long
+/// a killed run blocks runs on other nodes (a run on the same node takes it over at once).
+/// A run extends it after its plan and its waits (`Lease::extend`), and each batch renews
+/// it, so only a single batch must be shorter.
+pub const DEDUPE_SECONDS: u64 = 300;
 
 /// Deadlock (also Galera's certification failure), lock wait timeout, and Group
 /// Replication's rollback at commit: a claim that met one of these lost to another claim.
@@ -314,6 +329,20 @@ impl Lease {
         Ok(())
     }
 
+    /// Extends the lease on its own, outside a batch, even when it expired meanwhile, as long
+    /// as no other run claimed it since (the fence is the same): after a long plan, a
+    /// confirmation or a wait for replicas. A lease another run claimed is lost.
+    pub fn extend(&self, conn: &mut Conn) -> Result<()> {
+        let changed = conn
+            .exec_iter(sql::LEASE_EXTEND, (self.seconds, &self.name, &self.holder, self.fence))
+            .map(|r| r.affected_rows())
+            .with_context(|| format!("cannot extend the lease {:?} in seqfix_leases", self.name))?;
+        if changed != 1 {
+            return Err(anyhow::Error::new(LeaseLost { name: self.name.clone(), fence: self.fence, now: None }));
+        }
+        Ok(())
+    }
+
     /// Releases the lease: it expires now (the row and its fence stay). A lease already lost
     /// is left as it is.
     pub fn release(&self, conn: &mut Conn) -> Result<()> {
@@ -336,6 +365,44 @@ impl Lease {
             held: true,
         }
     }
+}
+
+/// Claims lease `name` for a run that holds the node's advisory lock on `db` and stops,
+/// rather than skips, when another run holds it: one line, the lock-held case's, naming
+/// the holder, its node, fence and expiry. `what` names the commands that take the lease.
+pub fn claim_or_fail(db: &mut Db, name: &str, seconds: u64, what: &str) -> Result<Lease> {
+    match claim(db, name, seconds, true, Duration::ZERO)? {
+        Claim::Won(lease) => Ok(lease),
+        Claim::Held(Some(v)) if v.held => bail!(
+            "another {what} is running: the lease {name:?} is {} (one such run at a time on all the nodes of a \
+             cluster; wait for it or stop it)",
+            describe(&v)
+        ),
+        Claim::Held(_) => bail!(
+            "another {what} is running: it claimed the lease {name:?} at the same moment (one such run at a time on all \
+             the nodes of a cluster; wait for it or stop it)"
+        ),
+    }
+}
+
+/// Runs `f` under `lease`, then releases the lease whatever `f` returned (a release that
+/// fails is logged: the lease then expires by itself).
+pub fn holding<G: std::ops::DerefMut<Target = Db>, T>(
+    db: &mut G,
+    lease: &Lease,
+    f: impl FnOnce(&mut G) -> Result<T>,
+) -> Result<T> {
+    let result = f(db);
+    if let Err(e) = lease.release(&mut db.conn) {
+        log::warn!(
+            "could not release the lease {:?} (fence {}): {}; it expires by itself in at most {}s",
+            lease.name,
+            lease.fence,
+            crate::outcome::chain_text(&e),
+            lease.seconds
+        );
+    }
+    result
 }
 
 /// The error of a renewal that changed no row: this run no longer holds the lease.

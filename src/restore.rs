@@ -5,7 +5,8 @@
 //! present in the table as archived, exactly as many as were put back, else the batch rolls
 //! back. On Galera the statements are plain text and the transaction is checked to be open
 //! before COMMIT, and the batch size fits the cluster's write-set limits
-//! (`dedupe::txn`). Refuses while the unique
+//! (`dedupe::txn`). It holds dedupe's node lock and cluster-wide lease (`lease::dedupe_name`),
+//! renewed in every batch. Refuses while the unique
 //! index exists: the restored rows are exactly the duplicates it forbids. A run of
 //! `dedupe --empty-steps-to-null` changed rows in place instead: restoring it sets their
 //! empty steps back, on the rows whose step is still NULL.
@@ -23,6 +24,7 @@ use crate::db::{self, Db};
 use crate::dedupe::txn::{BatchCap, BatchServer, BatchTx, Statements};
 use crate::dedupe::BatchTimes;
 use crate::ident::Ident;
+use crate::lease::{self, Lease};
 use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
@@ -88,7 +90,8 @@ struct Batches {
     statements: Statements,
 }
 
-/// Restores the batch of archived rows after `after`; `None` when none is left. A deleted
+/// Restores the batch of archived rows after `after`; `None` when none is left. The lease
+/// is renewed (fenced) first: a run that lost it restores nothing more. A deleted
 /// row (dedupe) is inserted again; a row changed in place (--empty-steps-to-null) gets its
 /// empty step back when its step is still NULL.
 #[allow(clippy::too_many_arguments)]
@@ -99,9 +102,11 @@ fn restore_batch(
     columns: &[Ident],
     opts: &Options,
     batches: Batches,
+    lease: &Lease,
     after: &str,
 ) -> Result<Option<Restored>> {
     let mut tx = BatchTx::start(&mut db.conn, batches.statements)?;
+    lease.renew_in(&mut tx)?;
     let next = sql::render(sql::RESTORE_NEXT_IDS, &[("archive", archive)]);
     let params = vec![Value::from(opts.run_id.as_str()), Value::from(after), Value::from(batches.size as u64)];
     let batch: Vec<(String, bool)> = tx.read(&next, params).context("cannot read the next batch")?;
@@ -259,24 +264,31 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(RestoreReport, Outcome)> {
     )?;
     let database = db.database.clone();
     let mut guard =
-        db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
-    let outcome = ledger::recorded(&mut guard, "restore", started, &mut report, |guard, report, _run| {
-        crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
-        interrupt::install();
-        let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
-        let result = run_batches(guard, cfg, opts, batches, &columns, &progress, report);
-        progress.finish();
-        result
+        db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, crate::dedupe::WHAT)?;
+    // The node's lock keeps runs on this node apart; the lease, the cluster's nodes.
+    let lease =
+        lease::claim_or_fail(&mut guard, &lease::dedupe_name(&cfg.table), lease::DEDUPE_SECONDS, crate::dedupe::WHAT)?;
+    let outcome = lease::holding(&mut guard, &lease, |guard| {
+        ledger::recorded(guard, "restore", started, &mut report, |guard, report, _run| {
+            crate::dedupe::prepare_session(&mut guard.conn, crate::dedupe::DEFAULT_LOCK_WAIT_SECS)?;
+            interrupt::install();
+            let progress = Progress::bar(cfg.progress, "restoring", archived_rows);
+            let result = run_batches(guard, cfg, opts, batches, &lease, &columns, &progress, report);
+            progress.finish();
+            result
+        })
     })?;
     Ok((report, outcome))
 }
 
 /// The batches, each under the batch retry policy, until the run's archive is empty.
+#[allow(clippy::too_many_arguments)]
 fn run_batches(
     guard: &mut Db,
     cfg: &Config,
     opts: &Options,
     batches: Batches,
+    lease: &Lease,
     columns: &[Ident],
     progress: &Progress,
     report: &mut RestoreReport,
@@ -290,7 +302,7 @@ fn run_batches(
         let t = Instant::now();
         let (done, _retries) = retry::batch(
             || format!("restore batch {}", report.batches + 1),
-            || restore_batch(guard, &cfg.table, &opts.archive, columns, opts, batches, &after),
+            || restore_batch(guard, &cfg.table, &opts.archive, columns, opts, batches, lease, &after),
         )
         .with_context(|| format!("restore batch {} failed and was rolled back", report.batches + 1))?;
         let Some(done) = done else {

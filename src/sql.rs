@@ -33,6 +33,7 @@ pub const LEASE_INSERT: &str = include_str!("../sql/lease/insert.sql");
 pub const LEASE_LOCK: &str = include_str!("../sql/lease/lock.sql");
 pub const LEASE_CLAIM: &str = include_str!("../sql/lease/claim.sql");
 pub const LEASE_RENEW: &str = include_str!("../sql/lease/renew.sql");
+pub const LEASE_EXTEND: &str = include_str!("../sql/lease/extend.sql");
 pub const LEASE_RELEASE: &str = include_str!("../sql/lease/release.sql");
 pub const LEASE_READ: &str = include_str!("../sql/lease/read.sql");
 pub const LEASE_NODE: &str = include_str!("../sql/lease/node.sql");

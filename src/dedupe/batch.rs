@@ -5,7 +5,7 @@
 //! locking read first; the delete joined to the archive, so only rows whose copy the
 //! transaction sees there go, and exactly as many as were copied). Its statements are sent
 //! as `txn` says (plain text on Galera, the transaction checked to be still open before
-//! COMMIT). Kept apart from the run loop so tests can drive a batch directly,
+//! COMMIT), the run's lease renewed, fenced, as the first (`Target::with_lease`). Kept apart from the run loop so tests can drive a batch directly,
 //! e.g. with a plan whose survivor someone deleted, or whose victim was sent, after planning.
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -17,6 +17,7 @@ use mysql::{Conn, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::ident::Ident;
+use crate::lease::Lease;
 use crate::retry;
 use crate::scan::ExactGroup;
 use crate::schema::TableInfo;
@@ -276,6 +277,9 @@ pub struct Target {
     /// How the batch transactions send their statements (`txn::Statements`; prepared
     /// unless `with_statements` says otherwise).
     pub statements: Statements,
+    /// The run's lease, renewed (fenced) as the first statement of every batch: a run that
+    /// lost it commits no batch. None only where a test drives batches directly.
+    pub lease: Option<Lease>,
     /// `created_at` in microseconds (`scan::created_us`) unqualified, of the survivor (`k`)
     /// and of the victim (`s`): what the scan ordered by, so the batch orders alike.
     created_us: [Fragment; 3],
@@ -292,6 +296,7 @@ impl Target {
             run_id: run_id.to_string(),
             rule,
             statements: Statements::Prepared,
+            lease: None,
             created_us: [
                 crate::scan::created_us(info, None)?,
                 crate::scan::created_us(info, Some("k"))?,
@@ -304,6 +309,21 @@ impl Target {
     pub fn with_statements(mut self, statements: Statements) -> Target {
         self.statements = statements;
         self
+    }
+
+    /// The same target, its batches renewing `lease` first.
+    pub fn with_lease(mut self, lease: Lease) -> Target {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// A batch transaction for this target: started, the lease renewed first.
+    fn start<'c>(&self, conn: &'c mut Conn) -> Result<BatchTx<'c>> {
+        let mut tx = BatchTx::start(conn, self.statements)?;
+        if let Some(lease) = &self.lease {
+            lease.renew_in(&mut tx)?;
+        }
+        Ok(tx)
     }
 
     /// The fast path's test that the survivor `k` still comes before the victim `s` under
@@ -469,7 +489,7 @@ fn execute_as_planned(
     started: Instant,
 ) -> Result<Option<BatchResult>> {
     let n = batch.len();
-    let mut tx = BatchTx::start(conn, target.statements)?;
+    let mut tx = target.start(conn)?;
     let pairs = sorted_pairs(batch.iter().map(|r| (r.victim_id.as_str(), r.kept_id.as_str())));
     let mut params = copy_params(&target.run_id, &pairs);
     params.extend(target.rank_params());
@@ -502,7 +522,7 @@ fn execute_as_planned(
 /// A batch some of whose rows changed since the plan: lock every victim and survivor and
 /// read their keys' ranks, `decide`, then copy and delete the victims that may go.
 fn execute_checked(conn: &mut Conn, target: &Target, batch: &[PlanRow], started: Instant) -> Result<BatchResult> {
-    let mut tx = BatchTx::start(conn, target.statements)?;
+    let mut tx = target.start(conn)?;
     let mut ids: Vec<String> = Vec::with_capacity(batch.len() * 2);
     let mut seen = std::collections::HashSet::new();
     for r in batch {

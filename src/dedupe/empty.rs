@@ -22,6 +22,7 @@ use crate::archive;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::ident::Ident;
+use crate::lease::{self, Lease};
 use crate::ledger;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
@@ -61,10 +62,18 @@ pub struct EmptyStepsReport {
     pub elapsed_ms: u64,
 }
 
-/// One batch: archive and set to NULL those of `ids` still empty. Returns how many.
+/// How the batches run: their statements (`txn`) and the lease each renews first.
+#[derive(Clone, Copy)]
+struct Batches<'l> {
+    statements: Statements,
+    lease: &'l Lease,
+}
+
+/// One batch: the lease renewed (fenced), then archive and set to NULL those of `ids`
+/// still empty. Returns how many.
 fn batch(
     conn: &mut Conn,
-    statements: Statements,
+    batches: Batches<'_>,
     table: &Ident,
     archive: &Ident,
     columns: &[Ident],
@@ -72,7 +81,8 @@ fn batch(
     ids: &[String],
 ) -> Result<u64> {
     let n = ids.len();
-    let mut tx = BatchTx::start(conn, statements)?;
+    let mut tx = BatchTx::start(conn, batches.statements)?;
+    batches.lease.renew_in(&mut tx)?;
     let copy = sql::render_parts(
         sql::EMPTY_STEPS_ARCHIVE,
         &[("table", table), ("archive", archive)],
@@ -161,23 +171,15 @@ pub fn run(cfg: &Config, opts: &Options) -> Result<(EmptyStepsReport, Outcome)> 
         replicas.push(Replica::connect(r)?);
     }
     let database = db.database.clone();
-    let mut guard =
-        db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, "seqfix dedupe or restore")?;
+    let mut guard = db.lock_or_fail(&db::dedupe_lock_name(&database, &cfg.table), Duration::ZERO, super::WHAT)?;
     super::probe(&mut guard, &cfg.table, sql::DEDUPE_PROBE_UPDATE, "update")?;
-    let outcome = ledger::recorded(&mut guard, COMMAND, started, &mut report, |guard, report, run| {
-        execute(
-            guard,
-            cfg,
-            opts,
-            server.statements,
-            &info,
-            &columns,
-            archive_exists,
-            &ids,
-            &mut replicas,
-            report,
-            &run.id,
-        )
+    // The node's lock keeps runs on this node apart; the lease, the cluster's nodes.
+    let lease = lease::claim_or_fail(&mut guard, &lease::dedupe_name(&cfg.table), lease::DEDUPE_SECONDS, super::WHAT)?;
+    let outcome = lease::holding(&mut guard, &lease, |guard| {
+        ledger::recorded(guard, COMMAND, started, &mut report, |guard, report, run| {
+            let batches = Batches { statements: server.statements, lease: &lease };
+            execute(guard, cfg, opts, batches, &info, &columns, archive_exists, &ids, &mut replicas, report, &run.id)
+        })
     })?;
     Ok((report, outcome))
 }
@@ -206,7 +208,7 @@ fn execute(
     db: &mut Db,
     cfg: &Config,
     opts: &Options,
-    statements: Statements,
+    batches: Batches<'_>,
     info: &schema::TableInfo,
     columns: &[Ident],
     archive_exists: bool,
@@ -231,11 +233,13 @@ fn execute(
             if interrupt::requested() {
                 return Ok(Outcome::Interrupted);
             }
+            // The wait may have outlasted the lease: extended unless another run took it.
+            batches.lease.extend(&mut db.conn)?;
         }
         let t = Instant::now();
         let (n, retries) = retry::batch(
             || format!("batch {} ({} rows)", report.batches + 1, chunk.len()),
-            || batch(&mut db.conn, statements, &cfg.table, &opts.archive, columns, run_id, chunk),
+            || batch(&mut db.conn, batches, &cfg.table, &opts.archive, columns, run_id, chunk),
         )
         .with_context(|| format!("batch {} ({} rows) failed and was rolled back", report.batches + 1, chunk.len()))?;
         times.push(t.elapsed());

@@ -23,6 +23,11 @@ pub use crate::txn::{BatchTx, Statements};
 /// the insert back and the archive delete, or the step set back and the archive delete).
 pub const ROWS_PER_VICTIM: u64 = 2;
 
+/// Rows and bytes every batch adds whatever its size: the lease's renewal (one row of
+/// `seqfix_leases`, whose image is at most about 700 bytes).
+pub const ROWS_PER_BATCH: u64 = 1;
+pub const BYTES_PER_BATCH: u64 = 1024;
+
 /// What the batches need to know about the server, read once per run.
 #[derive(Debug, Clone)]
 pub struct BatchServer {
@@ -95,7 +100,8 @@ impl fmt::Display for BatchCap {
 }
 
 /// The largest batch size, at most `requested`, whose write set fits every limit with a 5%
-/// margin: `ROWS_PER_VICTIM` rows and `bytes_per_victim` bytes per victim. A capped size is
+/// margin: `ROWS_PER_VICTIM` rows and `bytes_per_victim` bytes per victim, plus the lease's
+/// `ROWS_PER_BATCH` / `BYTES_PER_BATCH` once. A capped size is
 /// rounded down to a multiple of 100 (of 10 under 100), so the report reads plainly. The
 /// cap names the limit that lowered it most. Fails when a limit cannot hold even one
 /// victim. Pure.
@@ -107,11 +113,11 @@ pub fn cap_batch_size(
     let mut size = requested;
     let mut cap = None;
     for l in limits {
-        let per_victim = match l.unit {
-            WriteSetUnit::Rows => ROWS_PER_VICTIM,
-            WriteSetUnit::Bytes => bytes_per_victim.max(1),
+        let (per_victim, per_batch) = match l.unit {
+            WriteSetUnit::Rows => (ROWS_PER_VICTIM, ROWS_PER_BATCH),
+            WriteSetUnit::Bytes => (bytes_per_victim.max(1), BYTES_PER_BATCH),
         };
-        let budget = l.value - l.value / 20;
+        let budget = (l.value - l.value / 20).saturating_sub(per_batch);
         let fits = budget / per_victim;
         if fits == 0 {
             bail!(
@@ -120,7 +126,7 @@ pub fn cap_batch_size(
                 l.value,
                 if l.unit == WriteSetUnit::Rows { "rows" } else { "bytes" },
                 l.variable,
-                per_victim * 1000 * 21 / 20
+                (per_victim * 1000 + per_batch) * 21 / 20
             );
         }
         if fits >= size as u64 {
@@ -164,7 +170,8 @@ mod tests {
 
     #[test]
     fn wsrep_max_ws_rows_1500_caps_1000_victims_to_700() {
-        // 2 rows per victim: 1,000 victims are 2,000 rows; 1,425 rows (5% margin) hold 712.
+        // 2 rows per victim and the lease's 1: 1,000 victims are 2,001 rows; 1,425 rows (5%
+        // margin) hold 712.
         let (size, cap) = cap_batch_size(1000, &[rows(1500)], 1000).unwrap();
         assert_eq!(size, 700);
         let cap = cap.unwrap();
@@ -172,7 +179,7 @@ mod tests {
             cap.to_string(),
             "batch size 1000 capped to 700 by wsrep_max_ws_rows = 1500 (2 write-set rows per victim)"
         );
-        assert!(size as u64 * ROWS_PER_VICTIM <= 1500);
+        assert!(size as u64 * ROWS_PER_VICTIM + ROWS_PER_BATCH <= 1500);
     }
 
     #[test]
@@ -184,10 +191,17 @@ mod tests {
     #[test]
     fn small_limits_round_to_tens_then_units_and_one_victim_must_fit() {
         assert_eq!(cap_batch_size(1000, &[rows(150)], 1).unwrap().0, 70);
-        assert_eq!(cap_batch_size(1000, &[rows(10)], 1).unwrap().0, 5);
-        assert_eq!(cap_batch_size(1000, &[rows(2)], 1).unwrap().0, 1);
-        let err = cap_batch_size(1000, &[rows(1)], 1).unwrap_err().to_string();
-        assert!(err.contains("wsrep_max_ws_rows = 1 cannot hold") && err.contains("nothing was changed"), "{err}");
+        // 10 rows: the lease's 1 and 4 victims of 2 (9 rows).
+        assert_eq!(cap_batch_size(1000, &[rows(10)], 1).unwrap().0, 4);
+        assert_eq!(cap_batch_size(1000, &[rows(3)], 1).unwrap().0, 1);
+        for too_small in [1, 2] {
+            let err = cap_batch_size(1000, &[rows(too_small)], 1).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("wsrep_max_ws_rows = {too_small} cannot hold"))
+                    && err.contains("nothing was changed"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,7 @@ mod tests {
             last_runs: vec![],
             process_lock: None,
             process_lease: None,
+            dedupe_lease: None,
             overdue_contacts: None,
             stale_after_seconds: 3600,
             checks,

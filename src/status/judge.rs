@@ -242,6 +242,17 @@ pub fn lock_check(lease: Option<&LeaseView>, holder: Option<&LockHolder>) -> Che
     check("process_lock", State::Ok, detail)
 }
 
+/// Who holds the lease of dedupe, restore and `dedupe --empty-steps-to-null` on the table
+/// (the cluster's): information, never a failure.
+pub fn dedupe_lease_check(lease: Option<&LeaseView>) -> Check {
+    let detail = match lease {
+        Some(l) if l.held => format!("lease {}", crate::lease::describe(l)),
+        Some(l) => format!("{} (no dedupe or restore running)", crate::lease::describe(l)),
+        None => "free (no dedupe or restore running; no lease claimed yet)".into(),
+    };
+    check("dedupe_lock", State::Ok, detail)
+}
+
 /// Contacts due for longer than `stale_after` mean processing has stalled: a failure.
 pub fn overdue_check(overdue: Option<(u64, Option<i64>)>, stale_after: Duration) -> Check {
     let stale = human(stale_after.as_secs() as i64);

@@ -114,6 +114,10 @@ pub struct StatusReport {
     /// The cluster-wide lease of `seqfix process`, the same whichever node is asked (read
     /// with `wsrep_sync_wait` on Galera). None when no run has created it yet.
     pub process_lease: Option<crate::lease::LeaseView>,
+    /// The cluster-wide lease `dedupe`, `restore` and `dedupe --empty-steps-to-null` hold
+    /// on the table (`lease::dedupe_name`), read like the process lease. None when no run
+    /// has claimed it yet.
+    pub dedupe_lease: Option<crate::lease::LeaseView>,
     pub overdue_contacts: Option<u64>,
     pub stale_after_seconds: u64,
     pub checks: Vec<Check>,
@@ -182,11 +186,11 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
 
     let process_lease =
         crate::lease::with_synced_reads(&mut db.conn, |c| crate::lease::read(c, crate::lease::PROCESS))?;
-    let last_runs = if table_exists(db, "seqfix_runs")? {
-        last_runs_of(db, &cfg.table, process_lease.as_ref())?
-    } else {
-        Vec::new()
-    };
+    let dedupe_lease = crate::lease::with_synced_reads(&mut db.conn, |c| {
+        crate::lease::read(c, &crate::lease::dedupe_name(&cfg.table))
+    })?;
+    let leases = Leases { process: process_lease.as_ref(), dedupe: dedupe_lease.as_ref() };
+    let last_runs = if table_exists(db, "seqfix_runs")? { last_runs_of(db, &cfg.table, leases)? } else { Vec::new() };
     if last_runs.is_empty() {
         checks.push(check("last_run", State::Ok, "no runs recorded in seqfix_runs"));
     }
@@ -194,6 +198,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
 
     let process_lock = lock_holder(db, &crate::db::process_lock_name(&db.database))?;
     checks.push(judge::lock_check(process_lease.as_ref(), process_lock.as_ref()));
+    checks.push(judge::dedupe_lease_check(dedupe_lease.as_ref()));
 
     let overdue = overdue_contacts(db, opts.stale_after)?;
     checks.push(judge::overdue_check(overdue, opts.stale_after));
@@ -213,6 +218,7 @@ pub fn run(db: &mut Db, cfg: &Config, opts: &Options) -> Result<StatusReport> {
         last_runs,
         process_lock,
         process_lease,
+        dedupe_lease,
         overdue_contacts: overdue.map(|(n, _)| n),
         stale_after_seconds: opts.stale_after.as_secs(),
         checks,
@@ -305,22 +311,39 @@ fn count_duplicates(db: &mut Db, cfg: &Config) -> Result<(u64, u64)> {
     Ok((groups, surplus))
 }
 
-/// The latest run of each command; a `running` one is checked against its lock: the lease
-/// for `process` once it has one (cluster-wide), the command's advisory lock otherwise.
-fn last_runs_of(db: &mut Db, table: &Ident, process_lease: Option<&crate::lease::LeaseView>) -> Result<Vec<LastRun>> {
+/// The cluster-wide leases as `status` read them.
+#[derive(Clone, Copy)]
+struct Leases<'a> {
+    process: Option<&'a crate::lease::LeaseView>,
+    dedupe: Option<&'a crate::lease::LeaseView>,
+}
+
+/// The latest run of each command; a `running` one is checked against its lock: its lease
+/// once it has one (cluster-wide: `process`'s, and `dedupe`'s for dedupe and restore), the
+/// command's advisory lock otherwise.
+fn last_runs_of(db: &mut Db, table: &Ident, leases: Leases<'_>) -> Result<Vec<LastRun>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, String, u64, String, String, i64, Option<i64>, i64)> =
         db.conn.query(crate::sql::STATUS_LAST_RUNS).context("cannot read the run ledger seqfix_runs")?;
+    let this_node = crate::lease::node_name(db)?;
     let mut runs = Vec::new();
     for (run_id, command, host, pid, db_user, status, started, finished, age_seconds) in rows {
         let mut status = status;
+        let lease = match command.as_str() {
+            "process" => leases.process,
+            "dedupe" | "restore" => leases.dedupe,
+            _ => None,
+        };
         let lock_free = match (status.as_str(), crate::db::command_lock_name(&command, &db.database, table)) {
-            ("running", _) if command == "process" && process_lease.is_some_and(|l| !l.holder.is_empty()) => {
-                // Every process run holds the lease from before its row is written until
+            ("running", Some(name)) if lease.is_some_and(|l| !l.holder.is_empty()) => {
+                // Every such run holds the lease from before its row is written until
                 // after it is closed; the lease, unlike the node's lock, is the cluster's.
-                let live = process_lease.is_some_and(|l| l.held);
-                let local = lock_holder(db, &crate::db::process_lock_name(&db.database))?.is_some();
-                Some(!live && !local)
+                // A live lease claimed on this node whose holder no longer has this node's
+                // lock is a run whose connection is gone (the claim's `Abandoned` rule).
+                let live = lease.is_some_and(|l| l.held);
+                let local = lock_holder(db, &name)?.is_some();
+                let here = lease.is_some_and(|l| l.node == this_node);
+                Some(!local && (!live || here))
             }
             ("running", Some(name)) => Some(lock_holder(db, &name)?.is_none()),
             _ => None,

@@ -452,7 +452,8 @@ fn local_state(c: &mut mysql::Conn) -> String {
 #[test]
 fn status_fails_on_a_desynced_node_and_passes_on_a_synced_one_with_the_cluster_size() {
     let Some(cluster) = Cluster::shared() else { return };
-    let db = cluster.fresh_db("galera_status");
+    // wsrep_desync is a global setting of node 3: no other cluster test runs meanwhile.
+    let db = cluster.exclusive_db("galera_status");
     db.db.create_schema();
     db.conn_on(0)
         .query_drop(
@@ -815,5 +816,91 @@ fn batches_fit_wsrep_max_ws_rows_and_the_report_states_the_cap() {
         dedupe_time.as_secs_f64(),
         r["batches"],
         restore_time.as_secs_f64()
+    );
+}
+
+/// Two `seqfix dedupe` started at once against nodes 1 and 2 of the same database: the
+/// node-local `GET_LOCK` lets both through, the cluster-wide lease lets one: exactly one
+/// deletes, its report's counts those computed from the data; the other stops with the
+/// lease-held line (exit 2) and changes nothing (no ledger row, nothing archived); nothing
+/// is archived twice; one claim of the lease, released at the end.
+#[test]
+fn two_dedupes_started_at_once_on_two_nodes_delete_once_and_the_other_says_the_lease_is_held() {
+    let Some(cluster) = Cluster::shared() else { return };
+    let cdb = cluster.fresh_db("cluster_two_dedupes");
+    let rows = cdb.db.load_messages(&Spec::new(2_000, 47));
+    let exp = Expected::of(&rows);
+    let surplus = exp.surplus() as u64;
+    assert!(surplus > 60, "enough victims for several slow batches ({surplus})");
+    for i in 1..3 {
+        let n: u64 = synced_conn(&cdb, i).query_first("SELECT COUNT(*) FROM broadcast_messages").unwrap().unwrap();
+        assert_eq!(n, rows.len() as u64, "node {} has the rows", i + 1);
+    }
+    let started = Instant::now();
+    // Small batches with a pause: the run that wins is still working when the other claims.
+    let children: Vec<Child> = (0..2)
+        .map(|i| {
+            cdb.seqfix_on(i)
+                .args([
+                    "dedupe",
+                    "--yes",
+                    "--batch-size",
+                    "20",
+                    "--sleep",
+                    "100ms",
+                    "--format",
+                    "json",
+                    "--no-progress",
+                ])
+                .spawn()
+        })
+        .collect();
+    let outs: Vec<std::process::Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let elapsed = started.elapsed();
+    let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+    let won = codes.iter().position(|c| *c == Some(0)).unwrap_or_else(|| panic!("no run succeeded: {codes:?}"));
+    let lost = 1 - won;
+    assert_eq!(codes[lost], Some(2), "the other run stops: {codes:?}");
+    let stderr = String::from_utf8_lossy(&outs[lost].stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0].contains("another seqfix dedupe or restore is running:")
+            && lines[0].contains("the lease \"seqfix.dedupe.broadcast_messages\"")
+            && (lines[0].contains("is held by run") || lines[0].contains("at the same moment")),
+        "{stderr}"
+    );
+    assert!(outs[lost].stdout.is_empty(), "no report from the run that stopped");
+    let j: serde_json::Value = serde_json::from_slice(&outs[won].stdout).unwrap();
+    assert_eq!((j["deleted_rows"].as_u64(), j["archived_rows"].as_u64()), (Some(surplus), Some(surplus)), "{j}");
+    assert_eq!(j["batches"].as_u64(), Some(surplus.div_ceil(20)));
+
+    // Read through node 3: exactly the victims archived, once each, with their survivors.
+    let mut c = synced_conn(&cdb, 2);
+    let want_live: BTreeSet<String> =
+        rows.iter().map(|m| m.id.clone()).filter(|id| exp.victims().binary_search(id).is_err()).collect();
+    assert_eq!(ids(&mut c, "broadcast_messages"), want_live);
+    let (archived_rows, distinct): (u64, u64) =
+        c.query_first("SELECT COUNT(*), COUNT(DISTINCT id) FROM seqfix_archive").unwrap().unwrap();
+    assert_eq!((archived_rows, distinct), (surplus, surplus), "nothing archived twice");
+    let archived: BTreeMap<String, String> =
+        c.query("SELECT id, seqfix_kept_id FROM seqfix_archive").unwrap().into_iter().collect();
+    assert_eq!(archived, exp.survivor_of());
+    let runs: Vec<(String, String)> = c.query("SELECT command, status FROM seqfix_runs").unwrap();
+    assert_eq!(runs, [("dedupe".to_string(), "succeeded".to_string())], "one ledger row, the winner's");
+    let (fence, live): (u64, i64) = c
+        .query_first(
+            "SELECT fence, expires_at > NOW(6) FROM seqfix_leases WHERE name = 'seqfix.dedupe.broadcast_messages'",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!((fence, live), (1, 0), "one claim, released");
+    eprintln!(
+        "two dedupes at once on nodes 1 and 2: node {} deleted {surplus} rows in {} batches, node {} stopped ({}): {:.1} s",
+        won + 1,
+        j["batches"],
+        lost + 1,
+        lines[0],
+        elapsed.as_secs_f64()
     );
 }

@@ -902,3 +902,138 @@ fn plan_is_exact_when_the_sort_spills_to_temporary_files() {
     assert_exact(&db, &rows);
     assert_eq!(std::fs::read_dir(&sort_dir).unwrap().count(), 0, "the plan's sort files are removed");
 }
+
+const DEDUPE_LEASE: &str = "seqfix.dedupe.broadcast_messages";
+
+/// The lease `(fence, renewals, live)` of the dedupe family on broadcast_messages.
+fn dedupe_lease(db: &TestDb) -> (u64, u64, i64) {
+    db.conn()
+        .exec_first(
+            "SELECT fence, renewals, COALESCE(expires_at > NOW(6), 0) FROM seqfix_leases WHERE name = ?",
+            (DEDUPE_LEASE,),
+        )
+        .unwrap()
+        .unwrap()
+}
+
+/// dedupe, restore and --empty-steps-to-null share one cluster-wide lease per table: while
+/// a run on another node holds it (written here as a claim there writes it: a new holder,
+/// its node, the next fence, a live expiry), each stops with the lock-held case's line and
+/// exit code, naming the holder, and changes nothing; once it expired they work. A run
+/// claims it once (fence + 1), renews it in every batch and releases it at the end.
+#[test]
+fn a_lease_held_on_another_node_stops_dedupe_restore_and_empty_steps() {
+    let db = TestDb::new("dedupe_lease_held");
+    let rows = db.load_messages(&Spec::new(600, 91));
+    let original = db.checksum("broadcast_messages");
+    let j = db.seqfix().args(["dedupe", "--yes", "--batch-size", "10", "--format", "json"]).run().expect_code(0).json();
+    assert_exact(&db, &rows);
+    let run_id = j["run_id"].as_str().unwrap().to_string();
+    let batches = j["batches"].as_u64().unwrap();
+    assert!(batches > 2, "{j}");
+    // One claim; each batch renewed it, and it was extended once before the batches.
+    assert_eq!(dedupe_lease(&db), (1, batches + 1, 0), "claimed once, renewed per batch, released");
+
+    let mut c = db.conn();
+    // Rows for --empty-steps-to-null, and a new duplicate for dedupe.
+    for (id, step) in [("e-1", ""), ("e-2", ""), ("n-1", "step-n"), ("n-2", "step-n")] {
+        c.exec_drop(
+            "INSERT INTO broadcast_messages (id, user_id, device_id, sequence_id, sequence_stepid, recipient_phone, \
+             message_type, content, status, created_at) VALUES (?, 'u', 'dev', 'seq', ?, '60100000000', 'text', 'hi', \
+             'pending', NOW())",
+            (id, step),
+        )
+        .unwrap();
+    }
+    c.exec_drop(
+        "UPDATE seqfix_leases SET holder = 'other-run', node = 'node2 (db2:3306)', client_host = 'cron2', pid = 7, \
+         fence = fence + 1, renewals = 0, claimed_at = NOW(6), expires_at = NOW(6) + INTERVAL 1 MINUTE WHERE name = ?",
+        (DEDUPE_LEASE,),
+    )
+    .unwrap();
+    let state =
+        |db: &TestDb| (db.checksum("broadcast_messages"), db.checksum("seqfix_archive"), db.count("seqfix_runs"));
+    let before = state(&db);
+    let held = format!(
+        "another seqfix dedupe or restore is running: the lease \"{DEDUPE_LEASE}\" is held by run other-run on node2 \
+         (db2:3306) (seqfix on cron2, pid 7), fence 2"
+    );
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_error(&held);
+    db.seqfix().args(["restore", "--yes", "--run", &run_id]).run().expect_error(&held);
+    db.seqfix().args(["dedupe", "--empty-steps-to-null", "--yes"]).run().expect_error(&held);
+    assert_eq!(state(&db), before, "nothing changed");
+    assert_eq!(dedupe_lease(&db), (2, 0, 1), "the other run's lease is as it was");
+    // status names the holder, as it does for the process lease.
+    let j = db.seqfix().args(["status", "--format", "json", "--skip-duplicates"]).run().json();
+    assert_eq!(
+        (j["dedupe_lease"]["holder"].as_str(), j["dedupe_lease"]["held"].as_bool()),
+        (Some("other-run"), Some(true))
+    );
+    let check = j["checks"].as_array().unwrap().iter().find(|c| c["name"] == "dedupe_lock").cloned().unwrap();
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("lease held by run other-run on node2 (db2:3306) (seqfix on cron2, pid 7), fence 2"),
+        "{detail}"
+    );
+    assert_eq!(check["state"], "ok");
+
+    // Expired: free again. The new duplicate goes, then the first run's rows come back.
+    c.exec_drop("UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE name = ?", (DEDUPE_LEASE,))
+        .unwrap();
+    let j = db.seqfix().args(["dedupe", "--yes", "--format", "json"]).run().expect_code(0).json();
+    assert_eq!(j["deleted_rows"], 1);
+    assert_eq!(dedupe_lease(&db).0, 3);
+    c.query_drop("DELETE FROM broadcast_messages WHERE id IN ('e-1', 'e-2', 'n-1')").unwrap();
+    c.exec_drop("DELETE FROM seqfix_archive WHERE seqfix_run_id <> ?", (&run_id,)).unwrap();
+    db.seqfix().args(["restore", "--yes", "--run", &run_id]).run().expect_code(0);
+    assert_eq!(db.checksum("broadcast_messages"), original, "row for row the original table");
+    assert_eq!(dedupe_lease(&db).0, 4);
+    assert_eq!(dedupe_lease(&db).2, 0, "released");
+}
+
+/// Another run claims the lease in the middle of a dedupe (a new holder and the next fence,
+/// as a claim on another node writes them): the dedupe commits no further batch (its next
+/// renewal changes no row), stops with "lease lost" (exit 2, one line, the ledger row
+/// failed), every row live or archived and never both, each archived one a victim with its
+/// survivor; once the lease is free a new dedupe finishes the job exactly.
+#[test]
+fn a_dedupe_whose_lease_was_taken_commits_no_further_batch() {
+    let db = TestDb::new("dedupe_lease_taken");
+    let rows = db.load_messages(&Spec::new(3_000, 93));
+    let exp = Expected::of(&rows);
+    let child = db
+        .seqfix()
+        .args(["dedupe", "--yes", "--batch-size", "10", "--sleep", "40ms", "--no-progress", "--format", "json"])
+        .spawn();
+    db.wait_archived_more_than(30);
+    let mut c = db.conn();
+    c.exec_drop(
+        "UPDATE seqfix_leases SET holder = 'thief', node = 'elsewhere:3306', fence = fence + 1, renewals = 0, \
+         claimed_at = NOW(6), expires_at = NOW(6) + INTERVAL 1 MINUTE WHERE name = ?",
+        (DEDUPE_LEASE,),
+    )
+    .unwrap();
+    assert_eq!(c.affected_rows(), 1);
+    // The update waited for any batch holding the lease's row: what is archived now is final.
+    let at_steal = archived_count(&db);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("lease lost: the lease \"{DEDUPE_LEASE}\" (fence 1)")), "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| !l.trim().is_empty()).count(), 1, "{stderr}");
+    assert_eq!(archived_count(&db), at_steal, "no batch committed after the lease was taken");
+    assert!(at_steal < exp.surplus() as u64, "the run was stopped before the end");
+    assert_live_xor_archived(&db, &rows);
+    let survivors = exp.survivor_of();
+    for (victim, kept) in archived(&db) {
+        assert_eq!(survivors.get(&victim), Some(&kept), "{victim} is a victim of {kept}");
+    }
+    let (status,): (String,) =
+        c.query_first("SELECT status FROM seqfix_runs WHERE command = 'dedupe'").unwrap().unwrap();
+    assert_eq!(status, "failed");
+
+    c.exec_drop("UPDATE seqfix_leases SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE name = ?", (DEDUPE_LEASE,))
+        .unwrap();
+    db.seqfix().args(["dedupe", "--yes"]).run().expect_code(0);
+    assert_exact(&db, &rows);
+}
