@@ -10,6 +10,8 @@
 //!   its fence. Of two claims at once, the row lock (one server) or certification (a cluster)
 //!   lets exactly one commit; the other gets a deadlock / certification error at some
 //!   statement or at COMMIT, and has lost the race: it skips as if the lease were held.
+//!   The claim's transaction is a `txn::BatchTx` (plain text and checked open on Galera), so
+//!   an abort by another node's write cannot be lost there either.
 //! - **Renewal**: every batch's transaction renews the lease with an update naming holder
 //!   and fence (`renew_in`, sent as the batch's other statements are: `txn`) that must
 //!   change exactly one row, or the batch is rolled back. A run whose lease expired or was
@@ -23,13 +25,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use mysql::prelude::Queryable;
-use mysql::{Conn, TxOpts, Value};
+use mysql::{Conn, Value};
 use serde::Serialize;
 
 use crate::db::Db;
 use crate::ident::Ident;
 use crate::sql;
-use crate::txn::BatchTx;
+use crate::txn::{BatchTx, Statements};
 
 /// The lease `seqfix process` holds (one per database: the table lives in it).
 pub const PROCESS: &str = "process";
@@ -226,11 +228,14 @@ pub fn read(conn: &mut Conn, name: &str) -> Result<Option<LeaseView>> {
 pub fn claim(db: &mut Db, name: &str, seconds: u64, node_lock_held: bool, wait: Duration) -> Result<Claim> {
     ensure(&mut db.conn)?;
     let node = node_name(db)?;
+    // The claim is a transaction like a batch: plain text and checked open on Galera.
+    let statements = Statements::of(db)?;
     let holder = uuid::Uuid::new_v4().to_string();
     let deadline = Instant::now() + wait;
     loop {
-        let attempt =
-            with_synced_reads(&mut db.conn, |conn| try_claim(conn, name, &holder, &node, seconds, node_lock_held))?;
+        let attempt = with_synced_reads(&mut db.conn, |conn| {
+            try_claim(conn, statements, name, &holder, &node, seconds, node_lock_held)
+        })?;
         match attempt {
             Some(fence) => {
                 log::info!("claimed the lease {name:?} (fence {fence}) on {node}");
@@ -245,9 +250,11 @@ pub fn claim(db: &mut Db, name: &str, seconds: u64, node_lock_held: bool, wait: 
     }
 }
 
-/// One claim: the fence won, or None when the lease is held or another claim won the race.
+/// One claim: the fence won, or None when the lease is held or another claim won the race
+/// (a deadlock or certification failure, or on Galera a transaction found no longer open).
 fn try_claim(
     conn: &mut Conn,
+    statements: Statements,
     name: &str,
     holder: &str,
     node: &str,
@@ -264,10 +271,10 @@ fn try_claim(
         }
     }
     let client_host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into());
-    let result = (|| -> std::result::Result<Option<u64>, mysql::Error> {
-        let mut tx = conn.start_transaction(TxOpts::default())?;
-        let row: Option<(String, String, u64, i64)> = tx.exec_first(sql::LEASE_LOCK, (name,))?;
-        let Some((held_by, held_on, fence, live)) = row else { return Ok(None) };
+    let result = (|| -> Result<Option<u64>> {
+        let mut tx = BatchTx::start(conn, statements)?;
+        let rows: Vec<(String, String, u64, i64)> = tx.read(sql::LEASE_LOCK, vec![Value::from(name)])?;
+        let Some((held_by, held_on, fence, live)) = rows.into_iter().next() else { return Ok(None) };
         let state = RowState { holder: held_by, node: held_on, fence, live: live != 0 };
         match verdict(&state, node, node_lock_held) {
             Verdict::Held => return Ok(None),
@@ -278,8 +285,16 @@ fn try_claim(
             ),
             Verdict::Free => {}
         }
-        tx.exec_drop(sql::LEASE_CLAIM, (holder, node, &client_host, std::process::id(), seconds, name, fence))?;
-        if tx.affected_rows() != 1 {
+        let params = vec![
+            Value::from(holder),
+            Value::from(node),
+            Value::from(client_host.as_str()),
+            Value::from(std::process::id()),
+            Value::from(seconds),
+            Value::from(name),
+            Value::from(fence),
+        ];
+        if tx.write(sql::LEASE_CLAIM, params)? != 1 {
             return Ok(None);
         }
         tx.commit()?;
@@ -287,8 +302,11 @@ fn try_claim(
     })();
     match result {
         Ok(v) => Ok(v),
-        Err(e) if matches!(code(&e), Some(c) if LOST_RACE.contains(&c)) => {
-            log::info!("lost the race for the lease {name:?} to another claim ({})", crate::outcome::error_text(&e));
+        Err(e)
+            if matches!(crate::db::server_error_code(&e), Some(c) if LOST_RACE.contains(&c))
+                || e.chain().any(|c| c.is::<crate::retry::TransactionLost>()) =>
+        {
+            log::info!("lost the race for the lease {name:?} to another claim ({})", crate::outcome::chain_text(&e));
             Ok(None)
         }
         Err(e) => Err(e).with_context(ctx),
