@@ -19,8 +19,9 @@
 //!    first. The delete is joined to the archive and must remove exactly as many rows as
 //!    were copied, else the batch rolls back; on Galera its statements are plain text and
 //!    the transaction is checked to be open before COMMIT (`txn`), and the batch size is
-//!    capped so a batch's write set fits the cluster's limits. A crash loses at most the open transaction, which the server rolls back; the
-//!    next run's scan finds exactly the victims that are left.
+//!    capped so a batch's write set fits the cluster's limits. A crash loses at most the
+//!    open transaction, which the server rolls back; the next run's scan finds exactly the
+//!    victims that are left.
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -5,8 +5,9 @@
 //! locking read first; the delete joined to the archive, so only rows whose copy the
 //! transaction sees there go, and exactly as many as were copied). Its statements are sent
 //! as `txn` says (plain text on Galera, the transaction checked to be still open before
-//! COMMIT), the run's lease renewed, fenced, as the first (`Target::with_lease`). Kept apart from the run loop so tests can drive a batch directly,
-//! e.g. with a plan whose survivor someone deleted, or whose victim was sent, after planning.
+//! COMMIT), the run's lease renewed, fenced, as the first (`Target::with_lease`). Kept
+//! apart from the run loop so tests can drive a batch directly, e.g. with a plan whose
+//! survivor someone deleted, or whose victim was sent, after planning.
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

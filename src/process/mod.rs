@@ -3,10 +3,11 @@
 //! batch's transaction, so a run that lost it can commit nothing), the node's advisory lock
 //! on the working connection (which also tells a dead holder on the same node from a live
 //! one), a minimum interval read from the run ledger with the server's clock under the
-//! lease, and the unique index that makes each message insert atomic. The pass is set-based: one snapshot of the due contacts and of their first leads
-//! per run, then per batch one read, a pure classification (`plan`) and one transaction
-//! holding the messages, the contacts' progress and the log rows together (`txn`: plain
-//! text statements, checked open, on Galera).
+//! lease, and the unique index that makes each message insert atomic. The pass is
+//! set-based: one snapshot of the due contacts and of their first leads per run, then per
+//! batch one read, a pure classification (`plan`) and one transaction holding the messages,
+//! the contacts' progress and the log rows together (`txn`: plain text statements, checked
+//! open, on Galera).
 //!
 //! Layout: `plan` (the rules and other pure decisions, unit-tested), `guards` (the checks
 //! before any work), `batch` (one batch: read, classify, apply in a transaction), and here

@@ -214,7 +214,8 @@ impl Bitmap {
 }
 
 /// A row as one record of the log (and of the sort's entries, `confirm::Entry`): step,
-/// device, id, phone, sequence id, status (each a text, `encode_text`) and created_us (0, or 1 and 8 bytes). Pure; `decode_row` reverses it.
+/// device, id, phone, sequence id, status (each a text, `encode_text`) and created_us (0,
+/// or 1 and 8 bytes). Pure; `decode_row` reverses it.
 pub(super) fn encode_row(out: &mut Vec<u8>, step: &str, device: &str, c: &Copy) -> Result<()> {
     for text in [Some(step), Some(device), Some(c.id.as_str()), Some(c.recipient_phone.as_str())] {
         encode_text(out, text)?;
