@@ -660,6 +660,19 @@ impl TestDb {
         Server::shared().fresh_db(label)
     }
 
+    /// What a test that drives dedupe batches directly needs: a seqfix connection to this
+    /// database, the description of `broadcast_messages`, and the archive table
+    /// `seqfix_archive`, created.
+    pub fn batch_setup(&self) -> (seqfix::db::Db, seqfix::schema::TableInfo, seqfix::ident::Ident) {
+        let cfg = seqfix::config::DbConfig::from_url(&self.url, Duration::from_secs(5)).unwrap();
+        let mut sdb = seqfix::db::connect(&cfg).unwrap();
+        let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
+        let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
+        let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
+        seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+        (sdb, info, archive)
+    }
+
     pub fn conn(&self) -> Conn {
         let mut c = Conn::new(Opts::from_url(&self.url).unwrap()).expect("connect to the test database");
         c.query_drop("SET time_zone = '+00:00'").unwrap();

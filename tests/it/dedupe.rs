@@ -356,12 +356,7 @@ fn rows_changed_after_the_plan_are_left_alone() {
         .unwrap();
     c.exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (&victim_gone[1].id,)).unwrap();
 
-    let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
-    let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
-    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
-    seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+    let (mut sdb, info, archive) = db.batch_setup();
     let target = Target::new(&info, archive, &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
 
@@ -439,12 +434,7 @@ fn text_statements_archive_and_delete_exactly_the_victims() {
             })
             .collect()
     };
-    let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
-    let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
-    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
-    seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+    let (mut sdb, info, archive) = db.batch_setup();
     let text = |db: &mut seqfix::db::Db| Statements::Text {
         no_backslash_escapes: seqfix::db::no_backslash_escapes(db).unwrap(),
         flavor: db.server.flavor,

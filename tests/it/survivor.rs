@@ -271,12 +271,7 @@ fn the_batch_decides_again_on_the_rows_it_locks() {
     c.query_drop("UPDATE broadcast_messages SET status = 'delivered' WHERE id = 'b-victim'").unwrap();
     c.query_drop("UPDATE broadcast_messages SET status = 'Sent' WHERE id = 'c-kept'").unwrap();
 
-    let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
-    let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
-    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
-    seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+    let (mut sdb, info, archive) = db.batch_setup();
     let target = Target::new(&info, archive.clone(), &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
     assert!(r.redone, "the first statement must decline the changed groups");
@@ -434,12 +429,7 @@ fn the_largest_batch_size_works_on_real_rows() {
     let lost = plan.iter().filter(|r| &r.kept_id == gone).count();
     let mut c = db.conn();
     c.exec_drop("DELETE FROM broadcast_messages WHERE id = ?", (gone,)).unwrap();
-    let cfg = seqfix::config::DbConfig::from_url(&db.url, Duration::from_secs(5)).unwrap();
-    let mut sdb = seqfix::db::connect(&cfg).unwrap();
-    let table = seqfix::ident::Ident::new("table", "broadcast_messages").unwrap();
-    let archive = seqfix::ident::Ident::new("table", "seqfix_archive").unwrap();
-    let info = seqfix::schema::describe(&mut sdb, &table).unwrap().unwrap();
-    seqfix::archive::create(&mut sdb, &info, &archive).unwrap();
+    let (mut sdb, info, archive) = db.batch_setup();
     let target = Target::new(&info, archive, &"r".repeat(36), seqfix::survivor::Rule::sent_first()).unwrap();
     let r = execute_batch(&mut sdb.conn, &target, &plan).unwrap();
     assert_eq!(r.archived as usize, max - lost);
